@@ -1,0 +1,42 @@
+# Two commands: `make serve` (set up, migrate, run embedded) and `make test` (set up, run all).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: serve test install lint typecheck unit integration bench demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+serve: install
+	$(BIN)/herald db upgrade
+	$(BIN)/herald serve
+
+demo: install
+	$(BIN)/herald demo
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+test: install lint typecheck
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/delivery.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache herald.db herald.db-* herald.key

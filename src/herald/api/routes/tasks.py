@@ -1,0 +1,212 @@
+"""Release tasks: create, inspect, drive (start, promote, stop, rollback, report), events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, status
+
+from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
+from herald.api.schemas.common import ERRORS, Page
+from herald.api.schemas.release import (
+    Counts,
+    EventOut,
+    HostResultOut,
+    StopRequest,
+    TaskCreate,
+    TaskOut,
+    TaskReport,
+    TaskSummary,
+)
+from herald.clock import Clock
+from herald.domain.events import format_duration
+from herald.domain.release import Environment, HostStatus, Status, Task, TaskSpec, TaskType
+from herald.engine.service import HostReport
+from herald.store.tasks import TaskFilter
+
+router = APIRouter(tags=["tasks"], responses=ERRORS)
+
+
+def _counts(by_status: dict[str, int]) -> Counts:
+    values = {s.value: by_status.get(s.value, 0) for s in HostStatus}
+    return Counts(total=sum(values.values()), **values)
+
+
+def task_out(task: Task, clock: Clock) -> TaskOut:
+    by_status: dict[str, int] = {}
+    for result in task.results.values():
+        by_status[result.status.value] = by_status.get(result.status.value, 0) + 1
+    seconds = task.duration_seconds(clock.now())
+    spec = task.spec
+    return TaskOut(
+        id=task.id,
+        project_id=spec.project_id,
+        version_id=spec.version_id,
+        type=spec.type.value,
+        strategy=spec.strategy.value,
+        environment=spec.environment.value,
+        status=task.status.value,
+        phase=task.phase.value if task.phase else None,
+        reason=task.reason,
+        counts=_counts(by_status),
+        rollback_of=spec.rollback_of,
+        created_at=task.created_at,
+        started_at=task.started_at,
+        finished_at=task.finished_at,
+        hosts=task.hosts,
+        canary_count=spec.canary_count,
+        batch_size=spec.batch_size,
+        max_failed=spec.max_failed,
+        executor=dict(spec.executor),
+        auto_promote_after=spec.auto_promote_after,
+        long_running_after=spec.long_running_after,
+        duration=format_duration(seconds),
+        duration_seconds=round(seconds, 3),
+        host_results=[
+            HostResultOut(
+                host=r.host,
+                status=r.status.value,
+                exit_code=r.exit_code,
+                output=r.output,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+            )
+            for r in task.results.values()
+        ],
+    )
+
+
+def _summary(row: Any, counts: dict[str, int]) -> TaskSummary:
+    return TaskSummary(
+        id=row.id,
+        project_id=row.project_id,
+        version_id=row.version_id,
+        type=row.type,
+        strategy=row.strategy,
+        environment=row.environment,
+        status=row.status,
+        phase=row.phase,
+        reason=row.reason,
+        counts=_counts(counts),
+        rollback_of=row.rollback_of,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+@router.post("/tasks", status_code=status.HTTP_201_CREATED, summary="Create a release task")
+def create_task(body: TaskCreate, principal: PrincipalDep, c: ContainerDep) -> TaskOut:
+    principal.require_write(body.project_id)
+    spec = TaskSpec(
+        project_id=body.project_id,
+        version_id=body.version_id,
+        type=body.type,
+        strategy=body.strategy,
+        environment=body.environment,
+        hosts=body.hosts,
+        canary_count=body.canary_count,
+        batch_size=body.batch_size,
+        max_failed=body.max_failed,
+        executor=body.executor.model_dump(),
+        auto_promote_after=body.auto_promote_after,
+        long_running_after=body.long_running_after,
+    )
+    return task_out(c.release.create_task(spec), c.clock)
+
+
+@router.get("/tasks", summary="List tasks, newest first")
+def list_tasks(
+    principal: PrincipalDep,
+    c: ContainerDep,
+    paging: PagingDep,
+    project_id: Annotated[str | None, Query(max_length=36)] = None,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    environment: Environment | None = None,
+    type_: Annotated[TaskType | None, Query(alias="type")] = None,
+) -> Page[TaskSummary]:
+    if project_id is not None:
+        principal.require_read(project_id)
+    flt = TaskFilter(
+        project_ids=principal.visible_projects,
+        project_id=project_id,
+        status=status_.value if status_ else None,
+        environment=environment.value if environment else None,
+        type=type_.value if type_ else None,
+    )
+    rows, counts = c.release.list_tasks(flt, paging.cursor, paging.limit + 1)
+    return make_page([_summary(r, counts[r.id]) for r in rows], paging.limit, lambda t: t.id)
+
+
+def _load(task_id: str, principal: PrincipalDep, c: ContainerDep, write: bool) -> Task:
+    task = c.release.get_task(task_id)
+    if write:
+        principal.require_write(task.spec.project_id)
+    else:
+        principal.require_read(task.spec.project_id)
+    return task
+
+
+@router.get("/tasks/{task_id}", summary="Get a task with its progress and host results")
+def get_task(task_id: str, principal: PrincipalDep, c: ContainerDep) -> TaskOut:
+    return task_out(_load(task_id, principal, c, write=False), c.clock)
+
+
+@router.post("/tasks/{task_id}/start", summary="Start a pending task")
+def start_task(task_id: str, principal: PrincipalDep, c: ContainerDep) -> TaskOut:
+    _load(task_id, principal, c, write=True)
+    return task_out(c.release.start(task_id), c.clock)
+
+
+@router.post("/tasks/{task_id}/promote", summary="Promote a canary awaiting promotion")
+def promote_task(task_id: str, principal: PrincipalDep, c: ContainerDep) -> TaskOut:
+    _load(task_id, principal, c, write=True)
+    return task_out(c.release.promote(task_id), c.clock)
+
+
+@router.post("/tasks/{task_id}/stop", summary="Stop an active task")
+def stop_task(
+    task_id: str,
+    principal: PrincipalDep,
+    c: ContainerDep,
+    body: Annotated[StopRequest | None, Body()] = None,
+) -> TaskOut:
+    _load(task_id, principal, c, write=True)
+    reason = body.reason if body else None
+    return task_out(c.release.stop(task_id, reason or f"stopped by {principal.name}"), c.clock)
+
+
+@router.post(
+    "/tasks/{task_id}/rollback",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a rollback task to the previous successful version",
+)
+def rollback_task(task_id: str, principal: PrincipalDep, c: ContainerDep) -> TaskOut:
+    _load(task_id, principal, c, write=True)
+    return task_out(c.release.rollback(task_id), c.clock)
+
+
+@router.post("/tasks/{task_id}/report", summary="Report host results and/or status (external)")
+def report_task(
+    task_id: str, body: TaskReport, principal: PrincipalDep, c: ContainerDep
+) -> TaskOut:
+    _load(task_id, principal, c, write=True)
+    results = [
+        HostReport(r.host, r.status == "success", r.exit_code, r.output) for r in body.results
+    ]
+    return task_out(c.release.report(task_id, results, body.status, body.reason), c.clock)
+
+
+@router.get("/tasks/{task_id}/events", summary="The events recorded for the task, in order")
+def task_events(task_id: str, principal: PrincipalDep, c: ContainerDep) -> list[EventOut]:
+    _load(task_id, principal, c, write=False)
+    return [
+        EventOut(
+            id=row.id,
+            task_id=row.task_id,
+            event_type=row.event_type,
+            payload=row.payload,
+            created_at=row.created_at,
+        )
+        for row in c.release.task_events(task_id)
+    ]

@@ -1,0 +1,188 @@
+"""`herald` command line: run modes, migrations, tokens, fake platforms."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from herald.api.app import create_app
+from herald.bootstrap import Container
+from herald.config import Settings, load_settings
+from herald.domain.access import Role
+from herald.observability.logging import setup_logging
+from herald.store import migrate
+
+app = typer.Typer(help="Herald: releases with first-class callbacks.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(tokens_app, name="tokens")
+
+HostOpt = Annotated[str | None, typer.Option(help="listen address (default HERALD_HOST)")]
+PortOpt = Annotated[int | None, typer.Option(help="listen port (default HERALD_PORT)")]
+
+
+def _settings(host: str | None = None, port: int | None = None) -> Settings:
+    settings = load_settings()
+    changes = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = settings.with_overrides(**changes) if changes else settings
+    setup_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _require_schema(settings: Settings) -> None:
+    heads = migrate.current_heads(settings.database_url)
+    if not heads:
+        typer.echo("the database has no Herald schema; run `herald db upgrade` first", err=True)
+        raise typer.Exit(2)
+
+
+def _print_admin_token(token: str) -> None:
+    bar = "=" * 72
+    typer.echo(
+        f"{bar}\nGenerated admin API token (shown once; it is stored only as a hash):\n\n"
+        f"    {token}\n\nUse it as 'Authorization: Bearer <token>'. Set HERALD_ADMIN_TOKEN to "
+        f"choose your own.\n{bar}"
+    )
+
+
+def _serve(container: Container, *, embedded: bool) -> None:
+    background = [container.runner().run] if embedded else []
+    api = create_app(container, background=background)
+    settings = container.settings
+    config = uvicorn.Config(
+        api, host=settings.host, port=settings.port, log_config=None, access_log=False
+    )
+    uvicorn.Server(config).run()
+
+
+@app.command()
+def serve(host: HostOpt = None, port: PortOpt = None) -> None:
+    """Embedded mode: migrate, then run API, release engine and delivery worker in one process."""
+    settings = _settings(host, port)
+    migrate.upgrade(settings.database_url)
+    container = Container.build(settings)
+    token = container.tokens.ensure_bootstrap_admin(
+        settings.admin_token.get_secret_value() if settings.admin_token else None
+    )
+    if token:
+        _print_admin_token(token)
+    typer.echo(f"Herald listening on {settings.base_url} (API docs at {settings.base_url}/docs)")
+    try:
+        _serve(container, embedded=True)
+    finally:
+        container.close()
+
+
+@app.command("api")
+def api_command(host: HostOpt = None, port: PortOpt = None) -> None:
+    """Scaled-out mode: one stateless API replica (run `herald worker` beside it)."""
+    settings = _settings(host, port)
+    _require_schema(settings)
+    container = Container.build(settings)
+    if settings.admin_token:
+        container.tokens.ensure_bootstrap_admin(settings.admin_token.get_secret_value())
+    try:
+        _serve(container, embedded=False)
+    finally:
+        container.close()
+
+
+@app.command()
+def worker() -> None:
+    """Scaled-out mode: release engine and delivery worker, no HTTP API."""
+    settings = _settings()
+    _require_schema(settings)
+    container = Container.build(settings)
+
+    async def run() -> None:
+        await container.runner().run()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        container.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to `revision` (default: the newest)."""
+    settings = _settings()
+    migrate.upgrade(settings.database_url, revision)
+    typer.echo(f"database at {', '.join(sorted(migrate.current_heads(settings.database_url)))}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision the database is at."""
+    settings = _settings()
+    heads = migrate.current_heads(settings.database_url)
+    typer.echo(", ".join(sorted(heads)) or "no schema")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Option(help="who or what uses the token")],
+    role: Annotated[Role, typer.Option(help="admin, maintainer or viewer")],
+    project: Annotated[list[str] | None, typer.Option(help="project id (repeatable)")] = None,
+) -> None:
+    """Create an API token and print it (once)."""
+    container = Container.build(_settings())
+    try:
+        issued = container.tokens.create(name, role, project or [], None)
+    finally:
+        container.close()
+    typer.echo(json.dumps({"id": issued.id, "token": issued.token}))
+
+
+@tokens_app.command("list")
+def tokens_list(include_revoked: bool = False) -> None:
+    """List tokens (never the tokens themselves)."""
+    from herald.tokens import describe
+
+    container = Container.build(_settings())
+    try:
+        for row in container.tokens.list(include_revoked):
+            typer.echo(json.dumps(describe(row), ensure_ascii=False))
+    finally:
+        container.close()
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: str) -> None:
+    """Revoke a token by id."""
+    container = Container.build(_settings())
+    try:
+        container.tokens.revoke(token_id, None)
+    finally:
+        container.close()
+    typer.echo(f"revoked {token_id}")
+
+
+@app.command("fake-platforms")
+def fake_platforms(
+    host: str = "127.0.0.1",
+    port: int = 9900,
+    config: Annotated[Path | None, typer.Option(help="JSON file registering bots")] = None,
+) -> None:
+    """Run the fake Feishu/DingTalk/WeCom servers (for tests, demos and benchmarks)."""
+    from herald.fakeplatforms.server import serve as serve_fakes
+
+    setup_logging()
+    registrations = json.loads(config.read_text()) if config else None
+    serve_fakes(host, port, registrations)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

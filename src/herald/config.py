@@ -1,0 +1,120 @@
+"""Settings: `HERALD_*` environment variables over an optional TOML file, built once at start-up.
+
+Nothing reads the environment after `load_settings` returns; the result is passed explicitly to
+whatever needs it (see `herald.bootstrap`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class CommandSpec(BaseModel):
+    """A deployment command the operator defines; API callers may only name it."""
+
+    argv: list[str] = Field(min_length=1, description="program and arguments, run without a shell")
+    timeout: float = Field(default=600.0, gt=0, description="seconds per host before it is killed")
+    max_output: int = Field(default=16_384, ge=256, description="bytes of output kept per host")
+
+
+class EngineSettings(BaseModel):
+    lease_seconds: float = Field(default=15.0, gt=0)
+    poll_interval: float = Field(default=1.0, gt=0)
+    max_parallel_hosts: int = Field(default=50, ge=1)
+
+
+class WorkerSettings(BaseModel):
+    concurrency: int = Field(default=64, ge=1, description="requests in flight per worker")
+    per_target_concurrency: int = Field(default=4, ge=1)
+    claim_batch: int = Field(default=100, ge=1)
+    poll_interval: float = Field(default=1.0, gt=0, description="fallback poll when no wake-up")
+    lease_margin: float = Field(default=15.0, gt=0)
+    request_timeout: float = Field(default=10.0, gt=0, description="chat platforms, per attempt")
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HERALD_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite:///./herald.db"
+    admin_token: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    old_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str | None = None
+    locale: str = Field(default="zh", pattern="^(zh|en)$")
+    egress_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    commands: dict[str, CommandSpec] = Field(default_factory=dict)
+    log_level: str = "INFO"
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    _split_lists = field_validator("egress_allow", "old_secret_keys", mode="before")(_split_csv)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the TOML file, which arrives as init arguments.
+        return env_settings, init_settings, file_secret_settings
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return self.model_copy(update=changes)
+
+
+def load_settings() -> Settings:
+    """Build settings from the process environment and the file `HERALD_CONFIG_FILE` names.
+
+    The file is TOML whose keys are the setting names without the prefix
+    (`database_url = "…"`, `[commands.deploy-ssh] argv = ["/opt/deploy.sh"]`).
+    """
+    file_values: dict[str, Any] = {}
+    config_file = os.environ.get("HERALD_CONFIG_FILE")
+    if config_file:
+        with Path(config_file).open("rb") as fh:
+            file_values = tomllib.load(fh)
+    return Settings(**file_values)
+
+
+class ExplicitSettings(Settings):
+    """Settings from arguments only, ignoring the environment: for tests and embedding."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)

@@ -1,0 +1,64 @@
+"""Who may do what: roles and project scopes of API tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from herald.domain.errors import DomainError
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # everything, every project, tokens and audit included
+    MAINTAINER = "maintainer"  # read and change the listed projects' tasks and callbacks
+    VIEWER = "viewer"  # read the listed projects; secrets masked as everywhere
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str
+    name: str
+    role: Role
+    projects: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def visible_projects(self) -> set[str] | None:
+        """The projects this caller may see, or None for all of them."""
+        return None if self.is_admin else set(self.projects)
+
+    def can_read(self, project_id: str) -> bool:
+        return self.is_admin or project_id in self.projects
+
+    def can_write(self, project_id: str) -> bool:
+        return self.is_admin or (self.role is Role.MAINTAINER and project_id in self.projects)
+
+    def require_read(self, project_id: str) -> None:
+        if not self.can_read(project_id):
+            raise Forbidden(
+                f"token {self.name!r} may not read project {project_id}",
+                {"project_id": project_id, "role": self.role.value},
+            )
+
+    def require_write(self, project_id: str) -> None:
+        if not self.can_write(project_id):
+            verb = "change" if self.can_read(project_id) else "read or change"
+            raise Forbidden(
+                f"token {self.name!r} ({self.role.value}) may not {verb} project {project_id}",
+                {"project_id": project_id, "role": self.role.value},
+            )
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden(f"only admin tokens may do this; {self.name!r} is {self.role.value}")
+
+    def filter_readable(self, project_ids: Iterable[str]) -> list[str]:
+        return [p for p in project_ids if self.can_read(p)]

@@ -1,0 +1,40 @@
+"""Domain errors. Each carries a stable machine code; the API maps the class to an HTTP status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(DomainError):
+    """The named resource does not exist (or the caller may not know it exists)."""
+
+    code = "not_found"
+
+
+class IllegalTransition(DomainError):
+    """A state change that the task's current state does not allow."""
+
+    code = "illegal_transition"
+
+
+class Conflict(DomainError):
+    """The request clashes with stored state (duplicate name, concurrent change)."""
+
+    code = "conflict"
+
+
+class InvalidInput(DomainError):
+    """Input that is well-formed but violates a domain rule."""
+
+    code = "invalid_input"

@@ -1,0 +1,104 @@
+"""Release events and the standard callback message (PRD §3.3).
+
+An event is recorded once per task and type, in the same transaction as the state change that
+causes it. Its payload is the PRD's standard JSON message, field for field and in that order;
+what messages need beyond it (failed hosts, a reason) travels in a separate context so the
+custom-endpoint body stays exactly the documented shape.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import NotRequired, TypedDict
+
+
+class EventType(StrEnum):
+    CANARY_STARTED = "canary_started"
+    CANARY_COMPLETED = "canary_completed"
+    FULL_COMPLETED = "full_completed"
+    TASK_FAILED = "task_failed"
+    TASK_STOPPED = "task_stopped"
+    LONG_RUNNING = "long_running"
+
+
+EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)
+
+
+class ProjectRef(TypedDict):
+    id: str
+    name: str
+    description: str
+
+
+class VersionRef(TypedDict):
+    id: str
+    name: str
+    description: str
+
+
+class TaskRef(TypedDict):
+    id: str
+    type: str
+    strategy: str
+    status: str
+
+
+class Deployment(TypedDict):
+    total_count: int
+    canary_count: NotRequired[int]
+    completed_count: int
+    failed_count: int
+    hosts: list[str]
+
+
+class EventPayload(TypedDict):
+    """The PRD §3.3 standard callback message; key order is part of the contract."""
+
+    event_type: str
+    project: ProjectRef
+    version: VersionRef
+    task: TaskRef
+    deployment: Deployment
+    timestamp: str
+    duration: str
+    environment: str
+
+
+class EventContext(TypedDict):
+    """What notifications show beyond the standard message."""
+
+    event_id: str
+    phase: str
+    failed_hosts: list[str]
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class ReleaseEvent:
+    """An event a task transition produced, not yet stored."""
+
+    type: EventType
+    task_id: str
+    occurred_at: dt.datetime
+    failed_hosts: tuple[str, ...] = ()
+    reason: str | None = None
+    hosts: tuple[str, ...] = field(default=())
+
+
+def format_timestamp(moment: dt.datetime) -> str:
+    """ISO-8601 UTC with a `Z` suffix and whole seconds, e.g. `2026-01-06T20:00:00Z`."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_duration(seconds: float) -> str:
+    """Go-style duration text as the PRD shows it: `30s`, `2m5s`, `1h0m3s`; never negative."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"

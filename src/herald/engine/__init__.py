@@ -1,0 +1,2 @@
+"""The release engine: task use cases (`service`), the asyncio runner that drives built-in
+executors batch by batch (`runner`), and the executors themselves (`executors`)."""

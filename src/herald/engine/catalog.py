@@ -1,0 +1,41 @@
+"""Projects and versions use cases."""
+
+from __future__ import annotations
+
+from herald.clock import Clock
+from herald.domain.ids import new_id
+from herald.domain.release import Project, Version
+from herald.store import projects as repo
+from herald.store.db import Database
+
+
+class Catalog:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def create_project(self, name: str, description: str) -> Project:
+        project = Project(new_id(), name, description, self.clock.now())
+        with self.db.transaction() as uow:
+            repo.insert_project(uow.conn, project)
+        return project
+
+    def get_project(self, project_id: str) -> Project:
+        with self.db.read() as conn:
+            return repo.get_project(conn, project_id)
+
+    def list_projects(self, ids: set[str] | None, after: str | None, limit: int) -> list[Project]:
+        with self.db.read() as conn:
+            return repo.list_projects(conn, ids=ids, after=after, limit=limit)
+
+    def create_version(self, project_id: str, name: str, description: str) -> Version:
+        version = Version(new_id(), project_id, name, description, self.clock.now())
+        with self.db.transaction() as uow:
+            repo.get_project(uow.conn, project_id)
+            repo.insert_version(uow.conn, version)
+        return version
+
+    def list_versions(self, project_id: str, after: str | None, limit: int) -> list[Version]:
+        with self.db.read() as conn:
+            repo.get_project(conn, project_id)
+            return repo.list_versions(conn, project_id, after=after, limit=limit)

@@ -1,0 +1,103 @@
+"""Engines and units of work for SQLite and PostgreSQL.
+
+SQLite runs in WAL mode and every writing transaction starts with `BEGIN IMMEDIATE`: a deferred
+transaction that later needs the write lock fails with SQLITE_BUSY at once instead of waiting,
+which would turn ordinary contention between the API, the engine and the worker into errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+READONLY = "herald_readonly"
+
+
+def normalise_url(url: str) -> str:
+    """Accept `postgresql://` and `postgres://` and use the psycopg 3 driver for them."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    return sa.create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, future=True
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy's begin hook below issues BEGIN itself
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        readonly = conn.get_execution_options().get(READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+class UnitOfWork:
+    """One transaction: commits when the block ends normally, rolls back otherwise.
+
+    `after_commit` callbacks run only once the commit succeeded (e.g. waking a worker), so
+    nothing outside the database ever sees work that was rolled back.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._after: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after.append(callback)
+
+    def execute(self, statement: Any, params: Any = None) -> sa.CursorResult[Any]:
+        return self.conn.execute(statement, params)
+
+
+class Database:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[UnitOfWork]:
+        with self.engine.connect() as conn, conn.begin():
+            uow = UnitOfWork(conn)
+            yield uow
+        for callback in uow._after:
+            callback()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (on SQLite it does not take the write lock)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{READONLY: True})
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,42 @@
+"""Run the Alembic migrations programmatically (`herald db upgrade`, tests, `herald serve`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from herald.store.db import normalise_url
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def alembic_config(database_url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    # ConfigParser interpolation would treat '%' in a URL-encoded password as a directive.
+    cfg.set_main_option("sqlalchemy.url", normalise_url(database_url).replace("%", "%%"))
+    cfg.attributes["configure_logging"] = False
+    return cfg
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(database_url), revision)
+
+
+def current_heads(database_url: str) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
+    from herald.store.db import create_engine
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        engine.dispose()

@@ -1,0 +1,106 @@
+"""Projects and versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from herald.domain.errors import Conflict, NotFound
+from herald.domain.release import Project, Version
+from herald.store.tables import projects, versions
+
+
+def _project(row: Any) -> Project:
+    return Project(id=row.id, name=row.name, description=row.description, created_at=row.created_at)
+
+
+def _version(row: Any) -> Version:
+    return Version(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        created_at=row.created_at,
+    )
+
+
+def insert_project(conn: Connection, project: Project) -> None:
+    if conn.execute(sa.select(projects.c.id).where(projects.c.name == project.name)).first():
+        raise Conflict(f"a project named {project.name!r} already exists", {"name": project.name})
+    conn.execute(
+        projects.insert().values(
+            id=project.id,
+            name=project.name,
+            description=project.description,
+            created_at=project.created_at,
+            updated_at=project.created_at,
+        )
+    )
+
+
+def get_project(conn: Connection, project_id: str) -> Project:
+    row = conn.execute(sa.select(projects).where(projects.c.id == project_id)).first()
+    if row is None:
+        raise NotFound(f"project {project_id} does not exist", {"project_id": project_id})
+    return _project(row)
+
+
+def list_projects(
+    conn: Connection, *, ids: set[str] | None, after: str | None, limit: int
+) -> list[Project]:
+    query = sa.select(projects).order_by(projects.c.id).limit(limit)
+    if ids is not None:
+        query = query.where(projects.c.id.in_(sorted(ids)))
+    if after:
+        query = query.where(projects.c.id > after)
+    return [_project(r) for r in conn.execute(query)]
+
+
+def insert_version(conn: Connection, version: Version) -> None:
+    clash = conn.execute(
+        sa.select(versions.c.id).where(
+            versions.c.project_id == version.project_id, versions.c.name == version.name
+        )
+    ).first()
+    if clash:
+        raise Conflict(
+            f"project {version.project_id} already has a version named {version.name!r}",
+            {"name": version.name},
+        )
+    conn.execute(
+        versions.insert().values(
+            id=version.id,
+            project_id=version.project_id,
+            name=version.name,
+            description=version.description,
+            created_at=version.created_at,
+        )
+    )
+
+
+def get_version(conn: Connection, version_id: str) -> Version:
+    row = conn.execute(sa.select(versions).where(versions.c.id == version_id)).first()
+    if row is None:
+        raise NotFound(f"version {version_id} does not exist", {"version_id": version_id})
+    return _version(row)
+
+
+def list_versions(
+    conn: Connection, project_id: str, *, after: str | None, limit: int
+) -> list[Version]:
+    query = (
+        sa.select(versions)
+        .where(versions.c.project_id == project_id)
+        .order_by(versions.c.id.desc())
+        .limit(limit)
+    )
+    if after:
+        query = query.where(versions.c.id < after)
+    return [_version(r) for r in conn.execute(query)]
+
+
+def touch_project(conn: Connection, project_id: str, now: dt.datetime) -> None:
+    conn.execute(projects.update().where(projects.c.id == project_id).values(updated_at=now))

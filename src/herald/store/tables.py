@@ -1,0 +1,147 @@
+"""Table definitions (persistence only; domain objects are mapped in the repository modules)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from herald.store.types import JSONType, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=NAMING)
+
+ID = sa.String(36)
+
+
+def _id() -> sa.Column[str]:
+    return sa.Column("id", ID, primary_key=True)
+
+
+def _ts(name: str, nullable: bool = False) -> sa.Column[object]:
+    return sa.Column(name, UTCDateTime(), nullable=nullable)
+
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+versions = sa.Table(
+    "versions",
+    metadata,
+    _id(),
+    sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    _ts("created_at"),
+    sa.UniqueConstraint("project_id", "name"),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    _id(),
+    sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("version_id", ID, sa.ForeignKey("versions.id"), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("strategy", sa.String(16), nullable=False),
+    sa.Column("environment", sa.String(16), nullable=False),
+    sa.Column("canary_count", sa.Integer, nullable=False),
+    sa.Column("batch_size", sa.Integer, nullable=False),
+    sa.Column("max_failed", sa.Integer, nullable=False),
+    sa.Column("executor", JSONType, nullable=False),
+    sa.Column("driver", sa.String(16), nullable=False),
+    sa.Column("auto_promote_after", sa.Float, nullable=True),
+    sa.Column("long_running_after", sa.Float, nullable=True),
+    sa.Column("rollback_of", ID, nullable=True),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("phase", sa.String(16), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    _ts("created_at"),
+    _ts("started_at", True),
+    _ts("finished_at", True),
+    _ts("awaiting_since", True),
+    _ts("next_timer_at", True),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("engine_owner", sa.String(64), nullable=True),
+    _ts("engine_lease_until", True),
+    sa.Index(None, "project_id", "created_at"),
+    sa.Index(None, "status"),
+    sa.Index(None, "next_timer_at"),
+    sa.Index(None, "driver", "status"),
+)
+
+task_hosts = sa.Table(
+    "task_hosts",
+    metadata,
+    sa.Column("task_id", ID, sa.ForeignKey("tasks.id"), primary_key=True),
+    sa.Column("host", sa.String(253), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("exit_code", sa.Integer, nullable=True),
+    sa.Column("output", sa.Text, nullable=False, server_default=""),
+    _ts("started_at", True),
+    _ts("finished_at", True),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    _id(),
+    sa.Column("task_id", ID, sa.ForeignKey("tasks.id"), nullable=False),
+    sa.Column("project_id", ID, nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("context", JSONType, nullable=False),
+    _ts("created_at"),
+    _ts("fanned_out_at", True),
+    sa.UniqueConstraint("task_id", "event_type"),
+    sa.Index(
+        "ix_events_unfanned",
+        "created_at",
+        postgresql_where=sa.text("fanned_out_at IS NULL"),
+        sqlite_where=sa.text("fanned_out_at IS NULL"),
+    ),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("projects", JSONType, nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created_by", ID, nullable=True),
+    _ts("created_at"),
+    _ts("revoked_at", True),
+    _ts("last_used_at", True),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    _id(),
+    _ts("at"),
+    sa.Column("actor_id", ID, nullable=True),
+    sa.Column("actor_name", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("resource_type", sa.String(32), nullable=False),
+    sa.Column("resource_id", ID, nullable=False),
+    sa.Column("project_id", ID, nullable=True),
+    sa.Column("before", JSONType, nullable=True),
+    sa.Column("after", JSONType, nullable=True),
+    sa.Index(None, "project_id", "at"),
+    sa.Index(None, "resource_id"),
+)

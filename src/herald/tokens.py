@@ -1,0 +1,138 @@
+"""API token use cases, including the bootstrap admin token."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from herald.clock import Clock
+from herald.domain.access import Principal, Role
+from herald.domain.errors import InvalidInput
+from herald.domain.ids import new_id
+from herald.store import audit
+from herald.store import projects as project_repo
+from herald.store import tokens as repo
+from herald.store.db import Database
+
+TOKEN_PREFIX = "hrld_"  # noqa: S105 - a public marker that makes leaked tokens greppable
+BOOTSTRAP_NAME = "bootstrap-admin"
+
+
+def describe(row: Any) -> dict[str, Any]:
+    """A token as the API and the audit log show it: never the token or its hash."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "role": row.role,
+        "projects": list(row.projects),
+        "prefix": row.prefix,
+        "created_at": row.created_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
+def generate_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    id: str
+    token: str
+
+
+class TokenService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def authenticate(self, token: str) -> Principal | None:
+        with self.db.read() as conn:
+            return repo.principal_for(conn, token)
+
+    def create(
+        self, name: str, role: Role, projects: Sequence[str], actor: Principal | None
+    ) -> IssuedToken:
+        if role is Role.ADMIN and projects:
+            raise InvalidInput("admin tokens cover every project; leave projects empty")
+        if role is not Role.ADMIN and not projects:
+            raise InvalidInput(f"a {role.value} token needs at least one project in projects")
+        token, token_id = generate_token(), new_id()
+        with self.db.transaction() as uow:
+            for project_id in projects:
+                project_repo.get_project(uow.conn, project_id)
+            repo.insert_token(
+                uow.conn,
+                token_id=token_id,
+                name=name,
+                role=role,
+                projects=list(projects),
+                token=token,
+                created_by=actor.token_id if actor else None,
+                now=self.clock.now(),
+            )
+            self._audit(uow.conn, actor, "token.create", token_id, None)
+        return IssuedToken(token_id, token)
+
+    def _audit(
+        self, conn: Any, actor: Principal | None, action: str, token_id: str, before: Any
+    ) -> None:
+        row = repo.get_token(conn, token_id)
+        audit.record(
+            conn,
+            actor,
+            action=action,
+            resource_type="token",
+            resource_id=token_id,
+            project_id=None,
+            before=before,
+            after=describe(row),
+            at=self.clock.now(),
+        )
+
+    def list(self, include_revoked: bool = False) -> list[Any]:
+        with self.db.read() as conn:
+            return repo.list_tokens(conn, include_revoked)
+
+    def get(self, token_id: str) -> Any:
+        with self.db.read() as conn:
+            return repo.get_token(conn, token_id)
+
+    def revoke(self, token_id: str, actor: Principal | None) -> None:
+        with self.db.transaction() as uow:
+            before = describe(repo.get_token(uow.conn, token_id))
+            repo.revoke(uow.conn, token_id, self.clock.now())
+            self._audit(uow.conn, actor, "token.revoke", token_id, before)
+
+    def ensure_bootstrap_admin(self, configured: str | None) -> str | None:
+        """Make the bootstrap admin token usable; return a newly generated one to print once.
+
+        A configured `HERALD_ADMIN_TOKEN` replaces whatever bootstrap token was stored before.
+        Without one, a token is generated only if no bootstrap admin exists yet.
+        """
+        with self.db.transaction() as uow:
+            if configured:
+                principal = repo.principal_for(uow.conn, configured)
+                if principal is None or principal.name != BOOTSTRAP_NAME:
+                    repo.revoke_named(uow.conn, BOOTSTRAP_NAME, self.clock.now())
+                    self._insert_bootstrap(uow.conn, configured)
+                return None
+            if repo.has_active_admin(uow.conn, BOOTSTRAP_NAME):
+                return None
+            token = generate_token()
+            self._insert_bootstrap(uow.conn, token)
+            return token
+
+    def _insert_bootstrap(self, conn: Any, token: str) -> None:
+        repo.insert_token(
+            conn,
+            token_id=new_id(),
+            name=BOOTSTRAP_NAME,
+            role=Role.ADMIN,
+            projects=[],
+            token=token,
+            created_by=None,
+            now=self.clock.now(),
+        )

@@ -1,0 +1,248 @@
+"""The task state machine: every transition, legal and illegal, for each strategy."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from herald.domain.errors import IllegalTransition, InvalidInput
+from herald.domain.events import EventType
+from herald.domain.release import (
+    Environment,
+    HostStatus,
+    Phase,
+    Status,
+    Strategy,
+    Task,
+    TaskSpec,
+    TaskType,
+)
+
+T0 = dt.datetime(2026, 1, 6, 20, 0, tzinfo=dt.UTC)
+
+
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def make_task(strategy: Strategy = Strategy.CANARY, count: int = 5, **kw: object) -> Task:
+    values: dict[str, object] = {
+        "project_id": "p",
+        "version_id": "v",
+        "type": TaskType.DEPLOY,
+        "strategy": strategy,
+        "environment": Environment.PRODUCTION,
+        "hosts": [f"h{i}" for i in range(1, count + 1)],
+        "canary_count": 1 if strategy is Strategy.CANARY else 0,
+        "batch_size": 2,
+        "max_failed": 0,
+    }
+    values.update(kw)
+    return Task.create("t1", TaskSpec(**values), T0)  # type: ignore[arg-type]
+
+
+def types(events: list) -> list[EventType]:
+    return [e.type for e in events]
+
+
+def finish(task: Task, hosts: list[str], now: dt.datetime, ok: bool = True) -> list:
+    events: list = []
+    task.mark_running(hosts, now)
+    for host in hosts:
+        events += task.record_result(host, ok, now)
+    return events
+
+
+class TestCanary:
+    def test_full_lifecycle_emits_three_events_in_order(self) -> None:
+        task = make_task()
+        events = task.start(at(0))
+        assert types(events) == [EventType.CANARY_STARTED]
+        assert (task.status, task.phase) == (Status.RUNNING, Phase.CANARY)
+        assert task.next_batch() == ["h1"]
+        events = finish(task, ["h1"], at(1))
+        assert types(events) == [EventType.CANARY_COMPLETED]
+        assert task.status is Status.AWAITING_PROMOTION
+        assert task.next_batch() == []
+        assert task.promote(at(2)) == []
+        assert (task.status, task.phase) == (Status.RUNNING, Phase.FULL)
+        assert task.next_batch() == ["h2", "h3"]
+        assert finish(task, ["h2", "h3"], at(3)) == []
+        assert task.next_batch() == ["h4", "h5"]
+        events = finish(task, ["h4", "h5"], at(4))
+        assert types(events) == [EventType.FULL_COMPLETED]
+        assert task.status is Status.SUCCESS
+        assert task.finished_at == at(4)
+        assert task.duration_seconds(at(99)) == 4
+
+    def test_canary_event_lists_canary_hosts(self) -> None:
+        task = make_task(canary_count=2)
+        (event,) = task.start(at(0))
+        assert event.hosts == ("h1", "h2")
+
+    def test_canary_failure_beyond_tolerance_fails_task(self) -> None:
+        task = make_task()
+        task.start(at(0))
+        events = finish(task, ["h1"], at(1), ok=False)
+        assert types(events) == [EventType.TASK_FAILED]
+        assert task.status is Status.FAILED
+        assert task.reason is not None and "1 host(s) failed" in task.reason
+
+    def test_failures_within_tolerance_continue(self) -> None:
+        task = make_task(max_failed=1)
+        task.start(at(0))
+        assert types(finish(task, ["h1"], at(1), ok=False)) == [EventType.CANARY_COMPLETED]
+        task.promote(at(2))
+        task.mark_running(["h2", "h3"], at(3))
+        assert types(task.record_result("h2", False, at(3))) == [EventType.TASK_FAILED]
+
+    def test_auto_promote_timer(self) -> None:
+        task = make_task(auto_promote_after=30)
+        task.start(at(0))
+        finish(task, ["h1"], at(10))
+        assert task.next_timer_at() == at(40)
+        assert not task.auto_promote_due(at(39))
+        assert task.auto_promote_due(at(40))
+
+    def test_promote_only_from_awaiting(self) -> None:
+        task = make_task()
+        with pytest.raises(IllegalTransition, match="cannot promote task t1: it is pending"):
+            task.promote(at(0))
+        task.start(at(0))
+        with pytest.raises(IllegalTransition):
+            task.promote(at(1))
+
+
+@pytest.mark.parametrize("strategy", [Strategy.ROLLING, Strategy.BLUE_GREEN])
+def test_non_canary_strategies_emit_only_full_completed(strategy: Strategy) -> None:
+    task = make_task(strategy)
+    assert task.start(at(0)) == []
+    assert task.phase is Phase.FULL
+    events: list = []
+    while batch := task.next_batch():
+        events += finish(task, batch, at(1))
+    assert types(events) == [EventType.FULL_COMPLETED]
+
+
+def test_rolling_goes_batch_by_batch_and_blue_green_all_at_once() -> None:
+    rolling = make_task(Strategy.ROLLING)
+    rolling.start(at(0))
+    assert rolling.next_batch() == ["h1", "h2"]
+    blue_green = make_task(Strategy.BLUE_GREEN)
+    blue_green.start(at(0))
+    assert blue_green.next_batch() == ["h1", "h2", "h3", "h4", "h5"]
+
+
+def test_interrupted_hosts_are_redeployed_first() -> None:
+    task = make_task(Strategy.ROLLING)
+    task.start(at(0))
+    task.mark_running(["h1", "h2"], at(1))
+    task.record_result("h1", True, at(2))
+    assert task.next_batch() == ["h2", "h3"]
+
+
+class TestStopAndFail:
+    @pytest.mark.parametrize("steps", [0, 1, 2])
+    def test_stop_from_each_active_state(self, steps: int) -> None:
+        task = make_task()
+        if steps >= 1:
+            task.start(at(0))
+        if steps >= 2:
+            finish(task, ["h1"], at(1))
+        assert types(task.stop(at(5), "operator")) == [EventType.TASK_STOPPED]
+        assert task.status is Status.STOPPED and task.reason == "operator"
+
+    @pytest.mark.parametrize("final", ["success", "failed", "stopped"])
+    def test_finished_tasks_reject_every_transition(self, final: str) -> None:
+        task = make_task(Strategy.ROLLING, count=1)
+        task.start(at(0))
+        if final == "success":
+            finish(task, ["h1"], at(1))
+        elif final == "failed":
+            task.fail(at(1), "boom")
+        else:
+            task.stop(at(1))
+        assert task.status.value == final
+        for action in (
+            lambda: task.start(at(2)),
+            lambda: task.promote(at(2)),
+            lambda: task.stop(at(2)),
+            lambda: task.fail(at(2), "x"),
+            lambda: task.record_result("h1", True, at(2)),
+        ):
+            with pytest.raises(IllegalTransition):
+                action()
+
+    def test_fail_not_allowed_from_pending(self) -> None:
+        with pytest.raises(IllegalTransition):
+            make_task().fail(at(0), "x")
+
+    def test_start_twice_is_illegal(self) -> None:
+        task = make_task()
+        task.start(at(0))
+        with pytest.raises(IllegalTransition, match="allowed from: pending"):
+            task.start(at(1))
+
+
+class TestHostResults:
+    def test_same_result_again_is_a_noop_and_a_different_one_is_illegal(self) -> None:
+        task = make_task(Strategy.ROLLING)
+        task.start(at(0))
+        task.record_result("h1", True, at(1))
+        assert task.record_result("h1", True, at(2)) == []
+        with pytest.raises(IllegalTransition, match="already finished with success"):
+            task.record_result("h1", False, at(3))
+
+    def test_unknown_host_and_host_outside_phase(self) -> None:
+        task = make_task()
+        task.start(at(0))
+        with pytest.raises(InvalidInput, match="not part of task"):
+            task.record_result("nope", True, at(1))
+        with pytest.raises(IllegalTransition, match="current canary phase"):
+            task.record_result("h3", True, at(1))
+
+    def test_complete_phase_marks_unfinished_hosts(self) -> None:
+        task = make_task(canary_count=2)
+        task.start(at(0))
+        task.record_result("h1", True, at(1))
+        assert types(task.complete_phase(at(2))) == [EventType.CANARY_COMPLETED]
+        assert task.results["h2"].status is HostStatus.SUCCESS
+
+
+class TestLongRunning:
+    def test_fires_once_after_threshold(self) -> None:
+        task = make_task(long_running_after=60)
+        assert task.next_timer_at() is None
+        task.start(at(0))
+        assert task.next_timer_at() == at(60)
+        assert task.check_timers(at(59)) == []
+        assert types(task.check_timers(at(60))) == [EventType.LONG_RUNNING]
+        assert task.check_timers(at(120)) == []
+        assert task.next_timer_at() is None
+
+    def test_not_after_finish(self) -> None:
+        task = make_task(Strategy.ROLLING, count=1, long_running_after=60)
+        task.start(at(0))
+        finish(task, ["h1"], at(1))
+        assert task.check_timers(at(100)) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"hosts": []}, "at least one host"),
+        ({"canary_count": 5}, "less than the number of hosts"),
+        ({"canary_count": 0}, "at least 1"),
+        ({"hosts": ["a", "a", "b"]}, "must not repeat"),
+        ({"hosts": [" a"]}, "without surrounding spaces"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"max_failed": -1}, "max_failed"),
+        ({"long_running_after": 0}, "long_running_after"),
+        ({"strategy": Strategy.ROLLING, "canary_count": 2}, "canary strategy only"),
+        ({"strategy": Strategy.ROLLING, "canary_count": 0, "auto_promote_after": 5}, "canary"),
+    ],
+)
+def test_invalid_specs(changes: dict, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        make_task(**changes)
