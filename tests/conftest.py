@@ -82,6 +82,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,
         "admin_token": ADMIN_TOKEN,
+        "secret_key": "test-only encryption key, 32+ characters long",
         "egress_allow": ["127.0.0.1/32"],
         "engine": {"lease_seconds": 2.0, "poll_interval": 0.2},
     }

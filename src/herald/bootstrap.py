@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from herald.callbacks.service import CallbackService
 from herald.clock import Clock, SystemClock
 from herald.config import Settings
+from herald.crypto import KeyRing
+from herald.delivery.testsend import SendTester
+from herald.delivery.worker import DeliveryWorker, WorkerParts
+from herald.egress import EgressPolicy
 from herald.engine.catalog import Catalog
 from herald.engine.executors import ExecutorSet
 from herald.engine.runner import ReleaseRunner
 from herald.engine.service import ReleaseService
+from herald.history import HistoryService
+from herald.keys import build_keyring
+from herald.observability.metrics import Metrics
 from herald.store.db import Database, create_engine
 from herald.tokens import TokenService
 from herald.wakeup import Wakeups
@@ -21,25 +29,67 @@ class Container:
     db: Database
     clock: Clock
     wakeups: Wakeups
+    keyring: KeyRing = field(repr=False)
+    metrics: Metrics
     catalog: Catalog
     release: ReleaseService
     tokens: TokenService
+    callbacks: CallbackService
+    history: HistoryService
+    test_sender: SendTester
     executors: ExecutorSet = field(repr=False)
+    notices: list[str] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings, clock: Clock | None = None) -> Container:
+    def build(
+        cls, settings: Settings, clock: Clock | None = None, *, embedded: bool = False
+    ) -> Container:
         clock = clock or SystemClock()
         db = Database(create_engine(settings.database_url))
         wakeups = Wakeups()
-        return cls(
+        keyring, notice = build_keyring(settings, embedded=embedded)
+        metrics = Metrics()
+        metrics.watch_store(db)
+        container = cls(
             settings=settings,
             db=db,
             clock=clock,
             wakeups=wakeups,
+            keyring=keyring,
+            metrics=metrics,
             catalog=Catalog(db, clock),
             release=ReleaseService(db, clock, wakeups, settings.commands),
             tokens=TokenService(db, clock),
+            callbacks=CallbackService(db, clock, keyring, EgressPolicy(settings.egress_allow)),
+            history=HistoryService(db, clock, wakeups),
+            test_sender=SendTester(
+                cls._worker_parts(settings, db, clock, keyring, wakeups, metrics)
+            ),
             executors=ExecutorSet(settings.commands),
+        )
+        if notice:
+            container.notices.append(notice)
+        return container
+
+    @staticmethod
+    def _worker_parts(
+        settings: Settings,
+        db: Database,
+        clock: Clock,
+        keyring: KeyRing,
+        wakeups: Wakeups,
+        metrics: Metrics,
+    ) -> WorkerParts:
+        return WorkerParts(
+            db=db,
+            clock=clock,
+            keyring=keyring,
+            wakeups=wakeups,
+            metrics=metrics,
+            settings=settings.worker,
+            egress=EgressPolicy(settings.egress_allow),
+            base_url=settings.base_url,
+            database_url=settings.database_url,
         )
 
     def runner(self, owner: str | None = None) -> ReleaseRunner:
@@ -52,6 +102,12 @@ class Container:
             wakeups=self.wakeups,
             owner=owner,
         )
+
+    def worker(self, owner: str | None = None) -> DeliveryWorker:
+        parts = self._worker_parts(
+            self.settings, self.db, self.clock, self.keyring, self.wakeups, self.metrics
+        )
+        return DeliveryWorker(parts, owner)
 
     def close(self) -> None:
         self.db.dispose()

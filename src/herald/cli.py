@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +16,7 @@ from herald.api.app import create_app
 from herald.bootstrap import Container
 from herald.config import Settings, load_settings
 from herald.domain.access import Role
+from herald.keys import MissingSecretKey
 from herald.observability.logging import setup_logging
 from herald.store import migrate
 
@@ -22,6 +25,8 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tokens_app, name="tokens")
+secrets_app = typer.Typer(help="Encryption of stored secrets.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 
 HostOpt = Annotated[str | None, typer.Option(help="listen address (default HERALD_HOST)")]
 PortOpt = Annotated[int | None, typer.Option(help="listen port (default HERALD_PORT)")]
@@ -51,8 +56,19 @@ def _print_admin_token(token: str) -> None:
     )
 
 
+def _build(settings: Settings, *, embedded: bool) -> Container:
+    try:
+        container = Container.build(settings, embedded=embedded)
+    except MissingSecretKey as exc:
+        typer.echo(f"herald: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for notice in container.notices:
+        typer.echo(notice, err=True)
+    return container
+
+
 def _serve(container: Container, *, embedded: bool) -> None:
-    background = [container.runner().run] if embedded else []
+    background = [container.runner().run, container.worker().run] if embedded else []
     api = create_app(container, background=background)
     settings = container.settings
     config = uvicorn.Config(
@@ -66,7 +82,7 @@ def serve(host: HostOpt = None, port: PortOpt = None) -> None:
     """Embedded mode: migrate, then run API, release engine and delivery worker in one process."""
     settings = _settings(host, port)
     migrate.upgrade(settings.database_url)
-    container = Container.build(settings)
+    container = _build(settings, embedded=True)
     token = container.tokens.ensure_bootstrap_admin(
         settings.admin_token.get_secret_value() if settings.admin_token else None
     )
@@ -84,7 +100,7 @@ def api_command(host: HostOpt = None, port: PortOpt = None) -> None:
     """Scaled-out mode: one stateless API replica (run `herald worker` beside it)."""
     settings = _settings(host, port)
     _require_schema(settings)
-    container = Container.build(settings)
+    container = _build(settings, embedded=False)
     if settings.admin_token:
         container.tokens.ensure_bootstrap_admin(settings.admin_token.get_secret_value())
     try:
@@ -94,14 +110,27 @@ def api_command(host: HostOpt = None, port: PortOpt = None) -> None:
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve Prometheus metrics on this port")
+    ] = None,
+) -> None:
     """Scaled-out mode: release engine and delivery worker, no HTTP API."""
     settings = _settings()
     _require_schema(settings)
-    container = Container.build(settings)
+    container = _build(settings, embedded=False)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=settings.host, registry=container.metrics.registry)
 
     async def run() -> None:
-        await container.runner().run()
+        loop, main = asyncio.get_running_loop(), asyncio.current_task()
+        assert main is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, main.cancel)  # stop cleanly: finish sends, free leases
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(container.runner().run(), container.worker().run())
 
     try:
         asyncio.run(run())
@@ -134,7 +163,7 @@ def tokens_create(
     project: Annotated[list[str] | None, typer.Option(help="project id (repeatable)")] = None,
 ) -> None:
     """Create an API token and print it (once)."""
-    container = Container.build(_settings())
+    container = _build(_settings(), embedded=True)
     try:
         issued = container.tokens.create(name, role, project or [], None)
     finally:
@@ -147,7 +176,7 @@ def tokens_list(include_revoked: bool = False) -> None:
     """List tokens (never the tokens themselves)."""
     from herald.tokens import describe
 
-    container = Container.build(_settings())
+    container = _build(_settings(), embedded=True)
     try:
         for row in container.tokens.list(include_revoked):
             typer.echo(json.dumps(describe(row), ensure_ascii=False))
@@ -158,12 +187,42 @@ def tokens_list(include_revoked: bool = False) -> None:
 @tokens_app.command("revoke")
 def tokens_revoke(token_id: str) -> None:
     """Revoke a token by id."""
-    container = Container.build(_settings())
+    container = _build(_settings(), embedded=True)
     try:
         container.tokens.revoke(token_id, None)
     finally:
         container.close()
     typer.echo(f"revoked {token_id}")
+
+
+@secrets_app.command("generate-key")
+def secrets_generate_key() -> None:
+    """Print a new random key for HERALD_SECRET_KEY."""
+    from herald.crypto import generate_key
+
+    typer.echo(generate_key())
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every stored secret under HERALD_SECRET_KEY (old keys in HERALD_OLD_SECRET_KEYS)."""
+    from herald.crypto import SecretDecryptError
+    from herald.rotation import rotate_secrets
+
+    container = _build(_settings(), embedded=True)
+    try:
+        report = rotate_secrets(container.db, container.keyring, container.clock)
+    except SecretDecryptError as exc:
+        typer.echo(
+            f"herald: nothing rotated: {exc}; is every old key in HERALD_OLD_SECRET_KEYS?", err=True
+        )
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+    typer.echo(
+        f"re-encrypted {report.channels} channel(s) and {report.tokens} cached token(s); "
+        f"{report.already_current} already under the current key"
+    )
 
 
 @app.command("fake-platforms")

@@ -23,9 +23,9 @@ class Signal:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(flag.set)
 
-    def subscribe(self) -> asyncio.Event:
-        """An event set on every `fire()`; the caller clears it after waking."""
-        flag = asyncio.Event()
+    def subscribe(self, flag: asyncio.Event | None = None) -> asyncio.Event:
+        """An event set on every `fire()` (`flag`, or a new one); the caller clears it."""
+        flag = flag or asyncio.Event()
         with self._lock:
             self._waiters.append((asyncio.get_running_loop(), flag))
         return flag

@@ -13,7 +13,9 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def create_project(client: TestClient, name: str = "my-app") -> dict[str, Any]:
-    r = client.post("/api/v1/release/projects", json={"name": name, "description": "demo"}, headers=AUTH)
+    r = client.post(
+        "/api/v1/release/projects", json={"name": name, "description": "demo"}, headers=AUTH
+    )
     assert r.status_code == 201, r.text
     return r.json()
 

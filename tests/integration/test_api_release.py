@@ -74,18 +74,33 @@ def test_canary_release_end_to_end_emits_three_events_once_each(
     done = wait_for_status(client, task["id"], {"success"})
     assert done["counts"] == {"total": 6, "pending": 0, "running": 0, "success": 6, "failed": 0}
     assert [h["status"] for h in done["host_results"]] == ["success"] * 6
-    assert event_types(client, task["id"]) == ["canary_started", "canary_completed", "full_completed"]
+    assert event_types(client, task["id"]) == [
+        "canary_started",
+        "canary_completed",
+        "full_completed",
+    ]
     events = client.get(f"/api/v1/release/tasks/{task['id']}/events", headers=AUTH).json()
     payload = events[2]["payload"]
     assert list(payload) == [
-        "event_type", "project", "version", "task", "deployment", "timestamp", "duration", "environment"
+        "event_type",
+        "project",
+        "version",
+        "task",
+        "deployment",
+        "timestamp",
+        "duration",
+        "environment",
     ]
     assert payload["project"]["name"] == "my-app" and payload["version"]["name"] == "v1.2.3"
-    assert payload["deployment"]["completed_count"] == 6 and payload["deployment"]["canary_count"] == 2
+    assert (
+        payload["deployment"]["completed_count"] == 6 and payload["deployment"]["canary_count"] == 2
+    )
     assert payload["timestamp"].endswith("Z")
 
 
-def test_failure_beyond_tolerance_emits_task_failed(client: TestClient, refs: dict[str, str]) -> None:
+def test_failure_beyond_tolerance_emits_task_failed(
+    client: TestClient, refs: dict[str, str]
+) -> None:
     body = canary(refs, executor={**SIMULATED, "fail_hosts": ["web-1"]})
     task = create_task(client, **body)
     client.post(f"/api/v1/release/tasks/{task['id']}/start", headers=AUTH)
@@ -98,7 +113,11 @@ def test_auto_promotion(client: TestClient, refs: dict[str, str]) -> None:
     task = create_task(client, **canary(refs, auto_promote_after=0.3))
     client.post(f"/api/v1/release/tasks/{task['id']}/start", headers=AUTH)
     wait_for_status(client, task["id"], {"success"})
-    assert event_types(client, task["id"]) == ["canary_started", "canary_completed", "full_completed"]
+    assert event_types(client, task["id"]) == [
+        "canary_started",
+        "canary_completed",
+        "full_completed",
+    ]
 
 
 def test_stop_and_illegal_transitions_answer_409(client: TestClient, refs: dict[str, str]) -> None:
@@ -108,7 +127,9 @@ def test_stop_and_illegal_transitions_answer_409(client: TestClient, refs: dict[
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "illegal_transition"
     assert "it is pending" in r.json()["error"]["message"]
-    r = client.post(f"/api/v1/release/tasks/{tid}/stop", json={"reason": "bad config"}, headers=AUTH)
+    r = client.post(
+        f"/api/v1/release/tasks/{tid}/stop", json={"reason": "bad config"}, headers=AUTH
+    )
     assert r.status_code == 200 and r.json()["status"] == "stopped"
     assert r.json()["reason"] == "bad config"
     assert client.post(f"/api/v1/release/tasks/{tid}/start", headers=AUTH).status_code == 409
@@ -132,14 +153,25 @@ def test_external_executor_reports(client: TestClient, refs: dict[str, str]) -> 
     assert event_types(client, tid) == ["canary_started", "canary_completed", "full_completed"]
 
 
-def test_reports_are_refused_for_engine_driven_tasks(client: TestClient, refs: dict[str, str]) -> None:
+def test_reports_are_refused_for_engine_driven_tasks(
+    client: TestClient, refs: dict[str, str]
+) -> None:
     task = create_task(client, **canary(refs, executor={"type": "simulated", "host_seconds": 5}))
-    r = client.post(f"/api/v1/release/tasks/{task['id']}/report", json={"status": "failed"}, headers=AUTH)
+    r = client.post(
+        f"/api/v1/release/tasks/{task['id']}/report", json={"status": "failed"}, headers=AUTH
+    )
     assert r.status_code == 409 and "external" in r.json()["error"]["message"]
 
 
-def test_rollback_targets_previous_successful_version(client: TestClient, refs: dict[str, str]) -> None:
-    rolling = {"strategy": "rolling", "environment": "production", "hosts": ["a", "b"], "batch_size": 1}
+def test_rollback_targets_previous_successful_version(
+    client: TestClient, refs: dict[str, str]
+) -> None:
+    rolling = {
+        "strategy": "rolling",
+        "environment": "production",
+        "hosts": ["a", "b"],
+        "batch_size": 1,
+    }
     first = create_task(client, **refs, **rolling, executor=SIMULATED)
     client.post(f"/api/v1/release/tasks/{first['id']}/start", headers=AUTH)
     wait_for_status(client, first["id"], {"success"})
@@ -157,12 +189,16 @@ def test_rollback_targets_previous_successful_version(client: TestClient, refs: 
 
 
 def test_listing_filters_and_pages(client: TestClient, refs: dict[str, str]) -> None:
-    ids = [create_task(client, **canary(refs, executor={"type": "external"}))["id"] for _ in range(5)]
+    ids = [
+        create_task(client, **canary(refs, executor={"type": "external"}))["id"] for _ in range(5)
+    ]
     r = client.get("/api/v1/release/tasks?limit=2", headers=AUTH).json()
     assert [t["id"] for t in r["items"]] == ids[::-1][:2]
     seen = [t["id"] for t in r["items"]]
     while r["next_cursor"]:
-        r = client.get(f"/api/v1/release/tasks?limit=2&cursor={r['next_cursor']}", headers=AUTH).json()
+        r = client.get(
+            f"/api/v1/release/tasks?limit=2&cursor={r['next_cursor']}", headers=AUTH
+        ).json()
         seen += [t["id"] for t in r["items"]]
     assert seen == ids[::-1]
     client.post(f"/api/v1/release/tasks/{ids[0]}/stop", headers=AUTH)
@@ -188,7 +224,11 @@ def _row_counts(container: Container) -> dict[str, int]:
         ({"canary_count": 6}, 422, "less than the number of hosts"),
         ({"executor": {"type": "ssh"}}, 422, "does not match any of the expected tags"),
         ({"executor": {"type": "command", "name": "rm-rf"}}, 422, "unknown command 'rm-rf'"),
-        ({"executor": {"type": "command", "name": "x", "argv": ["sh"]}}, 422, "executor.command.argv"),
+        (
+            {"executor": {"type": "command", "name": "x", "argv": ["sh"]}},
+            422,
+            "executor.command.argv",
+        ),
         ({"strategy": "yolo"}, 422, "strategy"),
         ({"batch_size": 0}, 422, "batch_size"),
         ({"hosts": ["a"] * 2}, 422, "must not repeat"),
@@ -196,7 +236,12 @@ def _row_counts(container: Container) -> dict[str, int]:
     ],
 )
 def test_bad_task_input_is_rejected_and_writes_nothing(
-    client: TestClient, container: Container, refs: dict[str, str], change: dict, status: int, fragment: str
+    client: TestClient,
+    container: Container,
+    refs: dict[str, str],
+    change: dict,
+    status: int,
+    fragment: str,
 ) -> None:
     before = _row_counts(container)
     r = client.post("/api/v1/release/tasks", json=canary(refs, **change), headers=AUTH)

@@ -55,12 +55,16 @@ def _event_types(c: Container, task_id: str) -> list[str]:
 
 
 @pytest.mark.asyncio
-async def test_engine_restart_mid_task_finishes_without_duplicate_events(container: Container) -> None:
+async def test_engine_restart_mid_task_finishes_without_duplicate_events(
+    container: Container,
+) -> None:
     spec = _spec(container, {"type": "simulated", "host_seconds": 0.15}, auto_promote_after=0)
     task = container.release.create_task(spec)
     container.release.start(task.id)
     first = asyncio.create_task(container.runner(owner="engine-1").run())
-    mid = await _wait(container, task.id, lambda t: t.phase and t.phase.value == "full" and len(t.succeeded) >= 4)
+    mid = await _wait(
+        container, task.id, lambda t: t.phase and t.phase.value == "full" and len(t.succeeded) >= 4
+    )
     assert mid.status is Status.RUNNING
     first.cancel()
     await asyncio.gather(first, return_exceptions=True)
@@ -73,12 +77,21 @@ async def test_engine_restart_mid_task_finishes_without_duplicate_events(contain
         second.cancel()
         await asyncio.gather(second, return_exceptions=True)
     assert len(done.succeeded) == 8
-    assert _event_types(container, task.id) == ["canary_started", "canary_completed", "full_completed"]
+    assert _event_types(container, task.id) == [
+        "canary_started",
+        "canary_completed",
+        "full_completed",
+    ]
 
 
 @pytest.mark.asyncio
 async def test_a_crashed_engines_lease_expires_and_another_takes_over(container: Container) -> None:
-    spec = _spec(container, {"type": "simulated", "host_seconds": 0.05}, strategy=Strategy.ROLLING, canary_count=0)
+    spec = _spec(
+        container,
+        {"type": "simulated", "host_seconds": 0.05},
+        strategy=Strategy.ROLLING,
+        canary_count=0,
+    )
     task = container.release.create_task(spec)
     container.release.start(task.id)
     # An engine that claimed the task and then vanished without releasing its lease.
@@ -91,7 +104,9 @@ async def test_a_crashed_engines_lease_expires_and_another_takes_over(container:
         survivor.cancel()
         await asyncio.gather(survivor, return_exceptions=True)
     assert done.finished_at is not None
-    assert (done.finished_at - done.started_at).total_seconds() >= container.settings.engine.lease_seconds * 0.9
+    assert (
+        done.finished_at - done.started_at
+    ).total_seconds() >= container.settings.engine.lease_seconds * 0.9
     assert _event_types(container, task.id) == ["full_completed"]
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
 from herald import __version__
 from herald.api.errors import install_error_handlers
 from herald.api.limits import BodyLimitMiddleware
-from herald.api.routes import health, projects, tasks, tokens
+from herald.api.routes import audit, callbacks, health, history, metrics, projects, tasks, tokens
+
+if TYPE_CHECKING:
+    from herald.bootstrap import Container
 
 API_PREFIX = "/api/v1"
 RELEASE_PREFIX = f"{API_PREFIX}/release"
@@ -25,7 +28,7 @@ on Feishu, DingTalk, WeCom and HTTP endpoints. Every route except `/healthz` nee
 """
 
 
-def create_app(container: object, background: Sequence[Background] = ()) -> FastAPI:
+def create_app(container: Container, background: Sequence[Background] = ()) -> FastAPI:
     """Build the app around `container`; `background` coroutines run for the app's lifetime."""
 
     @contextlib.asynccontextmanager
@@ -37,6 +40,7 @@ def create_app(container: object, background: Sequence[Background] = ()) -> Fast
             for job in running:
                 job.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+            await container.test_sender.aclose()
 
     app = FastAPI(
         title="Herald",
@@ -46,11 +50,14 @@ def create_app(container: object, background: Sequence[Background] = ()) -> Fast
     )
     app.state.container = container
     install_error_handlers(app)
-    settings = getattr(container, "settings", None)
-    max_body = getattr(settings, "max_body_bytes", 1_048_576)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(projects.router, prefix=RELEASE_PREFIX)
     app.include_router(tasks.router, prefix=RELEASE_PREFIX)
+    # Static /callbacks/... paths first, so /callbacks/history is never read as a config id.
+    app.include_router(history.router, prefix=RELEASE_PREFIX)
+    app.include_router(callbacks.router, prefix=RELEASE_PREFIX)
     app.include_router(tokens.router, prefix=API_PREFIX)
+    app.include_router(audit.router, prefix=API_PREFIX)
     return app

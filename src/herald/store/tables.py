@@ -145,3 +145,126 @@ audit_log = sa.Table(
     sa.Index(None, "project_id", "at"),
     sa.Index(None, "resource_id"),
 )
+
+callback_configs = sa.Table(
+    "callback_configs",
+    metadata,
+    _id(),
+    sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("events", JSONType, nullable=False),
+    sa.Column("filters", JSONType, nullable=False),
+    sa.Column("locale", sa.String(8), nullable=False),
+    sa.Column("templates", JSONType, nullable=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    sa.Index(None, "project_id"),
+)
+
+callback_channels = sa.Table(
+    "callback_channels",
+    metadata,
+    _id(),
+    sa.Column("config_id", ID, sa.ForeignKey("callback_configs.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("secret_config", sa.Text, nullable=False),  # Fernet token of the channel's config
+    sa.Column("target_key", sa.String(64), nullable=False),
+    sa.Column("rate_limit", JSONType, nullable=True),
+    sa.Column("policy", JSONType, nullable=True),  # custom: retries, interval, timeout
+    sa.Column("templates", JSONType, nullable=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    sa.Index(None, "config_id"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    _id(),  # also the `webhook-id` receivers deduplicate on
+    sa.Column("kind", sa.String(8), nullable=False),  # event | digest | test
+    sa.Column("event_id", ID, nullable=True),
+    sa.Column("config_id", ID, nullable=False),
+    sa.Column("channel_id", ID, nullable=False),
+    sa.Column("project_id", ID, nullable=False),
+    sa.Column("task_id", ID, nullable=True),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("channel_type", sa.String(16), nullable=False),
+    sa.Column("target_key", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),  # pending | success | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("trigger", sa.String(10), nullable=False, server_default="scheduled"),
+    _ts("next_attempt_at"),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    _ts("lease_until", True),
+    sa.Column("claim_token", sa.String(36), nullable=True),
+    sa.Column("last_outcome", sa.String(16), nullable=True),
+    sa.Column("last_code", sa.String(32), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("digest_id", ID, nullable=True),
+    sa.Column("digest_size", sa.Integer, nullable=True),
+    sa.Column("payload", JSONType, nullable=True),  # test deliveries: the sample event
+    _ts("created_at"),
+    _ts("updated_at"),
+    _ts("finished_at", True),
+    sa.UniqueConstraint("event_id", "channel_id"),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "target_key", "status"),
+    sa.Index(None, "task_id"),
+    sa.Index(None, "config_id", "id"),
+    sa.Index(None, "project_id", "id"),
+    sa.Index(None, "digest_id"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    _id(),
+    sa.Column("delivery_id", ID, sa.ForeignKey("deliveries.id"), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("trigger", sa.String(10), nullable=False),  # scheduled | manual | test
+    sa.Column("project_id", ID, nullable=False),
+    sa.Column("task_id", ID, nullable=True),
+    sa.Column("config_id", ID, nullable=False),
+    sa.Column("channel_id", ID, nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("channel_type", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("request", JSONType, nullable=False),
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("response_body", sa.Text, nullable=True),
+    sa.Column("platform_code", sa.String(32), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    _ts("created_at"),
+    sa.Index(None, "delivery_id", "attempt"),
+    sa.Index(None, "created_at"),
+)
+
+targets = sa.Table(
+    "targets",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),  # keyed fingerprint of the credential
+    sa.Column("channel_type", sa.String(16), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),  # masked, for people
+    sa.Column("sends", JSONType, nullable=False),  # recent send times (Unix s), newest last
+    sa.Column("penalty_until", sa.Float, nullable=True),
+    sa.Column("circuit", sa.String(10), nullable=False, server_default="closed"),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cooldown", sa.Float, nullable=False, server_default="0"),
+    sa.Column("probe_at", sa.Float, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    _ts("updated_at"),
+)
+
+wecom_tokens = sa.Table(
+    "wecom_tokens",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("secret_token", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    _ts("updated_at"),
+)

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field
+
+from herald.shapes import Description, Name, ResourceId, Strict
 
 T = TypeVar("T")
 
-Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=False, min_length=1, max_length=100, pattern=r"^\S(.*\S)?$"),
-]
-Description = Annotated[str, Field(max_length=2000)]
-ResourceId = Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[0-9a-zA-Z-]+$")]
-
-
-class Strict(BaseModel):
-    """Request bodies: unknown fields are errors, so typos surface instead of being ignored."""
-
-    model_config = ConfigDict(extra="forbid")
+__all__ = ["Description", "Name", "ResourceId", "Strict"]
 
 
 class Page(BaseModel, Generic[T]):

@@ -1,0 +1,37 @@
+"""The audit log: who changed which config or token, when, before and after (secrets masked)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
+from herald.api.schemas.callbacks import AuditOut
+from herald.api.schemas.common import ERRORS, Page
+from herald.store import audit
+
+router = APIRouter(tags=["audit"], responses=ERRORS)
+
+
+@router.get("/audit", summary="Audit log entries, newest first")
+def audit_log(
+    principal: PrincipalDep,
+    c: ContainerDep,
+    paging: PagingDep,
+    project_id: Annotated[str | None, Query(max_length=36)] = None,
+    resource_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> Page[AuditOut]:
+    if project_id is not None:
+        principal.require_read(project_id)
+    with c.db.read() as conn:
+        rows = audit.list_entries(
+            conn,
+            project_ids=principal.visible_projects,
+            project_id=project_id,
+            resource_id=resource_id,
+            before=paging.cursor,
+            limit=paging.limit + 1,
+        )
+    items = [AuditOut(**row._mapping) for row in rows]
+    return make_page(items, paging.limit, lambda e: e.id)

@@ -1,0 +1,140 @@
+"""Callback configuration (PRD §4.3): list, get, create per project, update, delete, test."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
+from herald.api.schemas.callbacks import (
+    ChannelOut,
+    ChannelTestResult,
+    ConfigIn,
+    ConfigOut,
+    SendTestIn,
+    SendTestOut,
+)
+from herald.api.schemas.common import ERRORS, Page
+from herald.callbacks.model import CallbackConfig
+from herald.callbacks.service import describe_config
+from herald.channels.configs import host_warnings
+
+router = APIRouter(tags=["callbacks"], responses=ERRORS)
+
+
+def config_out(config: CallbackConfig) -> ConfigOut:
+    view = describe_config(config)
+    channels = []
+    for shown, channel in zip(view["channels"], config.channels, strict=True):
+        channels.append(ChannelOut(**shown, warnings=host_warnings(channel.config)))
+    warnings = [f"channels.{i}: {w}" for i, ch in enumerate(channels) for w in ch.warnings]
+    return ConfigOut(
+        **{k: v for k, v in view.items() if k != "channels"},
+        channels=channels,
+        created_at=config.created_at,
+        updated_at=config.updated_at,
+        warnings=warnings,
+    )
+
+
+@router.get("/callbacks", summary="List every callback config the token may see")
+def list_all(
+    principal: PrincipalDep,
+    c: ContainerDep,
+    paging: PagingDep,
+    project_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> Page[ConfigOut]:
+    if project_id is not None:
+        principal.require_read(project_id)
+    found = c.callbacks.configs(
+        visible=principal.visible_projects,
+        project_id=project_id,
+        after=paging.cursor,
+        limit=paging.limit + 1,
+    )
+    return make_page([config_out(cfg) for cfg in found], paging.limit, lambda cfg: cfg.id)
+
+
+@router.get("/projects/{project_id}/callbacks", summary="The project's callback configs")
+def list_for_project(
+    project_id: str, principal: PrincipalDep, c: ContainerDep, paging: PagingDep
+) -> Page[ConfigOut]:
+    principal.require_read(project_id)
+    found = c.callbacks.configs(
+        visible=None, project_id=project_id, after=paging.cursor, limit=paging.limit + 1
+    )
+    return make_page([config_out(cfg) for cfg in found], paging.limit, lambda cfg: cfg.id)
+
+
+@router.post(
+    "/projects/{project_id}/callbacks",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a callback config for the project",
+)
+def create(project_id: str, body: ConfigIn, principal: PrincipalDep, c: ContainerDep) -> ConfigOut:
+    principal.require_write(project_id)
+    return config_out(c.callbacks.create(project_id, body, principal))
+
+
+def _guard(config_id: str, principal: PrincipalDep, c: ContainerDep, write: bool) -> None:
+    project_id = c.callbacks.project_of(config_id)
+    if write:
+        principal.require_write(project_id)
+    else:
+        principal.require_read(project_id)
+
+
+@router.get("/callbacks/{config_id}", summary="Get a callback config")
+def get(config_id: str, principal: PrincipalDep, c: ContainerDep) -> ConfigOut:
+    _guard(config_id, principal, c, write=False)
+    return config_out(c.callbacks.get(config_id))
+
+
+@router.put("/callbacks/{config_id}", summary="Replace a callback config")
+def update(config_id: str, body: ConfigIn, principal: PrincipalDep, c: ContainerDep) -> ConfigOut:
+    _guard(config_id, principal, c, write=True)
+    return config_out(c.callbacks.update(config_id, body, principal))
+
+
+@router.delete(
+    "/callbacks/{config_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a config"
+)
+def delete(config_id: str, principal: PrincipalDep, c: ContainerDep) -> Response:
+    _guard(config_id, principal, c, write=True)
+    c.callbacks.delete(config_id, principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/callbacks/{config_id}/test", summary="Send a sample event to the config's channels now"
+)
+async def send_test(
+    config_id: str,
+    principal: PrincipalDep,
+    c: ContainerDep,
+    body: Annotated[SendTestIn | None, Body()] = None,
+) -> SendTestOut:
+    body = body or SendTestIn()
+    project_id = await asyncio.to_thread(c.callbacks.project_of, config_id)
+    principal.require_write(project_id)
+    outcomes = await c.test_sender.send(config_id, body.event_type, body.channel_id)
+    return SendTestOut(
+        config_id=config_id,
+        event_type=body.event_type.value,
+        results=[
+            ChannelTestResult(
+                channel_id=r.channel_id,
+                channel_type=r.channel_type,
+                delivery_id=r.delivery_id,
+                outcome=r.outcome,
+                delivered=r.delivered,
+                code=r.code,
+                message=r.message,
+                http_status=r.http_status,
+                latency_ms=r.latency_ms,
+            )
+            for r in outcomes
+        ],
+    )

@@ -1,0 +1,183 @@
+"""Delivery history (PRD §4.3), detail with every attempt, resend, stats and target states."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
+from herald.api.schemas.callbacks import (
+    AttemptOut,
+    DigestMember,
+    HistoryDetail,
+    HistoryOut,
+    StatOut,
+    TargetOut,
+)
+from herald.api.schemas.common import ERRORS, Page
+from herald.domain.events import EventType
+from herald.history import HistoryFilter
+
+router = APIRouter(tags=["history"], responses=ERRORS)
+
+ChannelType = Annotated[str | None, Query(max_length=32, description="feishu, dingtalk, …")]
+
+
+class HistoryQuery:
+    def __init__(
+        self,
+        project_id: Annotated[str | None, Query(max_length=36)] = None,
+        channel_type: ChannelType = None,
+        event_type: Annotated[EventType | None, Query()] = None,
+        status: Annotated[str | None, Query(pattern="^(pending|success|failed)$")] = None,
+        kind: Annotated[str | None, Query(pattern="^(event|digest|test)$")] = None,
+        since: Annotated[dt.datetime | None, Query(description="ISO-8601, inclusive")] = None,
+        until: Annotated[dt.datetime | None, Query(description="ISO-8601, exclusive")] = None,
+    ) -> None:
+        self.project_id = project_id
+        self.values: dict[str, Any] = {
+            "project_id": project_id,
+            "channel_type": channel_type,
+            "event_type": event_type.value if event_type else None,
+            "status": status,
+            "kind": kind,
+            "since": _aware(since),
+            "until": _aware(until),
+        }
+
+    def filter(self, visible: set[str] | None, **fixed: Any) -> HistoryFilter:
+        return HistoryFilter(visible=visible, **{**self.values, **fixed})
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.UTC)
+
+
+QueryDep = Annotated[HistoryQuery, Depends()]
+
+
+def history_out(row: Any, last: Any | None) -> HistoryOut:
+    return HistoryOut(
+        id=row.id,
+        task_id=row.task_id,
+        event_type=row.event_type,
+        channel_type=row.channel_type,
+        status=row.status,
+        request=last.request if last else {},
+        response=(last.response_body or "") if last else "",
+        error=row.last_error,
+        created_at=row.created_at,
+        kind=row.kind,
+        project_id=row.project_id,
+        config_id=row.config_id,
+        channel_id=row.channel_id,
+        event_id=row.event_id,
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+        last_outcome=row.last_outcome,
+        platform_code=row.last_code,
+        http_status=last.response_status if last else None,
+        latency_ms=last.latency_ms if last else None,
+        digest_id=row.digest_id,
+        digest_size=row.digest_size,
+        finished_at=row.finished_at,
+    )
+
+
+def _page(c: ContainerDep, flt: HistoryFilter, paging: PagingDep) -> Page[HistoryOut]:
+    rows, last = c.history.deliveries(flt, paging.cursor, paging.limit + 1)
+    items = [history_out(r, last.get(r.id)) for r in rows]
+    return make_page(items, paging.limit, lambda h: h.id)
+
+
+@router.get("/callbacks/history", summary="Delivery history across the projects the token may see")
+def all_history(
+    principal: PrincipalDep,
+    c: ContainerDep,
+    paging: PagingDep,
+    q: QueryDep,
+    task_id: Annotated[str | None, Query(max_length=36)] = None,
+    config_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> Page[HistoryOut]:
+    if q.project_id:
+        principal.require_read(q.project_id)
+    flt = q.filter(principal.visible_projects, task_id=task_id, config_id=config_id)
+    return _page(c, flt, paging)
+
+
+@router.get("/callbacks/stats", summary="Counts, success rate and latency per channel and event")
+def stats(principal: PrincipalDep, c: ContainerDep, q: QueryDep) -> list[StatOut]:
+    if q.project_id:
+        principal.require_read(q.project_id)
+    return [StatOut(**s) for s in c.history.stats(q.filter(principal.visible_projects))]
+
+
+@router.get("/callbacks/targets", summary="Delivery targets: rate-limit use and circuit state")
+def delivery_targets(principal: PrincipalDep, c: ContainerDep) -> list[TargetOut]:
+    return [TargetOut(**t) for t in c.history.targets(principal.visible_projects)]
+
+
+@router.get("/callbacks/history/{delivery_id}", summary="One delivery with every attempt")
+def delivery_detail(delivery_id: str, principal: PrincipalDep, c: ContainerDep) -> HistoryDetail:
+    found = c.history.detail(delivery_id)
+    row = found["delivery"]
+    principal.require_read(row.project_id)
+    attempts = found["attempts"]
+    base = history_out(row, attempts[-1] if attempts else None)
+    return HistoryDetail(
+        **base.model_dump(),
+        attempt_log=[
+            AttemptOut(
+                id=a.id,
+                attempt=a.attempt,
+                trigger=a.trigger,
+                outcome=a.outcome,
+                request=a.request,
+                response_status=a.response_status,
+                response=a.response_body,
+                platform_code=a.platform_code,
+                error=a.error,
+                latency_ms=a.latency_ms,
+                created_at=a.created_at,
+            )
+            for a in attempts
+        ],
+        members=[
+            DigestMember(
+                id=m.id,
+                event_id=m.event_id,
+                task_id=m.task_id,
+                event_type=m.event_type,
+                status=m.status,
+            )
+            for m in found["members"]
+        ],
+    )
+
+
+@router.post("/callbacks/history/{delivery_id}/resend", summary="Send a delivery again now")
+def resend(delivery_id: str, principal: PrincipalDep, c: ContainerDep) -> HistoryOut:
+    principal.require_write(c.history.get(delivery_id).project_id)
+    return history_out(c.history.resend(delivery_id), None)
+
+
+@router.get("/tasks/{task_id}/callbacks", summary="Delivery history of one task")
+def task_history(
+    task_id: str, principal: PrincipalDep, c: ContainerDep, paging: PagingDep, q: QueryDep
+) -> Page[HistoryOut]:
+    task = c.release.get_task(task_id)
+    principal.require_read(task.spec.project_id)
+    return _page(c, q.filter(None, task_id=task_id), paging)
+
+
+@router.get("/callbacks/{config_id}/history", summary="Delivery history of one callback config")
+def config_history(
+    config_id: str, principal: PrincipalDep, c: ContainerDep, paging: PagingDep, q: QueryDep
+) -> Page[HistoryOut]:
+    principal.require_read(c.callbacks.project_of(config_id))
+    return _page(c, q.filter(None, config_id=config_id), paging)

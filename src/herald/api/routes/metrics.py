@@ -1,0 +1,15 @@
+"""Prometheus metrics of this process, plus store-wide gauges."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from herald.api.deps import ContainerDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", summary="Prometheus metrics (no token, like /healthz)")
+def metrics(c: ContainerDep) -> Response:
+    return Response(generate_latest(c.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Callback configuration: which project events go to which channels, secrets encrypted."""

@@ -1,0 +1,66 @@
+"""What callers send to configure callbacks (PRD §4.1 CallbackConfig / CallbackChannel)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from herald.domain.events import EventType
+from herald.domain.release import Environment, Strategy, TaskType
+from herald.shapes import Name, ResourceId, Strict
+
+TemplateText = Annotated[str, Field(max_length=8000)]
+TemplateKey = Literal[
+    "default",
+    "canary_started",
+    "canary_completed",
+    "full_completed",
+    "task_failed",
+    "task_stopped",
+    "long_running",
+]
+
+
+class MessageTemplate(Strict):
+    """Sandboxed Jinja templates; `title` replaces the headline, `body` the generated text."""
+
+    title: TemplateText | None = None
+    body: TemplateText | None = None
+
+
+Templates = dict[TemplateKey, MessageTemplate]
+
+
+class RateLimitIn(Strict):
+    count: int = Field(ge=1, le=10000)
+    per_seconds: float = Field(gt=0, le=86400)
+
+
+class Filters(Strict):
+    environments: list[Environment] = Field(default_factory=list, max_length=3)
+    task_types: list[TaskType] = Field(default_factory=list, max_length=3)
+    strategies: list[Strategy] = Field(default_factory=list, max_length=3)
+
+
+class ChannelIn(Strict):
+    id: ResourceId | None = Field(default=None, description="keep a channel's id when updating")
+    type: Annotated[
+        str, Field(max_length=32, description="feishu, dingtalk, wechat, wecom_bot, custom")
+    ]
+    enabled: bool = True
+    config: dict[str, Any] = Field(description="channel-specific settings; see the channel guide")
+    rate_limit: RateLimitIn | None = Field(
+        default=None, description="override the platform's published limit for this target"
+    )
+    templates: Templates | None = None
+
+
+class ConfigIn(Strict):
+    name: Name = "default"
+    enabled: bool = True
+    events: list[EventType] = Field(min_length=1, max_length=6)
+    channels: list[ChannelIn] = Field(min_length=1, max_length=20)
+    filters: Filters = Field(default_factory=Filters)
+    locale: Literal["zh", "en"] = "zh"
+    templates: Templates | None = None

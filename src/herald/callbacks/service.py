@@ -1,0 +1,294 @@
+"""Callback configuration use cases: validate per channel type, encrypt, audit every change.
+
+Updates are PUT-style replacements. A channel keeps its id when the caller sends it back; a
+secret sent back masked (as the API shows it) keeps the stored value, so clients can round-trip
+a config they read without knowing its secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from herald.callbacks import store
+from herald.callbacks.inputs import ChannelIn, ConfigIn
+from herald.callbacks.model import CallbackConfig, Channel
+from herald.channels.configs import (
+    ChannelConfig,
+    CustomConfig,
+    masked,
+    merge_masked,
+    parse_channel_config,
+)
+from herald.channels.registry import UnknownChannelType, get_sender
+from herald.clock import Clock
+from herald.crypto import KeyRing, fingerprint
+from herald.domain.access import Principal
+from herald.domain.errors import InvalidInput
+from herald.domain.ids import new_id
+from herald.domain.subscriptions import Filters
+from herald.egress import EgressDenied, EgressPolicy, check_url
+from herald.store import audit
+from herald.store import projects as project_repo
+from herald.store.db import Database, UnitOfWork
+from herald.store.delivery import cancel_pending_for_config, ensure_targets
+
+# Target keys only group deliveries by the credential they go to; the credentials themselves are
+# high-entropy tokens kept encrypted, so a fixed key is enough and survives key rotation.
+TARGET_FINGERPRINT_KEY = b"herald target key v1"
+
+
+def target_key(channel_type: str, config: ChannelConfig) -> str:
+    identity = get_sender(channel_type).target_identity(config)
+    return fingerprint(f"{channel_type}\n{identity}", TARGET_FINGERPRINT_KEY)
+
+
+def channel_policy(config: ChannelConfig) -> dict[str, Any] | None:
+    """The retry settings fan-out and workers need without decrypting the channel (custom only)."""
+    if isinstance(config, CustomConfig):
+        return {
+            "retries": config.retry_count,
+            "interval": float(config.retry_interval),
+            "timeout": float(config.timeout),
+        }
+    return None
+
+
+def describe_config(config: CallbackConfig) -> dict[str, Any]:
+    """A config as the API, the audit log and people may see it: secrets masked."""
+    return {
+        "id": config.id,
+        "project_id": config.project_id,
+        "name": config.name,
+        "enabled": config.enabled,
+        "events": list(config.events),
+        "filters": config.filters.to_json(),
+        "locale": config.locale,
+        "templates": config.templates,
+        "channels": [
+            {
+                "id": ch.id,
+                "type": ch.type,
+                "enabled": ch.enabled,
+                "config": masked(ch.config),
+                "rate_limit": ch.rate_limit,
+                "templates": ch.templates,
+            }
+            for ch in config.channels
+        ],
+    }
+
+
+URL_FIELDS = ("webhook_url", "url", "api_base")
+
+
+def check_egress(position: int, config: ChannelConfig, policy: EgressPolicy) -> None:
+    """Refuse addresses that are obviously internal (IP literals, localhost) at save time.
+
+    Only a first line: names are resolved, and checked, when a delivery connects.
+    """
+    for name in URL_FIELDS:
+        url = getattr(config, name, None)
+        if not isinstance(url, str):
+            continue
+        try:
+            check_url(url, policy)
+        except EgressDenied as exc:
+            field = f"channels.{position}.config.{name}"
+            raise InvalidInput(f"{field}: {exc}", {"field": field}) from None
+
+
+class CallbackService:
+    def __init__(self, db: Database, clock: Clock, keyring: KeyRing, egress: EgressPolicy) -> None:
+        self.db = db
+        self.clock = clock
+        self.keyring = keyring
+        self.egress = egress
+
+    def get(self, config_id: str) -> CallbackConfig:
+        with self.db.read() as conn:
+            return store.get_config(conn, config_id, self.keyring)
+
+    def project_of(self, config_id: str) -> str:
+        with self.db.read() as conn:
+            return store.config_project(conn, config_id)
+
+    def configs(
+        self, *, visible: set[str] | None, project_id: str | None, after: str | None, limit: int
+    ) -> list[CallbackConfig]:
+        with self.db.read() as conn:
+            if project_id is not None:
+                project_repo.get_project(conn, project_id)
+            return store.list_configs(
+                conn,
+                self.keyring,
+                project_ids=visible,
+                project_id=project_id,
+                after=after,
+                limit=limit,
+            )
+
+    def create(self, project_id: str, body: ConfigIn, actor: Principal | None) -> CallbackConfig:
+        config_id, now = new_id(), self.clock.now()
+        channels = _build_channels(config_id, body.channels, {}, now, self.egress)
+        config = _assemble(config_id, project_id, body, channels, now, now)
+        with self.db.transaction() as uow:
+            project_repo.get_project(uow.conn, project_id)
+            store.insert_config(uow.conn, config, self.keyring)
+            ensure_targets(
+                uow.conn, [(ch.target_key, ch.type, _describe_target(ch)) for ch in channels], now
+            )
+            self._audit(uow, actor, "callback.create", config, None)
+        return config
+
+    def update(self, config_id: str, body: ConfigIn, actor: Principal | None) -> CallbackConfig:
+        now = self.clock.now()
+        with self.db.transaction() as uow:
+            before = store.get_config(uow.conn, config_id, self.keyring)
+            existing = {ch.id: ch for ch in before.channels}
+            channels = _build_channels(config_id, body.channels, existing, now, self.egress)
+            config = _assemble(config_id, before.project_id, body, channels, before.created_at, now)
+            store.replace_config(uow.conn, config, self.keyring)
+            ensure_targets(
+                uow.conn, [(ch.target_key, ch.type, _describe_target(ch)) for ch in channels], now
+            )
+            removed = set(existing) - {ch.id for ch in channels}
+            cancel_pending_for_config(
+                uow.conn, config_id, removed, "channel removed from the config", now
+            )
+            self._audit(uow, actor, "callback.update", config, before)
+        return config
+
+    def delete(self, config_id: str, actor: Principal | None) -> None:
+        now = self.clock.now()
+        with self.db.transaction() as uow:
+            before = store.get_config(uow.conn, config_id, self.keyring)
+            store.delete_config(uow.conn, config_id)
+            every = {ch.id for ch in before.channels}
+            cancel_pending_for_config(uow.conn, config_id, every, "callback config deleted", now)
+            self._audit(uow, actor, "callback.delete", None, before)
+
+    def _audit(
+        self,
+        uow: UnitOfWork,
+        actor: Principal | None,
+        action: str,
+        after: CallbackConfig | None,
+        before: CallbackConfig | None,
+    ) -> None:
+        subject = after or before
+        assert subject is not None
+        audit.record(
+            uow.conn,
+            actor,
+            action=action,
+            resource_type="callback_config",
+            resource_id=subject.id,
+            project_id=subject.project_id,
+            before=describe_config(before) if before else None,
+            after=describe_config(after) if after else None,
+            at=self.clock.now(),
+        )
+
+
+def _describe_target(channel: Channel) -> str:
+    view = masked(channel.config)
+    where = view.get("webhook_url") or view.get("url") or view.get("api_base") or ""
+    extra = f" agent {view['agent_id']}" if "agent_id" in view else ""
+    return f"{channel.type} {where}{extra}".strip()
+
+
+def _assemble(
+    config_id: str,
+    project_id: str,
+    body: ConfigIn,
+    channels: Sequence[Channel],
+    created_at: Any,
+    updated_at: Any,
+) -> CallbackConfig:
+    filters = body.filters
+    return CallbackConfig(
+        id=config_id,
+        project_id=project_id,
+        name=body.name,
+        enabled=body.enabled,
+        events=tuple(dict.fromkeys(e.value for e in body.events)),
+        filters=Filters(
+            environments=tuple(e.value for e in filters.environments),
+            task_types=tuple(t.value for t in filters.task_types),
+            strategies=tuple(s.value for s in filters.strategies),
+        ),
+        locale=body.locale,
+        templates=_templates(body.templates),
+        channels=tuple(channels),
+        created_at=created_at,
+        updated_at=updated_at,
+    )
+
+
+def _templates(raw: Any) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    return {k: v.model_dump(exclude_none=True) for k, v in raw.items()}
+
+
+def _build_channels(
+    config_id: str,
+    incoming: Sequence[ChannelIn],
+    existing: dict[str, Channel],
+    now: Any,
+    egress: EgressPolicy,
+) -> list[Channel]:
+    channels = []
+    for position, spec in enumerate(incoming):
+        if spec.id is not None and spec.id not in existing:
+            raise InvalidInput(
+                f"channels.{position}.id: channel {spec.id} is not part of this config; "
+                "leave id out to add a new channel",
+                {"field": f"channels.{position}.id"},
+            )
+        previous = existing.get(spec.id) if spec.id else None
+        parsed = _parse(position, spec, previous)
+        check_egress(position, parsed, egress)
+        channels.append(
+            Channel(
+                id=spec.id or new_id(),
+                config_id=config_id,
+                position=position,
+                type=spec.type,
+                enabled=spec.enabled,
+                config=parsed,
+                target_key=target_key(spec.type, parsed),
+                rate_limit=spec.rate_limit.model_dump() if spec.rate_limit else None,
+                policy=channel_policy(parsed),
+                templates=_templates(spec.templates),
+                updated_at=now,
+            )
+        )
+    return channels
+
+
+def _parse(position: int, spec: ChannelIn, previous: Channel | None) -> ChannelConfig:
+    raw: dict[str, Any] = dict(spec.config)
+    if previous is not None and previous.type == spec.type:
+        raw = merge_masked(raw, previous.config)
+    try:
+        get_sender(spec.type)
+        return parse_channel_config(spec.type, raw)
+    except UnknownChannelType as exc:
+        raise InvalidInput(
+            f"channels.{position}.type: {exc}", {"field": f"channels.{position}.type"}
+        ) from None
+    except ValidationError as exc:
+        details = [
+            {
+                "field": ".".join(["channels", str(position), "config", *map(str, err["loc"])]),
+                "message": err["msg"],
+                "type": err["type"],
+            }
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+        first = details[0]
+        raise InvalidInput(f"{first['field']}: {first['message']}", details) from None

@@ -1,0 +1,228 @@
+"""DingTalk custom robot: a markdown message, signed in the query string.
+
+Contract notes: platforms.md §2. The signature (ms timestamp, HMAC keyed by the secret) is
+appended to the user's URL and percent-encoded exactly once. Bodies stay within 20,000
+bytes. Success is `errcode == 0` and nothing else: the anti-abuse gateway answers HTTP 200
+with `{"status":1111,"wait":5,…}` and no errcode at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from herald.channels.base import (
+    CHAT_TIMEOUT,
+    JSON_HEADERS,
+    EventView,
+    OutboundRequest,
+    Outcome,
+    OutcomeKind,
+    RateLimit,
+    body_excerpt,
+    digest_message,
+    expect_config,
+    fit_message,
+    http_failure,
+    json_bytes,
+    parse_json_object,
+    retry_after,
+    trim,
+)
+from herald.channels.configs import ChannelConfig, DingTalkConfig
+from herald.crypto import mask_url_credentials
+from herald.domain.messages import Message, digest_lines, footer, host_sections, text
+from herald.signing import dingtalk_signed_url
+
+MAX_BODY = 20_000  # errcode 460101 past this
+PENALTY = 600.0  # 130101: the robot is throttled for 10 minutes
+GATEWAY_WAIT = 5.0
+LINE_BREAK = "  \n"  # a hard break in every markdown dialect; DingTalk joins bare newlines
+
+PERMANENT_HINTS: Mapping[int, str] = {
+    300001: "the robot token or the message parameters are invalid; check webhook_url",
+    300005: "the robot's access_token does not exist; copy the robot's webhook URL again",
+    40035: "the webhook URL lacks its access_token parameter",
+    43002: "DingTalk expected a POST request",
+    460101: "the message is over 20,000 bytes",
+    400013: "the group of this robot was disbanded",
+    400101: "the robot's access_token does not exist; copy the robot's webhook URL again",
+    400102: "the robot is stopped; enable it in the group's robot settings",
+    400105: "DingTalk does not support this message type",
+    400106: "the robot does not exist; copy the robot's webhook URL again",
+}
+RATE_LIMIT_CODES = frozenset({130101, 410100})
+
+# errcode 310000 means four different things; its errmsg says which (checked in this order,
+# since the "signature expired" wording also mentions the signature).
+SECURITY_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        ("keyword", "关键词"),
+        "keyword check failed: the message contains none of the robot's custom keywords; add "
+        "a keyword Herald's messages contain, such as 发布 or Herald",
+    ),
+    (
+        ("timestamp", "过期"),
+        "timestamp check failed: this server's clock must be within an hour of real time",
+    ),
+    (
+        ("sign", "签名"),
+        "signature check failed: sign_secret must be the robot's 加签 secret (SEC…) for "
+        "this webhook_url",
+    ),
+    (
+        ("whitelist", "白名单", "ip "),
+        "IP check failed: add this server's address to the robot's IP whitelist",
+    ),
+)
+
+
+class DingTalkSender:
+    """Sender for the `dingtalk` channel type."""
+
+    channel_type: ClassVar[str] = "dingtalk"
+    config_model: ClassVar[type[ChannelConfig]] = DingTalkConfig
+    default_rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit(20, 60.0),)
+    supports_digest: ClassVar[bool] = True
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock  # only for Retry-After dates
+
+    def target_identity(self, config: ChannelConfig) -> str:
+        return expect_config(config, DingTalkConfig).webhook_url
+
+    def render(
+        self,
+        event: EventView,
+        config: ChannelConfig,
+        *,
+        now: float,
+        access_token: str | None = None,
+    ) -> OutboundRequest:
+        return self._request(event.message, expect_config(config, DingTalkConfig), now)
+
+    def render_digest(
+        self,
+        events: Sequence[EventView],
+        config: ChannelConfig,
+        *,
+        now: float,
+        access_token: str | None = None,
+    ) -> OutboundRequest:
+        return self._request(digest_message(events), expect_config(config, DingTalkConfig), now)
+
+    def _request(self, message: Message, config: DingTalkConfig, now: float) -> OutboundRequest:
+        url = config.webhook_url
+        if config.sign_secret:
+            url = dingtalk_signed_url(url, config.sign_secret, int(now * 1000))
+
+        def render(shown: Message, n: int) -> bytes:
+            return json_bytes(build_body(shown, n, config))
+
+        return OutboundRequest(
+            method="POST",
+            url=url,
+            headers=JSON_HEADERS,
+            body=fit_message(render, message, MAX_BODY),
+            timeout=CHAT_TIMEOUT,
+            redacted_url=mask_url_credentials(url),
+            redacted_headers=JSON_HEADERS,
+        )
+
+    def judge(self, status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
+        reply = parse_json_object(body)
+        if reply is not None and "errcode" not in reply and "status" in reply:
+            return _gateway(reply)
+        if reply is None or "errcode" not in reply:
+            detail = f"not a DingTalk robot answer ({body_excerpt(body)})"
+            return http_failure(status, headers, detail, self._clock)
+        raw = reply["errcode"]
+        code = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+        msg = trim(reply.get("errmsg") or "")
+        if code == 0 and 200 <= status < 300:
+            return Outcome(OutcomeKind.DELIVERED, "0", msg or "ok")
+        return self._failure(code, str(raw), msg, status, headers)
+
+    def _failure(
+        self, code: int | None, label: str, msg: str, status: int, headers: Mapping[str, str]
+    ) -> Outcome:
+        if code in RATE_LIMIT_CODES:
+            wait = max(PENALTY, retry_after(headers, self._clock) or 0.0)
+            detail = f"{msg} — DingTalk throttles the robot for 10 minutes"
+            return Outcome(
+                OutcomeKind.RETRYABLE, label, detail, retry_after=wait, rate_limited=True
+            )
+        if code == -1:
+            return Outcome(OutcomeKind.RETRYABLE, label, msg or "DingTalk is busy")
+        if code == 310000:
+            return Outcome(OutcomeKind.PERMANENT, label, f"{msg} — {security_hint(msg)}")
+        if code is not None and code in PERMANENT_HINTS:
+            return Outcome(OutcomeKind.PERMANENT, label, f"{msg} — {PERMANENT_HINTS[code]}")
+        if status >= 500 or status in (408, 429):
+            later = retry_after(headers, self._clock)
+            return Outcome(OutcomeKind.RETRYABLE, label, msg or f"HTTP {status}", retry_after=later)
+        return Outcome(OutcomeKind.PERMANENT, label, msg or f"DingTalk answered errcode {label}")
+
+
+def security_hint(errmsg: str) -> str:
+    """Which of the robot's security settings refused a 310000, and what to fix."""
+    lowered = errmsg.lower()
+    for needles, hint in SECURITY_HINTS:
+        if any(needle in lowered for needle in needles):
+            return hint
+    return "a security setting of the robot (keywords, signature or IP whitelist) refused it"
+
+
+def _gateway(reply: Mapping[str, Any]) -> Outcome:
+    wait = reply.get("wait")
+    seconds = float(wait) if isinstance(wait, int | float) and not isinstance(wait, bool) else None
+    message = trim(
+        f"DingTalk's gateway refused the request without an errcode "
+        f"(status {reply.get('status')}, punish {reply.get('punish')})"
+    )
+    return Outcome(
+        OutcomeKind.RETRYABLE,
+        str(reply.get("status")),
+        message,
+        retry_after=seconds if seconds is not None else GATEWAY_WAIT,
+        rate_limited=True,
+    )
+
+
+def build_body(message: Message, shown: int, config: DingTalkConfig) -> dict[str, Any]:
+    """The markdown message for `message`, listing at most `shown` of each host list."""
+    body: dict[str, Any] = {
+        "msgtype": "markdown",
+        "markdown": {"title": message.title, "text": markdown_text(message, shown, config)},
+    }
+    if config.at_mobiles or config.at_user_ids or config.at_all:
+        body["at"] = {
+            "atMobiles": list(config.at_mobiles),
+            "atUserIds": list(config.at_user_ids),
+            "isAtAll": config.at_all,
+        }
+    return body
+
+
+def markdown_text(message: Message, shown: int, config: DingTalkConfig) -> str:
+    """PRD §4.4: "## 发布通知：…" then "**项目**: …" lines, hosts, the link and the time."""
+    if message.body_override is not None:
+        parts = [message.body_override]
+    else:
+        parts = [f"## {message.title}", LINE_BREAK.join(_lines(message, shown))]
+        if message.link:
+            parts.append(f"[{text(message.locale, 'open')}]({message.link})")
+        parts.append(f"> {footer(message)}")
+    # A mention only rings when the @mobile / @userId also appears in the text.
+    mentions = [f"@{who}" for who in [*config.at_mobiles, *config.at_user_ids]]
+    if mentions:
+        parts.append(" ".join(mentions))
+    return "\n\n".join(parts)
+
+
+def _lines(message: Message, shown: int) -> list[str]:
+    if message.lines:
+        return digest_lines(message, shown)
+    fields = [(label, value) for label, value in message.fields]
+    return [f"**{label}**: {value}" for label, value in fields + host_sections(message, shown)]

@@ -1,0 +1,250 @@
+"""WeCom application messages (the PRD's `wechat` type): markdown sent with an access token.
+
+Contract notes: platforms.md §3.1 and §3.3. Senders do no I/O, so the token round trip is
+split: `token_request` builds the gettoken call, `parse_token` reads its answer, and `render`
+takes the token as a keyword. `judge` answers TOKEN_EXPIRED for 40014/42001/41001 so the engine
+refreshes once and resends. Content stays within 2048 UTF-8 bytes. Classification uses
+`errcode` only: `errmsg` wording varies and embeds request ids.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote, urlencode
+
+from herald.channels.base import (
+    CHAT_TIMEOUT,
+    JSON_HEADERS,
+    EventView,
+    OutboundRequest,
+    Outcome,
+    OutcomeKind,
+    RateLimit,
+    body_excerpt,
+    digest_message,
+    expect_config,
+    fit_message,
+    http_failure,
+    json_bytes,
+    parse_json_object,
+    retry_after,
+    trim,
+)
+from herald.channels.configs import ChannelConfig, WeChatConfig
+from herald.crypto import mask_url_credentials
+from herald.domain.events import EventType
+from herald.domain.messages import Message, digest_lines, footer, host_sections, text
+
+MAX_CONTENT = 2048
+DEFAULT_TOKEN_TTL = 7200.0
+FREQUENCY_PENALTY = 60.0  # 45009: minute-level violations block the caller for 60 s
+TOKEN_CODES = frozenset({40014, 42001, 41001})
+RETRYABLE_CODES = frozenset({-1, 45009, 45033})
+
+PERMANENT_HINTS: Mapping[int, str] = {
+    40001: "secret is wrong: use the Secret of this app (应用管理 → the app → Secret)",
+    40003: "to_user names a user id that does not exist",
+    40008: "WeCom does not accept this message type",
+    40013: "corp_id is wrong: use the 企业ID from 我的企业 → 企业信息",
+    40035: "WeCom rejected a parameter of the message",
+    40056: "agent_id does not belong to the app of this secret",
+    40058: "the message is too long or has an invalid parameter",
+    41002: "corp_id is missing",
+    41004: "secret is missing",
+    44004: "the message content is empty",
+    45002: "the message content is too large",
+    48002: "the app is not allowed to send messages (API 未授权)",
+    60020: "this server's IP address is not in the app's trusted IPs (企业可信IP)",
+    81013: "none of to_user, to_party or to_tag is valid or visible to the app",
+    82001: "to_user, to_party and to_tag are all empty",
+}
+
+# <font> colours WeCom markdown supports: info is green, warning orange, comment grey.
+STATUS_TONES: Mapping[str, str] = {
+    EventType.CANARY_STARTED: "comment",
+    EventType.CANARY_COMPLETED: "info",
+    EventType.FULL_COMPLETED: "info",
+    EventType.TASK_FAILED: "warning",
+    EventType.TASK_STOPPED: "warning",
+    EventType.LONG_RUNNING: "warning",
+}
+
+
+class WeComAppSender:
+    """Sender for the `wechat` channel type (WeCom application message API)."""
+
+    channel_type: ClassVar[str] = "wechat"
+    config_model: ClassVar[type[ChannelConfig]] = WeChatConfig
+    # Each member takes at most 30 messages a minute from an app and WeCom silently drops
+    # the rest, so the app as a whole is held to that pace.
+    default_rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit(30, 60.0),)
+    supports_digest: ClassVar[bool] = True
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock  # only for Retry-After dates
+
+    def target_identity(self, config: ChannelConfig) -> str:
+        app = expect_config(config, WeChatConfig)
+        return f"{app.api_base}\n{app.corp_id}\n{app.agent_id}\n{app.secret}"
+
+    def token_cache_key(self, config: ChannelConfig) -> str:
+        """Tokens belong to an app secret, so every channel of one app shares one token."""
+        app = expect_config(config, WeChatConfig)
+        return f"{app.api_base}\n{app.corp_id}\n{app.secret}"
+
+    def token_request(self, config: ChannelConfig) -> OutboundRequest:
+        """GET {api_base}/cgi-bin/gettoken?corpid=…&corpsecret=… (the secret is redacted)."""
+        app = expect_config(config, WeChatConfig)
+        query = urlencode({"corpid": app.corp_id, "corpsecret": app.secret})
+        url = f"{app.api_base}/cgi-bin/gettoken?{query}"
+        return OutboundRequest(
+            method="GET",
+            url=url,
+            headers={},
+            body=b"",
+            timeout=CHAT_TIMEOUT,
+            redacted_url=mask_url_credentials(url),
+            redacted_headers={},
+        )
+
+    def parse_token(self, status: int, body: bytes) -> tuple[str, float] | Outcome:
+        """(access_token, expires_in seconds) from a gettoken answer, or why there is none."""
+        reply = parse_json_object(body)
+        if reply is None or ("errcode" not in reply and "access_token" not in reply):
+            return http_failure(status, {}, f"not a WeCom gettoken answer ({body_excerpt(body)})")
+        code = _errcode(reply)
+        token = reply.get("access_token")
+        if code == 0 and isinstance(token, str) and token and 200 <= status < 300:
+            return token, _positive(reply.get("expires_in")) or DEFAULT_TOKEN_TTL
+        if code == 0:
+            return Outcome(OutcomeKind.RETRYABLE, "0", "gettoken answered without a token")
+        return classify(code, reply, status, {}, self._clock)
+
+    def render(
+        self,
+        event: EventView,
+        config: ChannelConfig,
+        *,
+        now: float,
+        access_token: str | None = None,
+    ) -> OutboundRequest:
+        app = expect_config(config, WeChatConfig)
+        return self._request(event.message, app, access_token)
+
+    def render_digest(
+        self,
+        events: Sequence[EventView],
+        config: ChannelConfig,
+        *,
+        now: float,
+        access_token: str | None = None,
+    ) -> OutboundRequest:
+        app = expect_config(config, WeChatConfig)
+        return self._request(digest_message(events), app, access_token)
+
+    def _request(
+        self, message: Message, app: WeChatConfig, access_token: str | None
+    ) -> OutboundRequest:
+        if not access_token:
+            raise ValueError("a wechat message needs an access token: call token_request first")
+        content = fit_message(lambda m, n: wecom_markdown(m, n).encode(), message, MAX_CONTENT)
+        url = f"{app.api_base}/cgi-bin/message/send?access_token={quote(access_token, safe='')}"
+        return OutboundRequest(
+            method="POST",
+            url=url,
+            headers=JSON_HEADERS,
+            body=json_bytes(build_body(app, content.decode())),
+            timeout=CHAT_TIMEOUT,
+            redacted_url=mask_url_credentials(url),
+            redacted_headers=JSON_HEADERS,
+        )
+
+    def judge(self, status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
+        reply = parse_json_object(body)
+        if reply is None or "errcode" not in reply:
+            detail = f"not a WeCom answer ({body_excerpt(body)})"
+            return http_failure(status, headers, detail, self._clock)
+        code = _errcode(reply)
+        if code == 0 and 200 <= status < 300:
+            return _delivered(reply)
+        if code in TOKEN_CODES:
+            return Outcome(OutcomeKind.TOKEN_EXPIRED, str(code), trim(reply.get("errmsg", "")))
+        return classify(code, reply, status, headers, self._clock)
+
+
+def build_body(app: WeChatConfig, content: str) -> dict[str, Any]:
+    """The message/send body; empty recipient kinds are left out."""
+    recipients = {"touser": app.to_user, "toparty": app.to_party, "totag": app.to_tag}
+    body: dict[str, Any] = {key: value for key, value in recipients.items() if value}
+    body.update({"msgtype": "markdown", "agentid": app.agent_id, "markdown": {"content": content}})
+    return body
+
+
+def _delivered(reply: Mapping[str, Any]) -> Outcome:
+    refused = {
+        name: reply[name]
+        for name in ("invaliduser", "invalidparty", "invalidtag", "unlicenseduser")
+        if isinstance(reply.get(name), str) and reply[name]
+    }
+    if not refused:
+        return Outcome(OutcomeKind.DELIVERED, "0", trim(reply.get("errmsg") or "ok"))
+    listed = "; ".join(f"{name}={ids}" for name, ids in refused.items())
+    return Outcome(OutcomeKind.PARTIAL, "0", trim(f"delivered, but WeCom refused: {listed}"))
+
+
+def classify(
+    code: int | None,
+    reply: Mapping[str, Any],
+    status: int,
+    headers: Mapping[str, str],
+    clock: Callable[[], float] = time.time,
+) -> Outcome:
+    """The outcome of a non-zero WeCom errcode (shared by the app and group-robot senders)."""
+    label = str(reply.get("errcode"))
+    msg = trim(reply.get("errmsg") or "")
+    if code in RETRYABLE_CODES:
+        limited = code == 45009
+        wait = retry_after(headers, clock) or (FREQUENCY_PENALTY if limited else None)
+        return Outcome(OutcomeKind.RETRYABLE, label, msg, retry_after=wait, rate_limited=limited)
+    if code is not None and code in PERMANENT_HINTS:
+        return Outcome(OutcomeKind.PERMANENT, label, f"{PERMANENT_HINTS[code]} ({msg})")
+    if status >= 500 or status in (408, 429):
+        wait = retry_after(headers, clock)
+        return Outcome(OutcomeKind.RETRYABLE, label, msg or f"HTTP {status}", retry_after=wait)
+    return Outcome(OutcomeKind.PERMANENT, label, msg or f"WeCom answered errcode {label}")
+
+
+def _errcode(reply: Mapping[str, Any]) -> int | None:
+    raw = reply.get("errcode", 0)
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+
+
+def _positive(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
+def wecom_markdown(message: Message, shown: int) -> str:
+    """PRD §4.4: "## 发布通知：…" then ">项目: …" quote lines, hosts, the link and the time;
+    the status is coloured by the event. A template's body replaces all of it."""
+    if message.body_override is not None:
+        return message.body_override
+    if message.lines:
+        rows = [f">{line}" for line in digest_lines(message, shown)]
+    else:
+        status_label = text(message.locale, "status")
+        tone = STATUS_TONES.get(message.event_type, "comment")
+        rows = [
+            f">{label}: "
+            + (f'<font color="{tone}">{value}</font>' if label == status_label else value)
+            for label, value in message.fields
+        ]
+        rows += [f">{label}: {listing}" for label, listing in host_sections(message, shown)]
+    lines = [f"## {message.title}", "", *rows]
+    if message.link:
+        lines += ["", f"[{text(message.locale, 'open')}]({message.link})"]
+    lines.append(f'<font color="comment">{footer(message)}</font>')
+    return "\n".join(lines)

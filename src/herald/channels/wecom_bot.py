@@ -1,0 +1,107 @@
+"""WeCom group robot (群机器人 / 消息推送): markdown posted to the robot's webhook.
+
+Contract notes: platforms.md §3.2 and §3.3. The `key` in the URL is the only credential; there
+is no signature. Content stays within 4096 UTF-8 bytes and uses the same layout as the
+application messages. Errors arrive with HTTP 200 and are classified by `errcode` alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import ClassVar
+
+from herald.channels.base import (
+    CHAT_TIMEOUT,
+    JSON_HEADERS,
+    EventView,
+    OutboundRequest,
+    Outcome,
+    OutcomeKind,
+    RateLimit,
+    body_excerpt,
+    digest_message,
+    expect_config,
+    fit_message,
+    http_failure,
+    json_bytes,
+    parse_json_object,
+    trim,
+)
+from herald.channels.configs import ChannelConfig, WeComBotConfig
+from herald.channels.wecom_app import classify, wecom_markdown
+from herald.crypto import mask_url_credentials
+from herald.domain.messages import Message
+
+MAX_CONTENT = 4096
+
+# Robot-specific codes no retry fixes; the shared table covers the rest.
+PERMANENT_HINTS: Mapping[int, str] = {
+    93000: "the robot's webhook key is invalid or the robot was removed from the group",
+    93004: "the robot is disabled",
+    93008: "the robot is no longer in the group",
+    40058: "the message is too long or has an invalid parameter",
+    45002: "the message content is too large",
+}
+
+
+class WeComBotSender:
+    """Sender for the `wecom_bot` channel type."""
+
+    channel_type: ClassVar[str] = "wecom_bot"
+    config_model: ClassVar[type[ChannelConfig]] = WeComBotConfig
+    default_rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit(20, 60.0),)
+    supports_digest: ClassVar[bool] = True
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock  # only for Retry-After dates
+
+    def target_identity(self, config: ChannelConfig) -> str:
+        return expect_config(config, WeComBotConfig).webhook_url
+
+    def render(
+        self,
+        event: EventView,
+        config: ChannelConfig,
+        *,
+        now: float,
+        access_token: str | None = None,
+    ) -> OutboundRequest:
+        return self._request(event.message, expect_config(config, WeComBotConfig))
+
+    def render_digest(
+        self,
+        events: Sequence[EventView],
+        config: ChannelConfig,
+        *,
+        now: float,
+        access_token: str | None = None,
+    ) -> OutboundRequest:
+        return self._request(digest_message(events), expect_config(config, WeComBotConfig))
+
+    def _request(self, message: Message, config: WeComBotConfig) -> OutboundRequest:
+        content = fit_message(lambda m, n: wecom_markdown(m, n).encode(), message, MAX_CONTENT)
+        body = {"msgtype": "markdown", "markdown": {"content": content.decode()}}
+        return OutboundRequest(
+            method="POST",
+            url=config.webhook_url,
+            headers=JSON_HEADERS,
+            body=json_bytes(body),
+            timeout=CHAT_TIMEOUT,
+            redacted_url=mask_url_credentials(config.webhook_url),
+            redacted_headers=JSON_HEADERS,
+        )
+
+    def judge(self, status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
+        reply = parse_json_object(body)
+        if reply is None or "errcode" not in reply:
+            detail = f"not a WeCom robot answer ({body_excerpt(body)})"
+            return http_failure(status, headers, detail, self._clock)
+        raw = reply["errcode"]
+        code = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+        if code == 0 and 200 <= status < 300:
+            return Outcome(OutcomeKind.DELIVERED, "0", trim(reply.get("errmsg") or "ok"))
+        if code is not None and code in PERMANENT_HINTS:
+            msg = trim(reply.get("errmsg") or "")
+            return Outcome(OutcomeKind.PERMANENT, str(raw), f"{PERMANENT_HINTS[code]} ({msg})")
+        return classify(code, reply, status, headers, self._clock)

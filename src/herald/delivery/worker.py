@@ -1,0 +1,233 @@
+"""The delivery worker: fan out new events, claim due deliveries, send them, record results.
+
+One asyncio loop per process with one shared HTTP session. Sends run concurrently, bounded
+overall and per target, so a slow or dead endpoint holds at most its own few slots while every
+other target keeps its normal latency. Results are written back in batches by a single writer.
+It wakes on in-process signals (embedded mode), on PostgreSQL NOTIFY (scaled out) and, as the
+fallback, on a poll timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from herald.callbacks import store as config_store
+from herald.callbacks.model import CallbackConfig
+from herald.channels.base import RateLimit
+from herald.channels.registry import SENDERS
+from herald.clock import Clock
+from herald.config import WorkerSettings
+from herald.crypto import KeyRing
+from herald.delivery.attempt import AttemptRunner, orphan_record, retry_policy
+from herald.delivery.http import HttpClient
+from herald.delivery.listener import listen
+from herald.delivery.tokens import WeComTokens
+from herald.domain.ids import new_id
+from herald.domain.ratelimit import Limit
+from herald.domain.retry import DEFAULT_SCHEDULE
+from herald.egress import EgressPolicy
+from herald.observability.metrics import Metrics
+from herald.store import claims, delivery, results
+from herald.store.claims import Claimed, ClaimPolicy
+from herald.store.db import Database
+from herald.store.results import AttemptRecord
+from herald.wakeup import Wakeups, wait_for
+
+log = logging.getLogger(__name__)
+DEFAULT_ATTEMPTS = len(DEFAULT_SCHEDULE) + 1
+MIN_IDLE_SLEEP = 0.05
+
+
+@dataclass
+class WorkerParts:
+    db: Database
+    clock: Clock
+    keyring: KeyRing
+    wakeups: Wakeups
+    metrics: Metrics
+    settings: WorkerSettings
+    egress: EgressPolicy
+    base_url: str
+    database_url: str
+
+
+def claim_policy(settings: WorkerSettings) -> ClaimPolicy:
+    def limits(channel_type: str, override: dict[str, Any] | None) -> list[Limit]:
+        if override:
+            return [Limit(int(override["count"]), float(override["per_seconds"]))]
+        sender = SENDERS.get(channel_type)
+        published: tuple[RateLimit, ...] = sender.default_rate_limits if sender else ()
+        return [Limit(r.count, r.per_seconds) for r in published]
+
+    def lease_seconds(channel_type: str, policy: dict[str, Any] | None) -> float:
+        timeout = retry_policy(policy, settings.request_timeout).timeout
+        calls = 3 if channel_type == "wechat" else 1  # gettoken, send, send after a refresh
+        return timeout * calls + settings.lease_margin
+
+    digest = frozenset(t for t, s in SENDERS.items() if s.supports_digest)
+    return ClaimPolicy(limits, digest, lease_seconds, default_attempts=DEFAULT_ATTEMPTS)
+
+
+class DeliveryWorker:
+    def __init__(self, parts: WorkerParts, owner: str | None = None) -> None:
+        self.p = parts
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{new_id()[-8:]}"
+        self.http = HttpClient(parts.egress, limit=parts.settings.concurrency * 2)
+        self.tokens = WeComTokens(parts.db, parts.keyring, self.http, parts.clock)
+        self.attempts = AttemptRunner(
+            self.http, self.tokens, parts.clock, parts.base_url, parts.settings.request_timeout
+        )
+        self.policy = claim_policy(parts.settings)
+        self.configs: dict[str, CallbackConfig] = {}
+        self.in_flight: Counter[str] = Counter()
+        self.active = 0
+        self.flag = asyncio.Event()
+        self.results: asyncio.Queue[AttemptRecord] = asyncio.Queue()
+        self._sends: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        """Work until cancelled; then finish in-flight sends briefly and flush their results."""
+        self.p.wakeups.events.subscribe(self.flag)
+        self.p.wakeups.deliveries.subscribe(self.flag)
+        helpers = [asyncio.create_task(self._writer())]
+        if self.p.db.is_postgres:
+            helpers.append(asyncio.create_task(listen(self.p.database_url, self.flag)))
+        try:
+            while True:
+                await self._cycle()
+        finally:
+            for signal in (self.p.wakeups.events, self.p.wakeups.deliveries):
+                signal.unsubscribe(self.flag)
+            await self._drain(helpers)
+
+    async def _cycle(self) -> None:
+        self.flag.clear()
+        await asyncio.to_thread(self._fan_out)
+        free = self.p.settings.concurrency - self.active
+        claimed: list[Claimed] = []
+        if free > 0:
+            claimed = await asyncio.to_thread(self._claim, free)
+            for item in claimed:
+                self._start(item)
+        if claimed and len(claimed) >= free:
+            await self.flag.wait()  # a finished send sets it
+            return
+        if not self.flag.is_set():
+            sleep = await asyncio.to_thread(self._sleep_seconds)
+            # Due work we could not take (its target is saturated, or another worker holds the
+            # rows) must not turn into a busy loop; a finished send wakes us anyway.
+            await wait_for(self.flag, sleep if claimed else max(sleep, MIN_IDLE_SLEEP))
+
+    def _fan_out(self) -> None:
+        with self.p.db.transaction() as uow:
+            delivery.fan_out(uow.conn, self.p.clock.now(), DEFAULT_ATTEMPTS)
+
+    def _claim(self, limit: int) -> list[Claimed]:
+        saturated = [
+            k for k, n in self.in_flight.items() if n >= self.p.settings.per_target_concurrency
+        ]
+        with self.p.db.transaction() as uow:
+            outcome = claims.claim(
+                uow.conn,
+                owner=self.owner,
+                now=self.p.clock.now(),
+                limit=min(limit, self.p.settings.claim_batch),
+                exclude_targets=saturated,
+                policy=self.policy,
+            )
+            self._refresh_configs(uow.conn, {c.config_id for c in outcome.claimed})
+        self.p.metrics.rate_limit_waits.inc(outcome.rate_limited)
+        self.p.metrics.digested.inc(outcome.merged)
+        return outcome.claimed
+
+    def _refresh_configs(self, conn: Any, config_ids: set[str]) -> None:
+        known = {cid: c.updated_at for cid, c in self.configs.items() if cid in config_ids}
+        for config in config_store.load_changed(conn, config_ids, known, self.p.keyring):
+            self.configs[config.id] = config
+
+    def _sleep_seconds(self) -> float:
+        with self.p.db.read() as conn:
+            due = claims.next_due(conn, self.p.clock.now())
+        sleep = self.p.settings.poll_interval
+        if due is not None:
+            sleep = min(sleep, max((due - self.p.clock.now()).total_seconds(), 0.0))
+        return sleep
+
+    def _start(self, item: Claimed) -> None:
+        self.active += 1
+        self.in_flight[item.target_key] += 1
+        task = asyncio.create_task(self._send(item))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _send(self, item: Claimed) -> None:
+        try:
+            record = await self._attempt(item)
+            await self.results.put(record)
+        finally:
+            self.active -= 1
+            self.in_flight[item.target_key] -= 1
+            if self.in_flight[item.target_key] <= 0:
+                del self.in_flight[item.target_key]
+            self.flag.set()
+
+    async def _attempt(self, item: Claimed) -> AttemptRecord:
+        config = self.configs.get(item.config_id)
+        channel = (
+            next((ch for ch in config.channels if ch.id == item.channel_id), None)
+            if config
+            else None
+        )
+        if config is None or channel is None:
+            return orphan_record(item, self.p.clock.now())
+        return await self.attempts.run(item, config, channel)
+
+    async def _writer(self) -> None:
+        while True:
+            batch = [await self.results.get()]
+            while not self.results.empty() and len(batch) < 500:
+                batch.append(self.results.get_nowait())
+            try:
+                await asyncio.to_thread(self._write, batch)
+            except Exception:
+                log.exception(
+                    "writing %d delivery results failed; their leases will expire", len(batch)
+                )
+                continue
+            self._observe(batch)
+
+    def _write(self, batch: list[AttemptRecord]) -> None:
+        with self.p.db.transaction() as uow:
+            results.record(uow.conn, batch, self.p.clock.now())
+
+    def _observe(self, batch: list[AttemptRecord]) -> None:
+        m = self.p.metrics
+        for r in batch:
+            m.attempts.labels(r.channel_type, r.event_type, r.outcome).inc()
+            m.latency.labels(r.channel_type).observe(r.latency_ms / 1000)
+            if r.status != "pending":
+                m.deliveries.labels(r.channel_type, r.event_type, r.status).inc()
+            if r.status == "pending":
+                self.flag.set()
+
+    async def _drain(self, helpers: list[asyncio.Task[Any]]) -> None:
+        if self._sends:
+            await asyncio.wait(self._sends, timeout=5.0)
+        for task in list(self._sends):
+            task.cancel()
+        await asyncio.gather(*self._sends, return_exceptions=True)
+        while not self.results.empty():
+            batch = [self.results.get_nowait() for _ in range(self.results.qsize())]
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._write, batch)
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        await self.http.close()

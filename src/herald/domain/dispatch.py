@@ -1,0 +1,128 @@
+"""Per-target dispatch planning: what may be sent now, what waits, what merges into a digest.
+
+Given a target's shared state (recent sends, platform penalty, circuit) and its pending
+deliveries, decide without I/O:
+- a platform penalty (e.g. DingTalk's 10-minute lock after 130101) or an open circuit holds
+  everything back until it ends (an open circuit lets one probe through once cooled down);
+- otherwise the sliding-window limits hand out slots; deliveries whose slot is now go now, the
+  others wait for their slot;
+- when the backlog is larger than what the limits let through within the horizon, the oldest
+  deliveries keep their own slots but the rest are merged into one digest that takes the last
+  slot, instead of waiting for hours (or being dropped by the platform).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from herald.domain.breaker import Circuit
+from herald.domain.ratelimit import Limit, next_slot, plan, prune
+
+DIGEST_HORIZON = 30.0  # seconds: "soon" for the digest decision
+MAX_DIGEST = 500  # deliveries merged into one digest at most
+
+
+@dataclass(frozen=True)
+class TargetState:
+    sends: tuple[float, ...] = ()
+    penalty_until: float | None = None
+    circuit: Circuit = field(default_factory=Circuit)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    kind: str  # event | digest | test
+
+
+@dataclass
+class TargetPlan:
+    send: list[str] = field(default_factory=list)
+    postpone: dict[str, float] = field(default_factory=dict)
+    merge: list[str] = field(default_factory=list)  # pending event deliveries to merge
+    digest_now: bool = False  # a digest of `merge` goes out now (else it waits for `digest_at`)
+    digest_at: float | None = None
+    state: TargetState = field(default_factory=TargetState)
+    rate_limited: int = 0  # deliveries held back by the limits (for metrics)
+
+
+def plan_target(
+    state: TargetState,
+    limits: Sequence[Limit],
+    due: Sequence[Candidate],
+    backlog: Sequence[Candidate],
+    now: float,
+    *,
+    digest_ok: bool,
+    probe_deadline: float,
+) -> TargetPlan:
+    """Plan for `due` (claimable now, oldest first); `backlog` is every pending delivery of the
+    target that is not in flight (due or waiting), used for the digest decision."""
+    sends = tuple(prune(state.sends, limits, now))
+    state = replace(state, sends=sends)
+    if state.penalty_until is not None and now < state.penalty_until:
+        return _hold(due, state.penalty_until, state)
+    if not state.circuit.admits(now):
+        return _hold(due, state.circuit.probe_at or now, state)
+    if state.circuit.state != "closed":
+        probe, rest = due[:1], due[1:]
+        state = replace(state, circuit=state.circuit.on_probe_sent(now, probe_deadline))
+        result = _slots(state, limits, probe, now)
+        result.postpone.update({c.id: now + probe_deadline for c in rest})
+        return result
+    capacity = (
+        len(plan(sends, limits, now, len(backlog), DIGEST_HORIZON)[0]) if limits else len(backlog)
+    )
+    if digest_ok and len(backlog) > max(capacity, 1):
+        return _digest(state, limits, due, backlog, now, capacity)
+    return _slots(state, limits, due, now)
+
+
+def _hold(due: Sequence[Candidate], until: float, state: TargetState) -> TargetPlan:
+    return TargetPlan(postpone={c.id: until for c in due}, state=state, rate_limited=len(due))
+
+
+def _slots(
+    state: TargetState, limits: Sequence[Limit], due: Sequence[Candidate], now: float
+) -> TargetPlan:
+    result = TargetPlan(state=state)
+    if not limits:
+        result.send = [c.id for c in due]
+        return result
+    slots, _ = plan(state.sends, limits, now, len(due), horizon=float("inf"))
+    for candidate, slot in zip(due, slots, strict=True):
+        if slot <= now:
+            result.send.append(candidate.id)
+        else:
+            result.postpone[candidate.id] = slot
+            result.rate_limited += 1
+    result.state = replace(state, sends=state.sends + tuple(now for _ in result.send))
+    return result
+
+
+def _digest(
+    state: TargetState,
+    limits: Sequence[Limit],
+    due: Sequence[Candidate],
+    backlog: Sequence[Candidate],
+    now: float,
+    capacity: int,
+) -> TargetPlan:
+    keep = max(capacity - 1, 0)
+    individual = [c for c in due if c.kind != "event"] + [c for c in due if c.kind == "event"]
+    individual = individual[:keep]
+    kept = {c.id for c in individual}
+    result = _slots(state, limits, individual, now)
+    mergeable = [c for c in backlog if c.kind == "event" and c.id not in kept]
+    result.merge = [c.id for c in mergeable[:MAX_DIGEST]]
+    slot = next_slot(sorted(result.state.sends), limits, now) if limits else now
+    result.digest_now = slot <= now
+    result.digest_at = slot
+    if result.digest_now:
+        result.state = replace(result.state, sends=(*result.state.sends, now))
+    for c in due:
+        if c.id not in kept and c.id not in result.merge and c.id not in result.postpone:
+            result.postpone[c.id] = slot
+    result.rate_limited += len(result.merge)
+    return result

@@ -1,0 +1,192 @@
+"""History queries: deliveries (grouped attempts), their attempts, stats, targets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from herald.domain.errors import Conflict, NotFound
+from herald.store.tables import (
+    callback_channels,
+    callback_configs,
+    deliveries,
+    delivery_attempts,
+    targets,
+)
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    visible: set[str] | None = None
+    project_id: str | None = None
+    task_id: str | None = None
+    config_id: str | None = None
+    channel_type: str | None = None
+    event_type: str | None = None
+    status: str | None = None
+    kind: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def _where(query: sa.Select[Any], flt: HistoryFilter) -> sa.Select[Any]:
+    d = deliveries.c
+    if flt.visible is not None:
+        query = query.where(d.project_id.in_(sorted(flt.visible)))
+    for column, value in (
+        (d.project_id, flt.project_id),
+        (d.task_id, flt.task_id),
+        (d.config_id, flt.config_id),
+        (d.channel_type, flt.channel_type),
+        (d.event_type, flt.event_type),
+        (d.status, flt.status),
+        (d.kind, flt.kind),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if flt.since is not None:
+        query = query.where(d.created_at >= flt.since)
+    if flt.until is not None:
+        query = query.where(d.created_at < flt.until)
+    return query
+
+
+def list_deliveries(
+    conn: Connection, flt: HistoryFilter, *, before: str | None, limit: int
+) -> tuple[list[Any], dict[str, Any]]:
+    """Deliveries newest first, and the latest attempt of each."""
+    query = _where(sa.select(deliveries), flt).order_by(deliveries.c.id.desc()).limit(limit)
+    if before:
+        query = query.where(deliveries.c.id < before)
+    rows = list(conn.execute(query))
+    return rows, latest_attempts(conn, [r.id for r in rows])
+
+
+def latest_attempts(conn: Connection, delivery_ids: Sequence[str]) -> dict[str, Any]:
+    if not delivery_ids:
+        return {}
+    a = delivery_attempts.c
+    newest = (
+        sa.select(a.delivery_id, sa.func.max(a.attempt).label("n"))
+        .where(a.delivery_id.in_(list(delivery_ids)))
+        .group_by(a.delivery_id)
+        .subquery()
+    )
+    query = sa.select(delivery_attempts).join(
+        newest, sa.and_(a.delivery_id == newest.c.delivery_id, a.attempt == newest.c.n)
+    )
+    return {r.delivery_id: r for r in conn.execute(query)}
+
+
+def get_delivery(conn: Connection, delivery_id: str) -> Any:
+    row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).first()
+    if row is None:
+        raise NotFound(f"delivery {delivery_id} does not exist", {"delivery_id": delivery_id})
+    return row
+
+
+def attempts_of(conn: Connection, delivery_id: str) -> list[Any]:
+    a = delivery_attempts.c
+    query = (
+        sa.select(delivery_attempts).where(a.delivery_id == delivery_id).order_by(a.attempt, a.id)
+    )
+    return list(conn.execute(query))
+
+
+def digest_members(conn: Connection, digest_id: str) -> list[Any]:
+    d = deliveries.c
+    query = (
+        sa.select(d.id, d.event_id, d.task_id, d.event_type, d.status, d.created_at)
+        .where(d.digest_id == digest_id)
+        .order_by(d.id)
+    )
+    return list(conn.execute(query))
+
+
+def resend(conn: Connection, delivery_id: str, now: dt.datetime) -> None:
+    """Queue one more attempt now, outside the automatic schedule (a failed resend stays failed)."""
+    row = get_delivery(conn, delivery_id)
+    if row.status == "pending":
+        raise Conflict(f"delivery {delivery_id} is still pending; it will be sent as scheduled")
+    conn.execute(
+        deliveries.update()
+        .where(deliveries.c.id == delivery_id)
+        .values(
+            status="pending",
+            next_attempt_at=now,
+            max_attempts=row.attempts + 1,
+            trigger="manual",
+            digest_id=None,
+            lease_owner=None,
+            lease_until=None,
+            claim_token=None,
+            finished_at=None,
+            updated_at=now,
+        )
+    )
+
+
+def stats_rows(conn: Connection, flt: HistoryFilter) -> list[Any]:
+    d = deliveries.c
+    query = _where(
+        sa.select(d.channel_type, d.event_type, d.status, sa.func.count().label("n")).group_by(
+            d.channel_type, d.event_type, d.status
+        ),
+        flt,
+    ).where(d.kind != "digest")
+    return list(conn.execute(query))
+
+
+def latencies(conn: Connection, flt: HistoryFilter, cap: int = 200_000) -> list[Any]:
+    """(channel, event, latency_ms) of answered attempts in the filter's range, newest first."""
+    a = delivery_attempts.c
+    query = (
+        sa.select(a.channel_type, a.event_type, a.latency_ms)
+        .where(a.response_status.is_not(None))
+        .order_by(a.id.desc())
+        .limit(cap)
+    )
+    if flt.visible is not None:
+        query = query.where(a.project_id.in_(sorted(flt.visible)))
+    for column, value in (
+        (a.project_id, flt.project_id),
+        (a.config_id, flt.config_id),
+        (a.channel_type, flt.channel_type),
+        (a.event_type, flt.event_type),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if flt.since is not None:
+        query = query.where(a.created_at >= flt.since)
+    if flt.until is not None:
+        query = query.where(a.created_at < flt.until)
+    return list(conn.execute(query))
+
+
+def list_targets(conn: Connection, visible: set[str] | None) -> list[Any]:
+    query = sa.select(targets).order_by(targets.c.key)
+    if visible is not None:
+        keys = (
+            sa.select(callback_channels.c.target_key)
+            .join(callback_configs, callback_channels.c.config_id == callback_configs.c.id)
+            .where(callback_configs.c.project_id.in_(sorted(visible)))
+        )
+        query = query.where(targets.c.key.in_(keys))
+    return list(conn.execute(query))
+
+
+def pending_counts(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
+    if not keys:
+        return {}
+    d = deliveries.c
+    query = (
+        sa.select(d.target_key, sa.func.count())
+        .where(d.status == "pending", d.target_key.in_(list(keys)))
+        .group_by(d.target_key)
+    )
+    return {str(k): int(n) for k, n in conn.execute(query).all()}

@@ -1,0 +1,28 @@
+"""Dialect helpers for statements SQLite and PostgreSQL spell differently."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+
+def insert_ignoring_duplicates(
+    conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> int:
+    """Insert `rows`, silently skipping those that clash on the unique `keys`; return inserted."""
+    if not rows:
+        return 0
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return conn.execute(statement, list(rows)).rowcount
+
+
+def lock_rows(query: sa.Select[Any], conn: Connection, *, skip_locked: bool) -> sa.Select[Any]:
+    """`FOR UPDATE [SKIP LOCKED]` on PostgreSQL; SQLite's writer lock already serialises."""
+    if conn.dialect.name != "postgresql":
+        return query
+    return query.with_for_update(skip_locked=skip_locked)
