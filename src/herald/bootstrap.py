@@ -103,11 +103,13 @@ class Container:
             owner=owner,
         )
 
-    def worker(self, owner: str | None = None) -> DeliveryWorker:
-        parts = self._worker_parts(
+    def worker_parts(self) -> WorkerParts:
+        return self._worker_parts(
             self.settings, self.db, self.clock, self.keyring, self.wakeups, self.metrics
         )
-        return DeliveryWorker(parts, owner)
+
+    def worker(self, owner: str | None = None) -> DeliveryWorker:
+        return DeliveryWorker(self.worker_parts(), owner)
 
     def close(self) -> None:
         self.db.dispose()

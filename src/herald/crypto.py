@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -335,12 +336,17 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
     Also replaces the secret's URL-encoded and JSON-escaped forms, since error
     messages often echo a URL or a JSON body. Empty secrets are ignored.
     """
+    pattern = _redaction_pattern(frozenset(s for s in secrets if s))
+    return text if pattern is None else pattern.sub(MASK, text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _redaction_pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
+    """Compiled once per set of secrets: the delivery path redacts every attempt."""
     forms: set[str] = set()
     for secret in secrets:
-        if secret:
-            forms |= _encoded_forms(secret)
+        forms |= _encoded_forms(secret)
     if not forms:
-        return text
+        return None
     # Longest first, so a form is not half-replaced by a shorter one it contains.
-    pattern = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
-    return re.sub(pattern, MASK, text)
+    return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))

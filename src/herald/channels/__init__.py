@@ -1,5 +1,6 @@
-"""Channel senders: render an event for Feishu, DingTalk, WeCom or a custom endpoint, and
-judge the platform's answer. Senders do no I/O; the delivery engine sends what they render.
+"""Channel senders: render an event for Feishu, DingTalk, WeCom or a custom endpoint, and judge
+the platform's answer into an outcome. Senders do no I/O; the delivery engine sends what they
+render. `registry` maps PRD channel types to senders, `configs` validates their settings.
 
-May import `herald.domain`, `herald.crypto` and `herald.signing`, nothing that does I/O.
+Imports `herald.domain`, `herald.crypto` and `herald.signing` only.
 """

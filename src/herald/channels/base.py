@@ -91,6 +91,7 @@ class Sender(Protocol):
     config_model: ClassVar[type[ChannelConfig]]
     default_rate_limits: ClassVar[tuple[RateLimit, ...]]
     supports_digest: ClassVar[bool]
+    renders_message: ClassVar[bool]  # False: the sender never reads `EventView.message`
 
     def target_identity(self, config: ChannelConfig) -> str:
         """The credential-bearing identity of the rate-limited target (fingerprinted by the

@@ -40,6 +40,7 @@ class CustomSender:
     config_model: ClassVar[type[ChannelConfig]] = CustomConfig
     default_rate_limits: ClassVar[tuple[RateLimit, ...]] = ()
     supports_digest: ClassVar[bool] = False  # receivers expect one standard message per event
+    renders_message: ClassVar[bool] = False
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock  # only for Retry-After dates

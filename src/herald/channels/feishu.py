@@ -67,6 +67,7 @@ class FeishuSender:
         RateLimit(100, 60.0),
     )
     supports_digest: ClassVar[bool] = True
+    renders_message: ClassVar[bool] = True
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock  # only for Retry-After dates

@@ -81,6 +81,7 @@ class WeComAppSender:
     # the rest, so the app as a whole is held to that pace.
     default_rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit(30, 60.0),)
     supports_digest: ClassVar[bool] = True
+    renders_message: ClassVar[bool] = True
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock  # only for Retry-After dates

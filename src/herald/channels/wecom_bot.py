@@ -52,6 +52,7 @@ class WeComBotSender:
     config_model: ClassVar[type[ChannelConfig]] = WeComBotConfig
     default_rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit(20, 60.0),)
     supports_digest: ClassVar[bool] = True
+    renders_message: ClassVar[bool] = True
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock  # only for Retry-After dates

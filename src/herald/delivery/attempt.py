@@ -116,10 +116,17 @@ class AttemptRunner:
             views = [
                 event_view(did, ev, config, channel, self.base_url) for did, ev in claimed.members
             ]
-            return sender.render_digest(views, channel.config, now=now)  # type: ignore[no-any-return]
+            return sender.render_digest(views, channel.config, now=now, access_token=token)  # type: ignore[no-any-return]
         if claimed.payload is None:
             raise LookupError(f"delivery {claimed.id} has no event to send")
-        view = event_view(claimed.id, claimed.payload, config, channel, self.base_url)
+        view = event_view(
+            claimed.id,
+            claimed.payload,
+            config,
+            channel,
+            self.base_url,
+            with_message=sender.renders_message,
+        )
         return sender.render(view, channel.config, now=now, access_token=token)  # type: ignore[no-any-return]
 
     def _record(

@@ -1,7 +1,7 @@
 """The delivery path's HTTP client: one shared aiohttp session behind the egress guard.
 
-Every request is checked against the SSRF policy before it is made (IP literals never reach
-the resolver) and again at connect time by the guarded resolver (names), redirects are never
+Every request's URL is checked against the SSRF policy before it is made (IP literals never
+reach the resolver) and again at connect time by the guarded resolver (names), redirects are never
 followed, environment proxies are ignored, and response bodies are read only up to a cap.
 """
 
@@ -13,16 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
+from yarl import URL
 
 from herald.egress import (
     EgressDenied,
     EgressPolicy,
+    check_url,
     create_guarded_session,
     describe_denial,
-    guarded_request,
 )
 
 RESPONSE_CAP = 65_536
+VETTED_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -36,15 +39,32 @@ class HttpResult:
 
 
 class HttpClient:
-    def __init__(self, policy: EgressPolicy, *, limit: int = 200) -> None:
+    def __init__(
+        self, policy: EgressPolicy, *, limit: int = 200, resolver: AbstractResolver | None = None
+    ) -> None:
         self.policy = policy
         self.limit = limit
+        self.resolver = resolver  # the DNS seam (tests); always wrapped by the egress guard
         self._session: aiohttp.ClientSession | None = None
+        self._vetted: dict[str, URL] = {}
 
     async def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = create_guarded_session(self.policy, limit=self.limit)
+            self._session = create_guarded_session(
+                self.policy, limit=self.limit, resolver=self.resolver
+            )
         return self._session
+
+    def _vet(self, url: str) -> URL:
+        """`check_url`, remembered per URL: the policy is fixed for the client's life, and names
+        are still vetted at every connect by the guarded resolver."""
+        target = self._vetted.get(url)
+        if target is None:
+            target = check_url(url, self.policy).url
+            if len(self._vetted) >= VETTED_CACHE:
+                self._vetted.clear()
+            self._vetted[url] = target
+        return target
 
     async def close(self) -> None:
         if self._session is not None:
@@ -57,15 +77,15 @@ class HttpClient:
         started = time.perf_counter()
         try:
             session = await self.session()
+            target = self._vet(url)
             async with asyncio.timeout(seconds):
-                response = await guarded_request(
-                    session,
-                    self.policy,
+                response = await session.request(
                     method,
-                    url,
+                    target,
                     headers=dict(headers),
                     data=body,
                     timeout=aiohttp.ClientTimeout(total=seconds),
+                    allow_redirects=False,
                 )
                 async with response:
                     data = await response.content.read(RESPONSE_CAP)

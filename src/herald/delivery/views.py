@@ -6,7 +6,7 @@ from typing import Any
 
 from herald.callbacks.model import CallbackConfig, Channel
 from herald.channels.base import EventView
-from herald.domain.messages import build_message
+from herald.domain.messages import Message, build_message
 from herald.templates import apply_templates
 
 
@@ -14,10 +14,23 @@ def task_link(base_url: str, task_id: str) -> str:
     return f"{base_url}/ui/tasks/{task_id}"
 
 
+# Custom endpoints receive the standard message itself; the chat message is never read, and
+# building it (locale lookups, templates) would be most of the delivery path's work.
+UNUSED_MESSAGE = Message("", "", "", "", (), (), (), None)
+
+
 def event_view(
-    delivery_id: str, event: dict[str, Any], config: CallbackConfig, channel: Channel, base_url: str
+    delivery_id: str,
+    event: dict[str, Any],
+    config: CallbackConfig,
+    channel: Channel,
+    base_url: str,
+    *,
+    with_message: bool = True,
 ) -> EventView:
     payload, context = event["payload"], event["context"]
+    if not with_message:
+        return EventView(delivery_id, payload, context, UNUSED_MESSAGE)
     link = task_link(base_url, payload["task"]["id"])
     message = build_message(payload, context, locale=config.locale, link=link)
     message = apply_templates(

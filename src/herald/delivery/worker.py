@@ -18,6 +18,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp.abc import AbstractResolver
+
 from herald.callbacks import store as config_store
 from herald.callbacks.model import CallbackConfig
 from herald.channels.base import RateLimit
@@ -38,7 +40,7 @@ from herald.store import claims, delivery, results
 from herald.store.claims import Claimed, ClaimPolicy
 from herald.store.db import Database
 from herald.store.results import AttemptRecord
-from herald.wakeup import Wakeups, wait_for
+from herald.wakeup import Wakeups
 
 log = logging.getLogger(__name__)
 DEFAULT_ATTEMPTS = len(DEFAULT_SCHEDULE) + 1
@@ -56,6 +58,7 @@ class WorkerParts:
     egress: EgressPolicy
     base_url: str
     database_url: str
+    resolver: AbstractResolver | None = None  # DNS seam for tests; the egress guard wraps it
 
 
 def claim_policy(settings: WorkerSettings) -> ClaimPolicy:
@@ -79,7 +82,9 @@ class DeliveryWorker:
     def __init__(self, parts: WorkerParts, owner: str | None = None) -> None:
         self.p = parts
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{new_id()[-8:]}"
-        self.http = HttpClient(parts.egress, limit=parts.settings.concurrency * 2)
+        self.http = HttpClient(
+            parts.egress, limit=parts.settings.concurrency * 2, resolver=parts.resolver
+        )
         self.tokens = WeComTokens(parts.db, parts.keyring, self.http, parts.clock)
         self.attempts = AttemptRunner(
             self.http, self.tokens, parts.clock, parts.base_url, parts.settings.request_timeout
@@ -88,61 +93,91 @@ class DeliveryWorker:
         self.configs: dict[str, CallbackConfig] = {}
         self.in_flight: Counter[str] = Counter()
         self.active = 0
-        self.flag = asyncio.Event()
+        self.work = asyncio.Event()  # new events or deliveries: claim now
+        self.slot = asyncio.Event()  # a send finished
+        self.backlog = False  # the last claim was full: more is probably due
+        self.saturated = False  # the last claim skipped targets at their concurrency limit
         self.results: asyncio.Queue[AttemptRecord] = asyncio.Queue()
         self._sends: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         """Work until cancelled; then finish in-flight sends briefly and flush their results."""
-        self.p.wakeups.events.subscribe(self.flag)
-        self.p.wakeups.deliveries.subscribe(self.flag)
+        self.p.wakeups.events.subscribe(self.work)
+        self.p.wakeups.deliveries.subscribe(self.work)
         helpers = [asyncio.create_task(self._writer())]
         if self.p.db.is_postgres:
-            helpers.append(asyncio.create_task(listen(self.p.database_url, self.flag)))
+            helpers.append(asyncio.create_task(listen(self.p.database_url, self.work)))
         try:
             while True:
                 await self._cycle()
         finally:
             for signal in (self.p.wakeups.events, self.p.wakeups.deliveries):
-                signal.unsubscribe(self.flag)
+                signal.unsubscribe(self.work)
             await self._drain(helpers)
 
     async def _cycle(self) -> None:
-        self.flag.clear()
-        await asyncio.to_thread(self._fan_out)
+        """Fan out and claim in one transaction, start the sends, then wait for a reason to
+        claim again: new work signalled, enough slots freed while a backlog remains, or the
+        next delivery falling due (polling only as the fallback)."""
+        self.work.clear()
         free = self.p.settings.concurrency - self.active
+        asked = min(free, self.p.settings.claim_batch)
         claimed: list[Claimed] = []
-        if free > 0:
-            claimed = await asyncio.to_thread(self._claim, free)
+        if asked > 0:
+            claimed = await asyncio.to_thread(self._claim, asked)
             for item in claimed:
                 self._start(item)
-        if claimed and len(claimed) >= free:
-            await self.flag.wait()  # a finished send sets it
+        self.backlog = asked > 0 and len(claimed) >= asked
+        if self.backlog and self.p.settings.concurrency - self.active >= self._refill_at:
             return
-        if not self.flag.is_set():
-            sleep = await asyncio.to_thread(self._sleep_seconds)
-            # Due work we could not take (its target is saturated, or another worker holds the
-            # rows) must not turn into a busy loop; a finished send wakes us anyway.
-            await wait_for(self.flag, sleep if claimed else max(sleep, MIN_IDLE_SLEEP))
+        sleep = 0.0 if self.work.is_set() else await asyncio.to_thread(self._sleep_seconds)
+        # Due work we could not take (its target is saturated, or another worker holds the
+        # rows) must not turn into a busy loop; finished sends and signals wake us anyway.
+        await self._wait(sleep if claimed or self.backlog else max(sleep, MIN_IDLE_SLEEP))
 
-    def _fan_out(self) -> None:
-        with self.p.db.transaction() as uow:
-            delivery.fan_out(uow.conn, self.p.clock.now(), DEFAULT_ATTEMPTS)
+    @property
+    def _refill_at(self) -> int:
+        return max(1, min(self.p.settings.claim_batch, self.p.settings.concurrency) // 4)
+
+    async def _wait(self, seconds: float) -> None:
+        if self.work.is_set():
+            return
+        waiters: list[asyncio.Task[Any]] = [asyncio.create_task(self.work.wait())]
+        if self.backlog or self.saturated:
+            waiters.append(asyncio.create_task(self._slots_freed()))
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _slots_freed(self) -> None:
+        while True:
+            await self.slot.wait()
+            self.slot.clear()
+            free = self.p.settings.concurrency - self.active
+            if free >= self._refill_at or (self.saturated and not self._saturated_targets()):
+                return
+
+    def _saturated_targets(self) -> list[str]:
+        limit = self.p.settings.per_target_concurrency
+        return [k for k, n in self.in_flight.items() if n >= limit]
 
     def _claim(self, limit: int) -> list[Claimed]:
-        saturated = [
-            k for k, n in self.in_flight.items() if n >= self.p.settings.per_target_concurrency
-        ]
+        saturated = self._saturated_targets()
+        now = self.p.clock.now()
         with self.p.db.transaction() as uow:
+            delivery.fan_out(uow.conn, now, DEFAULT_ATTEMPTS)
             outcome = claims.claim(
                 uow.conn,
                 owner=self.owner,
-                now=self.p.clock.now(),
-                limit=min(limit, self.p.settings.claim_batch),
+                now=now,
+                limit=limit,
                 exclude_targets=saturated,
                 policy=self.policy,
             )
             self._refresh_configs(uow.conn, {c.config_id for c in outcome.claimed})
+        self.saturated = bool(saturated)
         self.p.metrics.rate_limit_waits.inc(outcome.rate_limited)
         self.p.metrics.digested.inc(outcome.merged)
         return outcome.claimed
@@ -176,7 +211,7 @@ class DeliveryWorker:
             self.in_flight[item.target_key] -= 1
             if self.in_flight[item.target_key] <= 0:
                 del self.in_flight[item.target_key]
-            self.flag.set()
+            self.slot.set()
 
     async def _attempt(self, item: Claimed) -> AttemptRecord:
         config = self.configs.get(item.config_id)
@@ -214,8 +249,12 @@ class DeliveryWorker:
             m.latency.labels(r.channel_type).observe(r.latency_ms / 1000)
             if r.status != "pending":
                 m.deliveries.labels(r.channel_type, r.event_type, r.status).inc()
-            if r.status == "pending":
-                self.flag.set()
+            if (
+                r.status == "pending"
+                and r.next_attempt_at
+                and r.next_attempt_at <= self.p.clock.now()
+            ):
+                self.work.set()
 
     async def _drain(self, helpers: list[asyncio.Task[Any]]) -> None:
         if self._sends:

@@ -1,0 +1,44 @@
+"""A fast local HTTP endpoint for benchmarks: answers 204 and logs (webhook-id, arrival time).
+
+Runs in its own process so the sender under test does not share its CPU time slices' GIL.
+`python bench/receiver.py PORT LOGFILE` — the log is written when the process gets SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+
+from aiohttp import web
+
+
+async def main(port: int, log_path: str) -> None:
+    arrivals: list[tuple[str, float]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        await request.read()
+        arrivals.append((request.headers.get("webhook-id", "-"), time.time()))
+        return web.Response(status=204)
+
+    async def count(_: web.Request) -> web.Response:
+        return web.Response(text=str(len(arrivals)))
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    app.router.add_get("/count", count)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print("ready", flush=True)
+    await stop.wait()
+    with open(log_path, "w") as fh:
+        fh.writelines(f"{wid} {at:.6f}\n" for wid, at in arrivals)
+    await runner.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]), sys.argv[2]))
