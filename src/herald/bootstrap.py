@@ -15,6 +15,7 @@ from herald.engine.catalog import Catalog
 from herald.engine.executors import ExecutorSet
 from herald.engine.runner import ReleaseRunner
 from herald.engine.service import ReleaseService
+from herald.heartbeat import Heartbeats
 from herald.history import HistoryService
 from herald.keys import build_keyring
 from herald.observability.metrics import Metrics
@@ -38,6 +39,7 @@ class Container:
     history: HistoryService
     test_sender: SendTester
     executors: ExecutorSet = field(repr=False)
+    beats: Heartbeats = field(default_factory=Heartbeats)
     notices: list[str] = field(default_factory=list)
 
     @classmethod
@@ -60,7 +62,9 @@ class Container:
             catalog=Catalog(db, clock),
             release=ReleaseService(db, clock, wakeups, settings.commands),
             tokens=TokenService(db, clock),
-            callbacks=CallbackService(db, clock, keyring, EgressPolicy(settings.egress_allow)),
+            callbacks=CallbackService(
+                db, clock, keyring, EgressPolicy(settings.egress_allow), settings.locale
+            ),
             history=HistoryService(db, clock, wakeups),
             test_sender=SendTester(
                 cls._worker_parts(settings, db, clock, keyring, wakeups, metrics)
@@ -101,12 +105,15 @@ class Container:
             executors=self.executors,
             wakeups=self.wakeups,
             owner=owner,
+            beats=self.beats,
         )
 
     def worker_parts(self) -> WorkerParts:
-        return self._worker_parts(
+        parts = self._worker_parts(
             self.settings, self.db, self.clock, self.keyring, self.wakeups, self.metrics
         )
+        parts.beats = self.beats
+        return parts
 
     def worker(self, owner: str | None = None) -> DeliveryWorker:
         return DeliveryWorker(self.worker_parts(), owner)

@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import os
 import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from herald.api.app import create_app
 from herald.bootstrap import Container
-from herald.config import Settings, load_settings
+from herald.config import Settings, load_settings, unknown_environment
+from herald.crypto import InsecureKeyFileError
 from herald.domain.access import Role
 from herald.keys import MissingSecretKey
 from herald.observability.logging import setup_logging
@@ -33,17 +37,40 @@ PortOpt = Annotated[int | None, typer.Option(help="listen port (default HERALD_P
 
 
 def _settings(host: str | None = None, port: int | None = None) -> Settings:
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except (ValidationError, ValueError, OSError) as exc:
+        typer.echo(f"herald: configuration error: {_config_problem(exc)}", err=True)
+        raise typer.Exit(2) from None
     changes = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.with_overrides(**changes) if changes else settings
     setup_logging(settings.log_level, settings.log_format)
+    for name in unknown_environment(os.environ):
+        logging.getLogger("herald").warning("%s is not a Herald setting; ignored", name)
     return settings
+
+
+def _config_problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+    return str(exc)
 
 
 def _require_schema(settings: Settings) -> None:
     heads = migrate.current_heads(settings.database_url)
+    wanted = migrate.code_heads()
     if not heads:
         typer.echo("the database has no Herald schema; run `herald db upgrade` first", err=True)
+        raise typer.Exit(2)
+    if heads != wanted:
+        typer.echo(
+            f"the database schema is at {', '.join(sorted(heads))} but this Herald needs "
+            f"{', '.join(sorted(wanted))}; run `herald db upgrade` first",
+            err=True,
+        )
         raise typer.Exit(2)
 
 
@@ -59,7 +86,7 @@ def _print_admin_token(token: str) -> None:
 def _build(settings: Settings, *, embedded: bool) -> Container:
     try:
         container = Container.build(settings, embedded=embedded)
-    except MissingSecretKey as exc:
+    except (MissingSecretKey, InsecureKeyFileError) as exc:
         typer.echo(f"herald: {exc}", err=True)
         raise typer.Exit(2) from None
     for notice in container.notices:
@@ -223,6 +250,27 @@ def secrets_rotate() -> None:
         f"re-encrypted {report.channels} channel(s) and {report.tokens} cached token(s); "
         f"{report.already_current} already under the current key"
     )
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="API port on 127.0.0.1")] = 8080,
+    database: Annotated[
+        Path, typer.Option(help="SQLite file, replaced on every run (only a demo's own)")
+    ] = Path("herald-demo.db"),
+    exit_when_done: Annotated[
+        bool, typer.Option("--exit", help="stop once the release's notifications are final")
+    ] = False,
+) -> None:
+    """Run a canary release end to end against local fake Feishu/DingTalk/WeCom receivers."""
+    from herald.demo import DemoError, DemoOptions, run_demo
+
+    try:
+        code = run_demo(_settings(), DemoOptions(port, database, exit_when_done), typer.echo)
+    except DemoError as exc:
+        typer.echo(f"herald demo: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @app.command("fake-platforms")

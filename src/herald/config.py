@@ -6,8 +6,10 @@ whatever needs it (see `herald.bootstrap`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -67,6 +69,29 @@ class Settings(BaseSettings):
 
     _split_lists = field_validator("egress_allow", "old_secret_keys", mode="before")(_split_csv)
 
+    @field_validator("egress_allow")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"HERALD_EGRESS_ALLOW: {entry!r} is not an IP address or CIDR range "
+                    "(e.g. 127.0.0.1/32, 10.20.0.0/16)"
+                ) from None
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _key_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 32:
+            raise ValueError(
+                "HERALD_SECRET_KEY must be at least 32 characters "
+                "(generate one with `herald secrets generate-key`)"
+            )
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -102,7 +127,23 @@ def load_settings() -> Settings:
     if config_file:
         with Path(config_file).open("rb") as fh:
             file_values = tomllib.load(fh)
+        unknown = sorted(set(file_values) - set(Settings.model_fields))
+        if unknown:
+            raise ValueError(f"{config_file}: unknown setting(s) {', '.join(unknown)}")
     return Settings(**file_values)
+
+
+def unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    """`HERALD_*` variables that no setting reads (typos, usually), to warn about."""
+    known = {f"HERALD_{name.upper()}" for name in Settings.model_fields}
+    extra = {"HERALD_CONFIG_FILE", "HERALD_TEST_PG", "HERALD_BENCH_PG"}
+    return sorted(
+        key
+        for key in environ
+        if key.startswith("HERALD_")
+        and key not in known | extra
+        and key.split("__", 1)[0] not in known
+    )
 
 
 class ExplicitSettings(Settings):

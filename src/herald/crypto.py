@@ -290,6 +290,7 @@ def _mask_path(path: str) -> str:
     return path
 
 
+@functools.lru_cache(maxsize=4096)
 def mask_url_credentials(url: str) -> str:
     """Return ``url`` with its secret-bearing parts masked by ``mask_secret``.
 

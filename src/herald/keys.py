@@ -25,7 +25,10 @@ def build_keyring(settings: Settings, *, embedded: bool) -> tuple[KeyRing, str |
     """The key ring, and a notice to show the operator when a key file was created."""
     old = [k.get_secret_value() for k in settings.old_secret_keys]
     if settings.secret_key is not None:
-        return KeyRing.from_settings(settings.secret_key.get_secret_value(), old), None
+        try:
+            return KeyRing.from_settings(settings.secret_key.get_secret_value(), old), None
+        except ValueError as exc:
+            raise MissingSecretKey(f"HERALD_SECRET_KEY / HERALD_OLD_SECRET_KEYS: {exc}") from None
     if not (embedded and settings.is_sqlite):
         raise MissingSecretKey(
             "HERALD_SECRET_KEY is required outside embedded mode: every replica must share it. "

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from herald.clock import Clock
 from herald.domain.access import Principal, Role
@@ -18,6 +21,7 @@ from herald.store.db import Database
 
 TOKEN_PREFIX = "hrld_"  # noqa: S105 - a public marker that makes leaked tokens greppable
 BOOTSTRAP_NAME = "bootstrap-admin"
+USE_RECORD_INTERVAL = 60.0
 
 
 def describe(row: Any) -> dict[str, Any]:
@@ -47,10 +51,23 @@ class TokenService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self._last_noted: dict[str, float] = {}
 
     def authenticate(self, token: str) -> Principal | None:
         with self.db.read() as conn:
-            return repo.principal_for(conn, token)
+            principal = repo.principal_for(conn, token)
+        if principal is not None:
+            self._note_use(principal.token_id)
+        return principal
+
+    def _note_use(self, token_id: str) -> None:
+        """Record `last_used_at`, at most once a minute per token, not a write per request."""
+        now = time.monotonic()
+        if now - self._last_noted.get(token_id, -USE_RECORD_INTERVAL) < USE_RECORD_INTERVAL:
+            return
+        self._last_noted[token_id] = now
+        with self.db.transaction() as uow:
+            repo.touch(uow.conn, token_id, self.clock.now())
 
     def create(
         self, name: str, role: Role, projects: Sequence[str], actor: Principal | None
@@ -110,12 +127,24 @@ class TokenService:
         """Make the bootstrap admin token usable; return a newly generated one to print once.
 
         A configured `HERALD_ADMIN_TOKEN` replaces whatever bootstrap token was stored before.
-        Without one, a token is generated only if no bootstrap admin exists yet.
+        Without one, a token is generated only if no bootstrap admin exists yet. Replicas
+        starting together may race to insert the same token; the loser finds it in place.
         """
+        try:
+            return self._ensure_bootstrap_admin(configured)
+        except IntegrityError:
+            return self._ensure_bootstrap_admin(configured)
+
+    def _ensure_bootstrap_admin(self, configured: str | None) -> str | None:
         with self.db.transaction() as uow:
             if configured:
                 principal = repo.principal_for(uow.conn, configured)
-                if principal is None or principal.name != BOOTSTRAP_NAME:
+                if principal is not None and principal.name != BOOTSTRAP_NAME:
+                    raise InvalidInput(
+                        f"HERALD_ADMIN_TOKEN is already the token named {principal.name!r}; "
+                        "choose a different value"
+                    )
+                if principal is None:
                     repo.revoke_named(uow.conn, BOOTSTRAP_NAME, self.clock.now())
                     self._insert_bootstrap(uow.conn, configured)
                 return None

@@ -120,6 +120,7 @@ def _body(method: str, path: str, ids: dict[str, str]) -> Any:
             "hosts": ["h9"],
         },
         ("POST", "/api/v1/release/projects/{project_id}/callbacks"): _custom(),
+        ("POST", "/api/v1/release/projects/{project_id}/callbacks/preview"): {"config": _custom()},
         ("PUT", "/api/v1/release/callbacks/{config_id}"): _custom("https://hooks.example.com/v2"),
         ("POST", "/api/v1/release/tasks/{task_id}/report"): {"results": []},
         ("POST", "/api/v1/tokens"): {"name": "t", "role": "viewer", "projects": [ids["project_A"]]},
@@ -157,7 +158,8 @@ def _expected(method: str, path: str, who: str) -> int | str:
         return "allowed"
     if path.startswith("/api/v1/release/callbacks/history/{delivery_id}"):
         return "allowed"  # an unknown delivery is a 404 for anyone: nothing to leak
-    is_write = method != "GET"
+    # Previewing a saved config renders it without sending or changing anything: a read.
+    is_write = method != "GET" and path != "/api/v1/release/callbacks/{config_id}/preview"
     if who == "maintainer_A":
         return "allowed"
     if who == "viewer_A":

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from herald.crypto import SecretDecryptError
 from herald.domain.access import Forbidden
 from herald.domain.errors import Conflict, DomainError, IllegalTransition, InvalidInput, NotFound
 
@@ -109,6 +110,16 @@ def install_error_handlers(app: FastAPI) -> None:
         log.info("integrity error answered as 409: %s", type(exc.orig).__name__)
         return error_response(
             409, "conflict", "the change clashes with stored data; reload and retry"
+        )
+
+    @app.exception_handler(SecretDecryptError)
+    async def undecryptable(_: Request, exc: SecretDecryptError) -> JSONResponse:
+        log.error("stored secrets cannot be decrypted with the configured keys")
+        return error_response(
+            503,
+            "unavailable",
+            "stored secrets cannot be decrypted with the configured keys; the operator must "
+            "check HERALD_SECRET_KEY and HERALD_OLD_SECRET_KEYS",
         )
 
     @app.exception_handler(OperationalError)

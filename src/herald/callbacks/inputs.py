@@ -62,5 +62,7 @@ class ConfigIn(Strict):
     events: list[EventType] = Field(min_length=1, max_length=6)
     channels: list[ChannelIn] = Field(min_length=1, max_length=20)
     filters: Filters = Field(default_factory=Filters)
-    locale: Literal["zh", "en"] = "zh"
+    locale: Literal["zh", "en"] | None = Field(
+        default=None, description="message language; default: the server's HERALD_LOCALE"
+    )
     templates: Templates | None = None

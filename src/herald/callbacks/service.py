@@ -34,6 +34,7 @@ from herald.store import audit
 from herald.store import projects as project_repo
 from herald.store.db import Database, UnitOfWork
 from herald.store.delivery import cancel_pending_for_config, ensure_targets
+from herald.templates import TemplateError, validate_templates
 
 # Target keys only group deliveries by the credential they go to; the credentials themselves are
 # high-entropy tokens kept encrypted, so a fixed key is enough and survives key rotation.
@@ -101,7 +102,15 @@ def check_egress(position: int, config: ChannelConfig, policy: EgressPolicy) -> 
 
 
 class CallbackService:
-    def __init__(self, db: Database, clock: Clock, keyring: KeyRing, egress: EgressPolicy) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        keyring: KeyRing,
+        egress: EgressPolicy,
+        default_locale: str = "zh",
+    ) -> None:
+        self.default_locale = default_locale
         self.db = db
         self.clock = clock
         self.keyring = keyring
@@ -133,7 +142,7 @@ class CallbackService:
     def create(self, project_id: str, body: ConfigIn, actor: Principal | None) -> CallbackConfig:
         config_id, now = new_id(), self.clock.now()
         channels = _build_channels(config_id, body.channels, {}, now, self.egress)
-        config = _assemble(config_id, project_id, body, channels, now, now)
+        config = _assemble(config_id, project_id, body, channels, now, now, self.default_locale)
         with self.db.transaction() as uow:
             project_repo.get_project(uow.conn, project_id)
             store.insert_config(uow.conn, config, self.keyring)
@@ -143,13 +152,30 @@ class CallbackService:
             self._audit(uow, actor, "callback.create", config, None)
         return config
 
+    def draft(self, project_id: str, body: ConfigIn, base: CallbackConfig | None) -> CallbackConfig:
+        """`body` validated into a config exactly as `create`/`update` would, without storing it
+        (masked secrets sent back resolve against `base`)."""
+        now = self.clock.now()
+        config_id = base.id if base else "draft"
+        existing = {ch.id: ch for ch in base.channels} if base else {}
+        channels = _build_channels(config_id, body.channels, existing, now, self.egress)
+        return _assemble(config_id, project_id, body, channels, now, now, self.default_locale)
+
     def update(self, config_id: str, body: ConfigIn, actor: Principal | None) -> CallbackConfig:
         now = self.clock.now()
         with self.db.transaction() as uow:
             before = store.get_config(uow.conn, config_id, self.keyring)
             existing = {ch.id: ch for ch in before.channels}
             channels = _build_channels(config_id, body.channels, existing, now, self.egress)
-            config = _assemble(config_id, before.project_id, body, channels, before.created_at, now)
+            config = _assemble(
+                config_id,
+                before.project_id,
+                body,
+                channels,
+                before.created_at,
+                now,
+                self.default_locale,
+            )
             store.replace_config(uow.conn, config, self.keyring)
             ensure_targets(
                 uow.conn, [(ch.target_key, ch.type, _describe_target(ch)) for ch in channels], now
@@ -207,6 +233,7 @@ def _assemble(
     channels: Sequence[Channel],
     created_at: Any,
     updated_at: Any,
+    default_locale: str,
 ) -> CallbackConfig:
     filters = body.filters
     return CallbackConfig(
@@ -220,18 +247,24 @@ def _assemble(
             task_types=tuple(t.value for t in filters.task_types),
             strategies=tuple(s.value for s in filters.strategies),
         ),
-        locale=body.locale,
-        templates=_templates(body.templates),
+        locale=body.locale or default_locale,
+        templates=_templates(body.templates, "templates"),
         channels=tuple(channels),
         created_at=created_at,
         updated_at=updated_at,
     )
 
 
-def _templates(raw: Any) -> dict[str, Any] | None:
+def _templates(raw: Any, prefix: str) -> dict[str, Any] | None:
+    """Templates as stored, after checking they parse, stay in the sandbox and render."""
     if not raw:
         return None
-    return {k: v.model_dump(exclude_none=True) for k, v in raw.items()}
+    templates = {k: v.model_dump(exclude_none=True) for k, v in raw.items()}
+    try:
+        validate_templates(templates, prefix)
+    except TemplateError as exc:
+        raise InvalidInput(str(exc), {"field": exc.key}) from None
+    return templates
 
 
 def _build_channels(
@@ -263,7 +296,7 @@ def _build_channels(
                 target_key=target_key(spec.type, parsed),
                 rate_limit=spec.rate_limit.model_dump() if spec.rate_limit else None,
                 policy=channel_policy(parsed),
-                templates=_templates(spec.templates),
+                templates=_templates(spec.templates, f"channels.{position}.templates"),
                 updated_at=now,
             )
         )

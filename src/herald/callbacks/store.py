@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from herald.callbacks.model import CallbackConfig, Channel
 from herald.channels.configs import parse_channel_config
-from herald.crypto import KeyRing
+from herald.crypto import KeyRing, SecretDecryptError
 from herald.domain.errors import NotFound
 from herald.domain.subscriptions import Filters
 from herald.store.tables import callback_channels, callback_configs
@@ -65,10 +65,11 @@ def load_configs(conn: Connection, rows: Sequence[Any], keyring: KeyRing) -> lis
 
 def load_changed(
     conn: Connection, ids: set[str], known: dict[str, dt.datetime], keyring: KeyRing
-) -> list[CallbackConfig]:
-    """The configs among `ids` that are not in `known` (id → updated_at) or changed since."""
+) -> tuple[list[CallbackConfig], dict[str, str]]:
+    """The configs among `ids` that are not in `known` (id → updated_at) or changed since, and
+    (id → reason) those whose secrets cannot be decrypted with the current keys."""
     if not ids:
-        return []
+        return [], {}
     stamps = conn.execute(
         sa.select(callback_configs.c.id, callback_configs.c.updated_at).where(
             callback_configs.c.id.in_(sorted(ids))
@@ -76,9 +77,18 @@ def load_changed(
     ).all()
     stale = [r.id for r in stamps if known.get(r.id) != r.updated_at]
     if not stale:
-        return []
+        return [], {}
     rows = conn.execute(sa.select(callback_configs).where(callback_configs.c.id.in_(stale))).all()
-    return load_configs(conn, rows, keyring)
+    loaded, broken = [], {}
+    for row in rows:
+        try:
+            loaded += load_configs(conn, [row], keyring)
+        except SecretDecryptError:
+            broken[row.id] = (
+                "cannot decrypt the channel settings with the configured keys; check "
+                "HERALD_SECRET_KEY and HERALD_OLD_SECRET_KEYS"
+            )
+    return loaded, broken
 
 
 def get_config(conn: Connection, config_id: str, keyring: KeyRing) -> CallbackConfig:

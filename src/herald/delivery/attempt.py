@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from herald.callbacks.model import CallbackConfig, Channel
@@ -22,7 +22,7 @@ from herald.crypto import redact_text
 from herald.delivery.http import HttpClient, HttpResult
 from herald.delivery.tokens import WeComTokens
 from herald.delivery.views import event_view
-from herald.domain.retry import RetryPolicy
+from herald.domain.retry import MAX_RETRY_AFTER, RetryPolicy
 from herald.store.claims import Claimed
 from herald.store.results import AttemptRecord
 
@@ -52,6 +52,7 @@ class AttemptRunner:
         self.clock = clock
         self.base_url = base_url
         self.chat_timeout = chat_timeout
+        self._secret_cache: dict[tuple[str, dt.datetime], list[str]] = {}
 
     async def run(
         self, claimed: Claimed, config: CallbackConfig, channel: Channel
@@ -94,8 +95,10 @@ class AttemptRunner:
         token: str | None,
     ) -> Sent:
         request = self._render(sender, claimed, config, channel, token)
+        # Custom channels carry their own timeout; chat platforms share the operator's setting.
+        seconds = request.timeout if channel.type == "custom" else self.chat_timeout
         result = await self.http.request(
-            request.method, request.url, request.headers, request.body, request.timeout
+            request.method, request.url, request.headers, request.body, seconds
         )
         if result.status is None:
             kind = OutcomeKind.PERMANENT if result.blocked else OutcomeKind.RETRYABLE
@@ -132,7 +135,7 @@ class AttemptRunner:
     def _record(
         self, claimed: Claimed, channel: Channel, sent: Sent, started: dt.datetime
     ) -> AttemptRecord:
-        secrets = secret_values(channel.config)
+        secrets = self._secrets(channel)
         outcome, result = sent.outcome, sent.result
         attempt = claimed.attempts + 1
         name = _outcome_name(outcome, result)
@@ -164,11 +167,40 @@ class AttemptRunner:
             target_key=claimed.target_key,
             circuit_signal=_circuit_signal(outcome, result),
             penalty_until=(
-                self.clock.time() + outcome.retry_after
+                self.clock.time() + min(outcome.retry_after, MAX_RETRY_AFTER)
                 if outcome.rate_limited and outcome.retry_after
                 else None
             ),
         )
+
+    def unsendable(self, claimed: Claimed, reason: str) -> AttemptRecord:
+        """A delivery that cannot be rendered for a reason the operator can fix (keys): an
+        attempt is recorded and retried on the normal schedule, so nothing is lost meanwhile."""
+        outcome = Outcome(OutcomeKind.RETRYABLE, None, reason)
+        started = self.clock.now()
+        attempt = claimed.attempts + 1
+        if attempt >= claimed.max_attempts:
+            status, next_at = "failed", None
+        else:
+            delay = RetryPolicy.default(self.chat_timeout).delay_after(min(attempt, 8))
+            status, next_at = "pending", started + dt.timedelta(seconds=delay or 60.0)
+        return replace(
+            orphan_record(claimed, started),
+            outcome="retryable",
+            status=status,
+            next_attempt_at=next_at,
+            error=outcome.message,
+        )
+
+    def _secrets(self, channel: Channel) -> list[str]:
+        """A channel's secrets in clear, for redaction; cached per channel version."""
+        key = (channel.id, channel.updated_at)
+        found = self._secret_cache.get(key)
+        if found is None:
+            if len(self._secret_cache) > 4096:
+                self._secret_cache.clear()
+            found = self._secret_cache[key] = secret_values(channel.config)
+        return found
 
     def _next(
         self, claimed: Claimed, channel: Channel, outcome: Outcome, attempt: int, name: str

@@ -55,7 +55,9 @@ class SendTester:
         loop = id(asyncio.get_running_loop())
         if loop not in self._runners:
             http = HttpClient(self.p.egress, limit=20, resolver=self.p.resolver)
-            tokens = WeComTokens(self.p.db, self.p.keyring, http, self.p.clock)
+            tokens = WeComTokens(
+                self.p.db, self.p.keyring, http, self.p.clock, self.p.settings.request_timeout
+            )
             self._runners[loop] = AttemptRunner(
                 http, tokens, self.p.clock, self.p.base_url, self.p.settings.request_timeout
             )

@@ -26,7 +26,10 @@ TOKEN_KEY = b"herald wecom token key v1"
 
 
 class WeComTokens:
-    def __init__(self, db: Database, keyring: KeyRing, http: HttpClient, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, keyring: KeyRing, http: HttpClient, clock: Clock, timeout: float = 10.0
+    ) -> None:
+        self.timeout = timeout
         self.db = db
         self.keyring = keyring
         self.http = http
@@ -75,7 +78,7 @@ class WeComTokens:
     async def _fetch(self, key: str, sender: Any, config: Any) -> str | Outcome:
         request = sender.token_request(config)
         result = await self.http.request(
-            request.method, request.url, request.headers, None, request.timeout
+            request.method, request.url, request.headers, None, self.timeout
         )
         if result.status is None:
             kind = OutcomeKind.PERMANENT if result.blocked else OutcomeKind.RETRYABLE

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp.abc import AbstractResolver
@@ -35,6 +35,7 @@ from herald.domain.ids import new_id
 from herald.domain.ratelimit import Limit
 from herald.domain.retry import DEFAULT_SCHEDULE
 from herald.egress import EgressPolicy
+from herald.heartbeat import Heartbeats, guarded_cycles
 from herald.observability.metrics import Metrics
 from herald.store import claims, delivery, results
 from herald.store.claims import Claimed, ClaimPolicy
@@ -45,6 +46,7 @@ from herald.wakeup import Wakeups
 log = logging.getLogger(__name__)
 DEFAULT_ATTEMPTS = len(DEFAULT_SCHEDULE) + 1
 MIN_IDLE_SLEEP = 0.05
+WRITE_RETRIES = 6
 
 
 @dataclass
@@ -59,6 +61,7 @@ class WorkerParts:
     base_url: str
     database_url: str
     resolver: AbstractResolver | None = None  # DNS seam for tests; the egress guard wraps it
+    beats: Heartbeats = field(default_factory=Heartbeats)
 
 
 def claim_policy(settings: WorkerSettings) -> ClaimPolicy:
@@ -85,12 +88,15 @@ class DeliveryWorker:
         self.http = HttpClient(
             parts.egress, limit=parts.settings.concurrency * 2, resolver=parts.resolver
         )
-        self.tokens = WeComTokens(parts.db, parts.keyring, self.http, parts.clock)
+        self.tokens = WeComTokens(
+            parts.db, parts.keyring, self.http, parts.clock, parts.settings.request_timeout
+        )
         self.attempts = AttemptRunner(
             self.http, self.tokens, parts.clock, parts.base_url, parts.settings.request_timeout
         )
         self.policy = claim_policy(parts.settings)
         self.configs: dict[str, CallbackConfig] = {}
+        self.unreadable: dict[str, str] = {}  # config id → why its secrets cannot be read
         self.in_flight: Counter[str] = Counter()
         self.active = 0
         self.work = asyncio.Event()  # new events or deliveries: claim now
@@ -108,8 +114,7 @@ class DeliveryWorker:
         if self.p.db.is_postgres:
             helpers.append(asyncio.create_task(listen(self.p.database_url, self.work)))
         try:
-            while True:
-                await self._cycle()
+            await guarded_cycles("delivery", self._cycle, self.p.beats, log)
         finally:
             for signal in (self.p.wakeups.events, self.p.wakeups.deliveries):
                 signal.unsubscribe(self.work)
@@ -184,8 +189,13 @@ class DeliveryWorker:
 
     def _refresh_configs(self, conn: Any, config_ids: set[str]) -> None:
         known = {cid: c.updated_at for cid, c in self.configs.items() if cid in config_ids}
-        for config in config_store.load_changed(conn, config_ids, known, self.p.keyring):
+        loaded, broken = config_store.load_changed(conn, config_ids, known, self.p.keyring)
+        for config in loaded:
             self.configs[config.id] = config
+            self.unreadable.pop(config.id, None)
+        for config_id, reason in broken.items():
+            self.configs.pop(config_id, None)
+            self.unreadable[config_id] = reason
 
     def _sleep_seconds(self) -> float:
         with self.p.db.read() as conn:
@@ -205,6 +215,11 @@ class DeliveryWorker:
     async def _send(self, item: Claimed) -> None:
         try:
             record = await self._attempt(item)
+            if item.event_at is not None and item.attempts == 0 and record.response_status:
+                finished = record.started_at.timestamp() + record.latency_ms / 1000
+                self.p.metrics.end_to_end.labels(item.channel_type).observe(
+                    max(finished - item.event_at.timestamp(), 0.0)
+                )
             await self.results.put(record)
         finally:
             self.active -= 1
@@ -214,6 +229,10 @@ class DeliveryWorker:
             self.slot.set()
 
     async def _attempt(self, item: Claimed) -> AttemptRecord:
+        if item.config_id in self.unreadable:
+            reason = self.unreadable[item.config_id]
+            log.error("delivery %s: %s", item.id, reason, extra={"delivery_id": item.id})
+            return self.attempts.unsendable(item, reason)
         config = self.configs.get(item.config_id)
         channel = (
             next((ch for ch in config.channels if ch.id == item.channel_id), None)
@@ -229,14 +248,21 @@ class DeliveryWorker:
             batch = [await self.results.get()]
             while not self.results.empty() and len(batch) < 500:
                 batch.append(self.results.get_nowait())
+            if await self._write_with_retries(batch):
+                self._observe(batch)
+
+    async def _write_with_retries(self, batch: list[AttemptRecord]) -> bool:
+        """Results are worth retrying: once a lease expires, a lost result means a resend."""
+        for attempt in range(WRITE_RETRIES):
             try:
                 await asyncio.to_thread(self._write, batch)
+                return True
             except Exception:
                 log.exception(
-                    "writing %d delivery results failed; their leases will expire", len(batch)
+                    "writing %d delivery results failed (try %d)", len(batch), attempt + 1
                 )
-                continue
-            self._observe(batch)
+                await asyncio.sleep(min(0.5 * 2**attempt, 10.0))
+        return False
 
     def _write(self, batch: list[AttemptRecord]) -> None:
         with self.p.db.transaction() as uow:

@@ -22,6 +22,7 @@ from herald.domain.ids import new_id
 from herald.domain.release import Status, Task
 from herald.engine.executors import DeployTarget, Executor, ExecutorSet
 from herald.engine.service import HostReport, ReleaseService
+from herald.heartbeat import Heartbeats, guarded_cycles
 from herald.store import projects as project_repo
 from herald.store import tasks as task_repo
 from herald.store.db import Database
@@ -41,7 +42,9 @@ class ReleaseRunner:
         executors: ExecutorSet,
         wakeups: Wakeups,
         owner: str | None = None,
+        beats: Heartbeats | None = None,
     ) -> None:
+        self.beats = beats or Heartbeats()
         self.service = service
         self.db = db
         self.clock = clock
@@ -54,10 +57,13 @@ class ReleaseRunner:
     async def run(self) -> None:
         """Drive tasks until cancelled; on the way out, stop driving and release the leases."""
         flag = self.wakeups.tasks.subscribe()
+
+        async def cycle() -> None:
+            await self.tick()
+            await wait_for(flag, await asyncio.to_thread(self._sleep_seconds))
+
         try:
-            while True:
-                await self.tick()
-                await wait_for(flag, await asyncio.to_thread(self._sleep_seconds))
+            await guarded_cycles("engine", cycle, self.beats, log)
         finally:
             self.wakeups.tasks.unsubscribe(flag)
             await self._shutdown()

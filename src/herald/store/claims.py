@@ -51,6 +51,7 @@ class Claimed:
     claim_token: str
     lease_until: dt.datetime
     payload: dict[str, Any] | None = None  # {"payload": …, "context": …} of the event
+    event_at: dt.datetime | None = None  # when the event was committed
     members: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # digests
 
 
@@ -91,11 +92,13 @@ def claim(
     rows = _drop_orphans(conn, rows, channels, now)
     states = _target_states(conn, rows, now)
     result = ClaimResult([])
-    leases: list[dict[str, Any]] = []
+    leases: list[tuple[Any, dt.datetime]] = []
     epoch = now.timestamp()
-    for key, due in _by_target(rows).items():
+    grouped = _by_target(rows)
+    target_limits = _target_limits(conn, list(grouped), policy)
+    for key, due in grouped.items():
         info = channels[due[0].channel_id]
-        limits = policy.limits(info.type, info.rate_limit)
+        limits = target_limits.get(key, [])
         digest_ok = info.type in policy.digest_types and bool(limits)
         backlog = _backlog(conn, key, now) if digest_ok else [Candidate(r.id, r.kind) for r in due]
         plan = plan_target(
@@ -119,9 +122,29 @@ def claim(
         _save_state(conn, key, states[key], plan.state, now)
         result.postponed += len(plan.postpone)
         result.rate_limited += plan.rate_limited
-    _write_leases(conn, leases)
-    result.claimed = _load(conn, leases)
+    token = str(uuid.uuid4())
+    _write_leases(conn, leases, owner, token)
+    result.claimed = _load(conn, leases, token)
     return result
+
+
+_d = deliveries.c
+CLAIM_COLUMNS = (
+    _d.id,
+    _d.kind,
+    _d.event_id,
+    _d.config_id,
+    _d.channel_id,
+    _d.project_id,
+    _d.task_id,
+    _d.event_type,
+    _d.channel_type,
+    _d.target_key,
+    _d.attempts,
+    _d.max_attempts,
+    _d.trigger,
+    _d.payload,
+)
 
 
 def _candidates(
@@ -133,7 +156,7 @@ def _candidates(
 ) -> list[Any]:
     d = deliveries.c
     query = (
-        sa.select(deliveries)
+        sa.select(*CLAIM_COLUMNS)
         .where(
             d.status == "pending",
             d.next_attempt_at <= now,
@@ -154,6 +177,19 @@ def _channels(conn: Connection, ids: set[str]) -> dict[str, ChannelInfo]:
     c = callback_channels.c
     query = sa.select(c.id, c.type, c.rate_limit, c.policy).where(c.id.in_(sorted(ids)))
     return {r.id: ChannelInfo(r.type, r.rate_limit, r.policy) for r in conn.execute(query)}
+
+
+def _target_limits(
+    conn: Connection, keys: list[str], policy: ClaimPolicy
+) -> dict[str, list[Limit]]:
+    """Every limit any channel pointing at the target asks for: all apply, so the strictest
+    wins whichever channel's delivery comes first."""
+    c = callback_channels.c
+    query = sa.select(c.target_key, c.type, c.rate_limit).where(c.target_key.in_(keys))
+    found: dict[str, set[Limit]] = {}
+    for key, kind, override in conn.execute(query):
+        found.setdefault(key, set()).update(policy.limits(kind, override))
+    return {k: sorted(v, key=lambda lim: (lim.per_seconds, lim.count)) for k, v in found.items()}
 
 
 def _drop_orphans(
@@ -275,7 +311,7 @@ def _merge(
     )
     if not plan.digest_now:
         return None
-    return conn.execute(sa.select(deliveries).where(d.id == digest_id)).first()
+    return conn.execute(sa.select(*CLAIM_COLUMNS).where(d.id == digest_id)).first()
 
 
 def _digest_row(
@@ -315,44 +351,39 @@ def _postpone(conn: Connection, until: dict[str, float], now: dt.datetime) -> No
 
 def _lease(
     row: Any, owner: str, now: dt.datetime, policy: ClaimPolicy, channels: dict[str, ChannelInfo]
-) -> dict[str, Any]:
+) -> tuple[Any, dt.datetime]:
     info = channels.get(row.channel_id) or ChannelInfo(row.channel_type, None, None)
-    seconds = policy.lease_seconds(info.type, info.policy)
-    return {
-        "row": row,
-        "did": row.id,
-        "owner": owner,
-        "until": now + dt.timedelta(seconds=seconds),
-        "token": str(uuid.uuid4()),
-    }
+    return row, now + dt.timedelta(seconds=policy.lease_seconds(info.type, info.policy))
 
 
-def _write_leases(conn: Connection, leases: list[dict[str, Any]]) -> None:
-    if not leases:
-        return
-    conn.execute(
-        deliveries.update()
-        .where(deliveries.c.id == sa.bindparam("did"))
-        .values(
-            lease_owner=sa.bindparam("owner"),
-            lease_until=sa.bindparam("until"),
-            claim_token=sa.bindparam("token"),
-        ),
-        [{k: v for k, v in lease.items() if k != "row"} for lease in leases],
-    )
+def _write_leases(
+    conn: Connection, leases: list[tuple[Any, dt.datetime]], owner: str, token: str
+) -> None:
+    """One UPDATE per lease length: the batch shares its claim token (the fencing unit)."""
+    by_until: dict[dt.datetime, list[str]] = {}
+    for row, until in leases:
+        by_until.setdefault(until, []).append(row.id)
+    for until, ids in by_until.items():
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.id.in_(ids))
+            .values(lease_owner=owner, lease_until=until, claim_token=token)
+        )
 
 
-def _load(conn: Connection, leases: list[dict[str, Any]]) -> list[Claimed]:
-    claimed = [_claimed(lease["row"], lease["token"], lease["until"]) for lease in leases]
+def _load(conn: Connection, leases: list[tuple[Any, dt.datetime]], token: str) -> list[Claimed]:
+    claimed = [_claimed(row, token, until) for row, until in leases]
     event_ids = [c.event_id for c in claimed if c.event_id]
     if event_ids:
-        query = sa.select(events.c.id, events.c.payload, events.c.context).where(
-            events.c.id.in_(event_ids)
-        )
-        found = {r.id: {"payload": r.payload, "context": r.context} for r in conn.execute(query)}
+        query = sa.select(
+            events.c.id, events.c.payload, events.c.context, events.c.created_at
+        ).where(events.c.id.in_(event_ids))
+        found = {r.id: r for r in conn.execute(query)}
         for c in claimed:
-            if c.event_id:
-                c.payload = found.get(c.event_id)
+            row = found.get(c.event_id) if c.event_id else None
+            if row is not None:
+                c.payload = {"payload": row.payload, "context": row.context}
+                c.event_at = row.created_at
     digests = {c.id: c for c in claimed if c.kind == "digest"}
     if digests:
         query = (

@@ -17,7 +17,14 @@ from sqlalchemy.engine import Connection
 from herald.domain.ids import new_id
 from herald.domain.subscriptions import Filters, subscribed
 from herald.store.sql import insert_ignoring_duplicates, lock_rows
-from herald.store.tables import callback_channels, callback_configs, deliveries, events, targets
+from herald.store.tables import (
+    callback_channels,
+    callback_configs,
+    deliveries,
+    events,
+    targets,
+    tasks,
+)
 
 DELIVERIES_CHANNEL = "herald_deliveries"
 
@@ -41,8 +48,18 @@ def ensure_targets(
 
 def fan_out(conn: Connection, now: dt.datetime, default_attempts: int, limit: int = 500) -> int:
     """Create deliveries for up to `limit` events not yet fanned out; return how many."""
+    # What filters match on comes from the task row, so the payload JSON is not decoded here.
     query = lock_rows(
-        sa.select(events.c.id, events.c.project_id, events.c.task_id, events.c.payload)
+        sa.select(
+            events.c.id,
+            events.c.project_id,
+            events.c.task_id,
+            events.c.event_type,
+            tasks.c.environment,
+            tasks.c.type,
+            tasks.c.strategy,
+        )
+        .join(tasks, tasks.c.id == events.c.task_id)
         .where(events.c.fanned_out_at.is_(None))
         .order_by(events.c.created_at)
         .limit(limit),
@@ -57,7 +74,7 @@ def fan_out(conn: Connection, now: dt.datetime, default_attempts: int, limit: in
         _delivery_row(event, channel, now, default_attempts)
         for event in pending
         for channel in channels.get(event.project_id, [])
-        if subscribed(True, channel.events, Filters.from_json(channel.filters), event.payload)
+        if subscribed(True, channel.events, Filters.from_json(channel.filters), _facts(event))
     ]
     created = insert_ignoring_duplicates(conn, deliveries, rows, ["event_id", "channel_id"])
     conn.execute(
@@ -66,6 +83,15 @@ def fan_out(conn: Connection, now: dt.datetime, default_attempts: int, limit: in
     if created and conn.dialect.name == "postgresql":
         conn.execute(sa.select(sa.func.pg_notify(DELIVERIES_CHANNEL, "")))
     return created
+
+
+def _facts(event: Any) -> dict[str, Any]:
+    """The parts of the standard message that subscriptions and filters look at."""
+    return {
+        "event_type": event.event_type,
+        "environment": event.environment,
+        "task": {"type": event.type, "strategy": event.strategy},
+    }
 
 
 def _subscriptions(conn: Connection, project_ids: set[str]) -> dict[str, list[Any]]:
@@ -111,7 +137,7 @@ def _delivery_row(
         "channel_id": channel.id,
         "project_id": event.project_id,
         "task_id": event.task_id,
-        "event_type": event.payload["event_type"],
+        "event_type": event.event_type,
         "channel_type": channel.type,
         "target_key": channel.target_key,
         "status": "pending",

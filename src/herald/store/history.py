@@ -145,12 +145,17 @@ def stats_rows(conn: Connection, flt: HistoryFilter) -> list[Any]:
 def latencies(conn: Connection, flt: HistoryFilter, cap: int = 200_000) -> list[Any]:
     """(channel, event, latency_ms) of answered attempts in the filter's range, newest first."""
     a = delivery_attempts.c
+    d = deliveries.c
     query = (
         sa.select(a.channel_type, a.event_type, a.latency_ms)
-        .where(a.response_status.is_not(None))
+        .join(deliveries, d.id == a.delivery_id)
+        .where(a.response_status.is_not(None), d.kind != "digest")
         .order_by(a.id.desc())
         .limit(cap)
     )
+    for column, value in ((d.status, flt.status), (d.kind, flt.kind), (d.task_id, flt.task_id)):
+        if value is not None:
+            query = query.where(column == value)
     if flt.visible is not None:
         query = query.where(a.project_id.in_(sorted(flt.visible)))
     for column, value in (

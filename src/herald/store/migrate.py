@@ -40,3 +40,10 @@ def current_heads(database_url: str) -> set[str]:
             return set(MigrationContext.configure(conn).get_current_heads())
     finally:
         engine.dispose()
+
+
+def code_heads() -> set[str]:
+    """The newest revision(s) this version of Herald ships."""
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())

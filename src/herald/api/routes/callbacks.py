@@ -10,9 +10,12 @@ from fastapi import APIRouter, Body, Query, Response, status
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
 from herald.api.schemas.callbacks import (
     ChannelOut,
+    ChannelPreview,
     ChannelTestResult,
     ConfigIn,
     ConfigOut,
+    NewConfigPreviewIn,
+    PreviewIn,
     SendTestIn,
     SendTestOut,
 )
@@ -20,6 +23,8 @@ from herald.api.schemas.common import ERRORS, Page
 from herald.callbacks.model import CallbackConfig
 from herald.callbacks.service import describe_config
 from herald.channels.configs import host_warnings
+from herald.delivery.preview import render_preview
+from herald.domain.events import EventType
 
 router = APIRouter(tags=["callbacks"], responses=ERRORS)
 
@@ -105,6 +110,49 @@ def delete(config_id: str, principal: PrincipalDep, c: ContainerDep) -> Response
     _guard(config_id, principal, c, write=True)
     c.callbacks.delete(config_id, principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _preview(
+    c: ContainerDep,
+    project_id: str,
+    body: ConfigIn | None,
+    base: CallbackConfig | None,
+    event: EventType,
+) -> list[ChannelPreview]:
+    config = c.callbacks.draft(project_id, body, base) if body is not None else base
+    assert config is not None
+    project = c.catalog.get_project(project_id)
+    rendered = render_preview(config, project, event, c.clock.now(), c.settings.base_url)
+    return [ChannelPreview(**p) for p in rendered]
+
+
+@router.post(
+    "/projects/{project_id}/callbacks/preview",
+    summary="Render what an unsaved config's channels would send (nothing is sent)",
+)
+def preview_new(
+    project_id: str, body: NewConfigPreviewIn, principal: PrincipalDep, c: ContainerDep
+) -> list[ChannelPreview]:
+    principal.require_write(project_id)
+    return _preview(c, project_id, body.config, None, body.event_type)
+
+
+@router.post(
+    "/callbacks/{config_id}/preview",
+    summary="Render what the config's channels would send for an event (nothing is sent)",
+)
+def preview(
+    config_id: str,
+    principal: PrincipalDep,
+    c: ContainerDep,
+    body: Annotated[PreviewIn | None, Body()] = None,
+) -> list[ChannelPreview]:
+    body = body or PreviewIn()
+    base = c.callbacks.get(config_id)
+    principal.require_read(base.project_id)
+    if body.config is not None:
+        principal.require_write(base.project_id)
+    return _preview(c, base.project_id, body.config, base, body.event_type)
 
 
 @router.post(

@@ -12,12 +12,21 @@ from herald.api.deps import ContainerDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Health: the process runs and the database answers")
+@router.get(
+    "/healthz",
+    summary="Health: the database answers and the background loops (if any) keep cycling",
+)
 def healthz(container: ContainerDep) -> JSONResponse:
+    loops = container.beats.report()
+    body: dict[str, object] = {"status": "ok", "database": "ok", "version": __version__}
+    body["loops"] = loops
     try:
         with container.db.read() as conn:
             conn.execute(sa.text("SELECT 1"))
     except Exception:
-        body = {"status": "unavailable", "database": "unreachable", "version": __version__}
+        body.update(status="unavailable", database="unreachable")
         return JSONResponse(body, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
+    if not all(loop["ok"] for loop in loops.values()):
+        body["status"] = "degraded"
+        return JSONResponse(body, status_code=503)
+    return JSONResponse(body)

@@ -44,6 +44,28 @@ class SendTestIn(Strict):
     channel_id: ResourceId | None = Field(default=None, description="only this channel")
 
 
+class PreviewIn(Strict):
+    event_type: EventType = EventType.CANARY_STARTED
+    config: ConfigIn | None = Field(
+        default=None, description="an edited, unsaved version to preview (default: the saved one)"
+    )
+
+
+class NewConfigPreviewIn(Strict):
+    event_type: EventType = EventType.CANARY_STARTED
+    config: ConfigIn
+
+
+class ChannelPreview(BaseModel):
+    channel_id: str
+    channel_type: str
+    method: str
+    url: str = Field(description="credentials masked")
+    headers: dict[str, str]
+    body: Any = Field(description="the request body (JSON when it is JSON)")
+    body_bytes: int
+
+
 class ChannelTestResult(BaseModel):
     channel_id: str
     channel_type: str
