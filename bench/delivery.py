@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+import contextlib
+
 from herald.bootstrap import Container  # noqa: E402
 from herald.callbacks.inputs import ConfigIn  # noqa: E402
 from herald.config import ExplicitSettings  # noqa: E402
@@ -41,7 +44,7 @@ from herald.domain.ids import new_id  # noqa: E402
 from herald.domain.release import Environment, Strategy, TaskSpec, TaskType  # noqa: E402
 from herald.store import migrate  # noqa: E402
 from herald.store.outbox import insert_event  # noqa: E402
-from herald.store.tables import deliveries, events  # noqa: E402
+from herald.store.tables import deliveries  # noqa: E402
 
 PG_ADMIN = os.environ.get("HERALD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "benchmark-only encryption key, 32+ characters"
@@ -71,7 +74,7 @@ class Receiver:
     def count(self) -> int:
         import urllib.request
 
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/count") as r:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/count") as r:
             return int(r.read())
 
     def close(self) -> dict[str, float]:
@@ -133,9 +136,19 @@ def container_for(url: str) -> Container:
 def seed(c: Container, url: str, tasks: int) -> tuple[str, list[str]]:
     project = c.catalog.create_project(f"bench-{uuid.uuid4().hex[:6]}", "")
     version = c.catalog.create_version(project.id, "v1.0.0", "")
-    body = {"events": ["task_stopped"], "channels": [{"type": "custom", "config": {"url": url, "retry_count": 3}}]}
+    body = {
+        "events": ["task_stopped"],
+        "channels": [{"type": "custom", "config": {"url": url, "retry_count": 3}}],
+    }
     c.callbacks.create(project.id, ConfigIn.model_validate(body), None)
-    spec = TaskSpec(project.id, version.id, TaskType.DEPLOY, Strategy.ROLLING, Environment.PRODUCTION, ["web-1", "web-2"])
+    spec = TaskSpec(
+        project.id,
+        version.id,
+        TaskType.DEPLOY,
+        Strategy.ROLLING,
+        Environment.PRODUCTION,
+        ["web-1", "web-2"],
+    )
     ids = [c.release.create_task(spec).id for _ in range(tasks)]
     return project.id, ids
 
@@ -179,10 +192,8 @@ class WorkerRun:
                 self.loop = asyncio.new_event_loop()
                 self.task = self.loop.create_task(self.c.worker("bench").run())
                 ready.set()
-                try:
+                with contextlib.suppress(asyncio.CancelledError):
                     self.loop.run_until_complete(self.task)
-                except asyncio.CancelledError:
-                    pass
 
             self.thread = threading.Thread(target=run, daemon=True)
             self.thread.start()
@@ -197,7 +208,9 @@ class WorkerRun:
                 HERALD_WORKER__CONCURRENCY=str(CONCURRENCY),
                 HERALD_WORKER__PER_TARGET_CONCURRENCY=str(CONCURRENCY),
             )
-            self.proc = subprocess.Popen([str(Path(sys.executable).with_name("herald")), "worker"], env=env)
+            self.proc = subprocess.Popen(
+                [str(Path(sys.executable).with_name("herald")), "worker"], env=env
+            )
             time.sleep(1.5)
 
     def stop(self) -> None:
@@ -237,7 +250,11 @@ def throughput(kind: str, workdir: Path, n: int) -> dict[str, Any]:
         receiver.close()
         c.close()
         drop_store(url)
-    return {"deliveries": n, "seconds": round(done - started, 2), "per_second": round(n / (done - started), 1)}
+    return {
+        "deliveries": n,
+        "seconds": round(done - started, 2),
+        "per_second": round(n / (done - started), 1),
+    }
 
 
 def latency(kind: str, workdir: Path, rate: float, seconds: float) -> dict[str, Any]:
@@ -251,15 +268,22 @@ def latency(kind: str, workdir: Path, rate: float, seconds: float) -> dict[str, 
         _, task_ids = seed(c, receiver.url, n)
         worker.start()
         time.sleep(0.5)
-        begin = time.perf_counter()
-        for i, task_id in enumerate(task_ids):
-            pause = begin + i / rate - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
+
+        def stop(task_id: str) -> None:
             c.release.stop(task_id, "benchmark")
             committed[task_id] = time.time()
+
+        # Transitions arrive as API requests do: paced, served by a pool of threads.
+        begin = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for i, task_id in enumerate(task_ids):
+                pause = begin + i / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                pool.submit(stop, task_id)
+        emitted = time.perf_counter()
         wait_count(receiver, n, 120)
-        achieved = n / (time.perf_counter() - begin)
+        achieved = n / (emitted - begin)
     finally:
         worker.stop()
         arrivals = receiver.close()
@@ -267,7 +291,9 @@ def latency(kind: str, workdir: Path, rate: float, seconds: float) -> dict[str, 
         by_delivery = dict(conn.execute(sa.select(deliveries.c.id, deliveries.c.task_id)).all())
     c.close()
     drop_store(url)
-    lat = sorted((arrivals[d] - committed[t]) * 1000 for d, t in by_delivery.items() if d in arrivals)
+    lat = sorted(
+        (arrivals[d] - committed[t]) * 1000 for d, t in by_delivery.items() if d in arrivals
+    )
     q = statistics.quantiles(lat, n=100, method="inclusive")
     return {
         "events": n,

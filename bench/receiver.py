@@ -10,6 +10,7 @@ import asyncio
 import signal
 import sys
 import time
+from pathlib import Path
 
 from aiohttp import web
 
@@ -35,8 +36,7 @@ async def main(port: int, log_path: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)
     await stop.wait()
-    with open(log_path, "w") as fh:
-        fh.writelines(f"{wid} {at:.6f}\n" for wid, at in arrivals)
+    Path(log_path).write_text("".join(f"{wid} {at:.6f}\n" for wid, at in arrivals))
     await runner.cleanup()
 
 

@@ -13,6 +13,7 @@ from herald import __version__
 from herald.api.errors import install_error_handlers
 from herald.api.limits import BodyLimitMiddleware
 from herald.api.routes import audit, callbacks, health, history, metrics, projects, tasks, tokens
+from herald.web import router as web_router
 
 if TYPE_CHECKING:
     from herald.bootstrap import Container
@@ -60,4 +61,5 @@ def create_app(container: Container, background: Sequence[Background] = ()) -> F
     app.include_router(callbacks.router, prefix=RELEASE_PREFIX)
     app.include_router(tokens.router, prefix=API_PREFIX)
     app.include_router(audit.router, prefix=API_PREFIX)
+    app.include_router(web_router)  # the web UI at /ui (not in the OpenAPI document)
     return app

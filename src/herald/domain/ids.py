@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import random
 import threading
 import time
 import uuid
 
 _lock = threading.Lock()
+_random = random.Random()  # seeded from os.urandom; see new_id
 _last = (0, 0)  # (milliseconds, 12-bit counter) of the previous id from this process
 
 
@@ -27,8 +28,9 @@ def new_id() -> str:
             if counter > 0xFFF:
                 ms, counter = last_ms + 1, 0
         else:
-            counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
+            counter = _random.getrandbits(10)
         _last = (ms, counter)
-    tail = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    # Ids must be unique and ordered, not secret: a fast PRNG seeded from the OS is enough.
+    tail = _random.getrandbits(62)
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | tail
     return str(uuid.UUID(int=value))

@@ -88,14 +88,15 @@ def claim(
     rows = _candidates(conn, now, limit, exclude_targets, only)
     if not rows:
         return ClaimResult([])
-    channels = _channels(conn, {r.channel_id for r in rows})
+    channels, target_limits = _channels(
+        conn, {r.channel_id for r in rows}, {r.target_key for r in rows}, policy
+    )
     rows = _drop_orphans(conn, rows, channels, now)
     states = _target_states(conn, rows, now)
     result = ClaimResult([])
     leases: list[tuple[Any, dt.datetime]] = []
     epoch = now.timestamp()
     grouped = _by_target(rows)
-    target_limits = _target_limits(conn, list(grouped), policy)
     for key, due in grouped.items():
         info = channels[due[0].channel_id]
         limits = target_limits.get(key, [])
@@ -173,23 +174,25 @@ def _candidates(
     return list(conn.execute(lock_rows(query, conn, skip_locked=True)))
 
 
-def _channels(conn: Connection, ids: set[str]) -> dict[str, ChannelInfo]:
+def _channels(
+    conn: Connection, ids: set[str], keys: set[str], policy: ClaimPolicy
+) -> tuple[dict[str, ChannelInfo], dict[str, list[Limit]]]:
+    """The claimed deliveries' channels, and per target every limit any channel pointing at it
+    asks for: all apply, so the strictest wins whichever channel's delivery comes first."""
     c = callback_channels.c
-    query = sa.select(c.id, c.type, c.rate_limit, c.policy).where(c.id.in_(sorted(ids)))
-    return {r.id: ChannelInfo(r.type, r.rate_limit, r.policy) for r in conn.execute(query)}
-
-
-def _target_limits(
-    conn: Connection, keys: list[str], policy: ClaimPolicy
-) -> dict[str, list[Limit]]:
-    """Every limit any channel pointing at the target asks for: all apply, so the strictest
-    wins whichever channel's delivery comes first."""
-    c = callback_channels.c
-    query = sa.select(c.target_key, c.type, c.rate_limit).where(c.target_key.in_(keys))
-    found: dict[str, set[Limit]] = {}
-    for key, kind, override in conn.execute(query):
-        found.setdefault(key, set()).update(policy.limits(kind, override))
-    return {k: sorted(v, key=lambda lim: (lim.per_seconds, lim.count)) for k, v in found.items()}
+    query = sa.select(c.id, c.type, c.rate_limit, c.policy, c.target_key).where(
+        sa.or_(c.id.in_(sorted(ids)), c.target_key.in_(sorted(keys)))
+    )
+    infos: dict[str, ChannelInfo] = {}
+    limits: dict[str, set[Limit]] = {}
+    for row in conn.execute(query):
+        infos[row.id] = ChannelInfo(row.type, row.rate_limit, row.policy)
+        if row.target_key in keys:
+            limits.setdefault(row.target_key, set()).update(policy.limits(row.type, row.rate_limit))
+    ordered = {
+        k: sorted(v, key=lambda lim: (lim.per_seconds, lim.count)) for k, v in limits.items()
+    }
+    return infos, ordered
 
 
 def _drop_orphans(
@@ -222,8 +225,18 @@ def _by_target(rows: Sequence[Any]) -> dict[str, list[Any]]:
 def _target_states(
     conn: Connection, rows: Sequence[Any], now: dt.datetime
 ) -> dict[str, TargetState]:
+    """Lock and read each target's shared state; rows are made on config save, so creating
+    them here is only for stragglers."""
     keys = sorted({r.target_key for r in rows})
-    ensure_targets(conn, [(r.target_key, r.channel_type, r.channel_type) for r in rows], now)
+    states = _read_states(conn, keys)
+    missing = [r for r in rows if r.target_key not in states]
+    if missing:
+        ensure_targets(conn, [(r.target_key, r.channel_type, r.channel_type) for r in missing], now)
+        states.update(_read_states(conn, sorted({r.target_key for r in missing})))
+    return states
+
+
+def _read_states(conn: Connection, keys: list[str]) -> dict[str, TargetState]:
     query = lock_rows(
         sa.select(targets).where(targets.c.key.in_(keys)).order_by(targets.c.key),
         conn,

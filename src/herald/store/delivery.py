@@ -65,6 +65,7 @@ def fan_out(conn: Connection, now: dt.datetime, default_attempts: int, limit: in
         .limit(limit),
         conn,
         skip_locked=True,
+        of=events,
     )
     pending = conn.execute(query).all()
     if not pending:

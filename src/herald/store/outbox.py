@@ -18,6 +18,8 @@ from herald.domain.events import EventContext, EventPayload
 from herald.store.tables import events
 
 EVENTS_CHANNEL = "herald_events"
+_INSERT = events.insert()
+_NOTIFY = sa.select(sa.func.pg_notify(EVENTS_CHANNEL, ""))
 
 
 def insert_event(
@@ -31,18 +33,19 @@ def insert_event(
     created_at: dt.datetime,
 ) -> None:
     conn.execute(
-        events.insert().values(
-            id=event_id,
-            task_id=task_id,
-            project_id=project_id,
-            event_type=payload["event_type"],
-            payload=dict(payload),
-            context=dict(context),
-            created_at=created_at,
-        )
+        _INSERT,
+        {
+            "id": event_id,
+            "task_id": task_id,
+            "project_id": project_id,
+            "event_type": payload["event_type"],
+            "payload": dict(payload),
+            "context": dict(context),
+            "created_at": created_at,
+        },
     )
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_notify(EVENTS_CHANNEL, "")))
+        conn.execute(_NOTIFY)
 
 
 def events_for_task(conn: Connection, task_id: str) -> Sequence[Any]:

@@ -41,8 +41,12 @@ def insert_project(conn: Connection, project: Project) -> None:
     )
 
 
+_PROJECT = sa.select(projects).where(projects.c.id == sa.bindparam("project_id"))
+_VERSION = sa.select(versions).where(versions.c.id == sa.bindparam("version_id"))
+
+
 def get_project(conn: Connection, project_id: str) -> Project:
-    row = conn.execute(sa.select(projects).where(projects.c.id == project_id)).first()
+    row = conn.execute(_PROJECT, {"project_id": project_id}).first()
     if row is None:
         raise NotFound(f"project {project_id} does not exist", {"project_id": project_id})
     return _project(row)
@@ -82,7 +86,7 @@ def insert_version(conn: Connection, version: Version) -> None:
 
 
 def get_version(conn: Connection, version_id: str) -> Version:
-    row = conn.execute(sa.select(versions).where(versions.c.id == version_id)).first()
+    row = conn.execute(_VERSION, {"version_id": version_id}).first()
     if row is None:
         raise NotFound(f"version {version_id} does not exist", {"version_id": version_id})
     return _version(row)

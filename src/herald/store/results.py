@@ -144,10 +144,22 @@ def _attempt_row(r: AttemptRecord) -> dict[str, Any]:
 
 
 def _update_targets(conn: Connection, records: Sequence[AttemptRecord], now: dt.datetime) -> None:
-    relevant = [r for r in records if r.circuit_signal or r.penalty_until]
+    """Apply circuit signals and penalties. Targets that only saw successes are reset in one
+    statement that matches nothing in the usual case (closed, no failures): healthy traffic
+    costs no row lock and no write."""
+    eventful = {r.target_key for r in records if r.circuit_signal == "transient" or r.penalty_until}
+    healthy = sorted({r.target_key for r in records if r.circuit_signal == "success"} - eventful)
+    if healthy:
+        t = targets.c
+        conn.execute(
+            targets.update()
+            .where(t.key.in_(healthy), sa.or_(t.failures > 0, t.circuit != "closed"))
+            .values(circuit="closed", failures=0, cooldown=0.0, probe_at=None, updated_at=now)
+        )
+    relevant = [r for r in records if r.target_key in eventful]
     if not relevant:
         return
-    keys = sorted({r.target_key for r in relevant})
+    keys = sorted(eventful)
     query = lock_rows(
         sa.select(targets).where(targets.c.key.in_(keys)).order_by(targets.c.key),
         conn,

@@ -21,8 +21,11 @@ def insert_ignoring_duplicates(
     return conn.execute(statement, list(rows)).rowcount
 
 
-def lock_rows(query: sa.Select[Any], conn: Connection, *, skip_locked: bool) -> sa.Select[Any]:
-    """`FOR UPDATE [SKIP LOCKED]` on PostgreSQL; SQLite's writer lock already serialises."""
+def lock_rows(
+    query: sa.Select[Any], conn: Connection, *, skip_locked: bool, of: sa.Table | None = None
+) -> sa.Select[Any]:
+    """`FOR UPDATE [OF table] [SKIP LOCKED]` on PostgreSQL; SQLite's writer lock already
+    serialises. Pass `of` when the query joins: only that table's rows are to be locked."""
     if conn.dialect.name != "postgresql":
         return query
-    return query.with_for_update(skip_locked=skip_locked)
+    return query.with_for_update(skip_locked=skip_locked, of=of)

@@ -103,20 +103,25 @@ def _task(row: Any, host_rows: Sequence[Any], emitted: set[EventType]) -> Task:
     )
 
 
+# Built once: constructing a statement costs more than running it on the release path.
+_TASK = sa.select(tasks).where(tasks.c.id == sa.bindparam("task_id"))
+_TASK_LOCKED = _TASK.with_for_update()
+_HOSTS = (
+    sa.select(task_hosts)
+    .where(task_hosts.c.task_id == sa.bindparam("task_id"))
+    .order_by(task_hosts.c.position)
+)
+_EMITTED = sa.select(events.c.event_type).where(events.c.task_id == sa.bindparam("task_id"))
+
+
 def load_task(conn: Connection, task_id: str, *, for_update: bool = False) -> LoadedTask:
-    query = sa.select(tasks).where(tasks.c.id == task_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    locked = for_update and conn.dialect.name == "postgresql"
+    params = {"task_id": task_id}
+    row = conn.execute(_TASK_LOCKED if locked else _TASK, params).first()
     if row is None:
         raise NotFound(f"task {task_id} does not exist", {"task_id": task_id})
-    host_rows = conn.execute(
-        sa.select(task_hosts).where(task_hosts.c.task_id == task_id).order_by(task_hosts.c.position)
-    ).all()
-    emitted = {
-        EventType(t)
-        for (t,) in conn.execute(sa.select(events.c.event_type).where(events.c.task_id == task_id))
-    }
+    host_rows = conn.execute(_HOSTS, params).all()
+    emitted = {EventType(t) for (t,) in conn.execute(_EMITTED, params)}
     task = _task(row, host_rows, emitted)
     return LoadedTask(task, {h: _host_row(r) for h, r in task.results.items()})
 
@@ -165,14 +170,29 @@ def insert_task(conn: Connection, task: Task) -> None:
     )
 
 
+_STATE_COLUMNS = (
+    "status",
+    "phase",
+    "reason",
+    "started_at",
+    "finished_at",
+    "awaiting_since",
+    "next_timer_at",
+)
+_SAVE = (
+    tasks.update()
+    .where(tasks.c.id == sa.bindparam("task_id"), tasks.c.revision == sa.bindparam("seen"))
+    .values(
+        revision=tasks.c.revision + 1,
+        **{name: sa.bindparam(name, type_=tasks.c[name].type) for name in _STATE_COLUMNS},
+    )
+)
+
+
 def save_task(conn: Connection, loaded: LoadedTask) -> None:
     """Write the task's state and changed hosts; `StaleTask` if someone saved it meanwhile."""
     task = loaded.task
-    result = conn.execute(
-        tasks.update()
-        .where(tasks.c.id == task.id, tasks.c.revision == task.revision)
-        .values(revision=task.revision + 1, **_state_values(task))
-    )
+    result = conn.execute(_SAVE, {"task_id": task.id, "seen": task.revision, **_state_values(task)})
     if result.rowcount != 1:
         raise StaleTask(f"task {task.id} was changed concurrently; try again")
     task.revision += 1

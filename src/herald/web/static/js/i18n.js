@@ -1,0 +1,94 @@
+// Chinese and English labels. The language comes from localStorage, else the browser's
+// preferred languages (the first zh* or en* wins), else Chinese.
+
+import { en, zh } from "./strings.js";
+
+const LANG_KEY = "herald.lang";
+const DICTS = { zh, en };
+let current = detect();
+
+function detect() {
+  try {
+    const saved = localStorage.getItem(LANG_KEY);
+    if (saved && DICTS[saved]) return saved;
+  } catch {
+    // storage unavailable: fall through to the browser's languages
+  }
+  const prefs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ""];
+  for (const pref of prefs) {
+    const lower = String(pref).toLowerCase();
+    if (lower.startsWith("zh")) return "zh";
+    if (lower.startsWith("en")) return "en";
+  }
+  return "zh";
+}
+
+export function lang() {
+  return current;
+}
+
+export function setLang(value) {
+  if (!DICTS[value]) return;
+  current = value;
+  try {
+    localStorage.setItem(LANG_KEY, value);
+  } catch {
+    // not persisted; still switched for this page
+  }
+  document.documentElement.lang = value === "zh" ? "zh-CN" : "en";
+}
+
+/** The label for `key`, with {name} placeholders filled from `vars`. */
+export function t(key, vars) {
+  let text = DICTS[current][key];
+  if (text === undefined) text = DICTS.en[key];
+  if (text === undefined) text = key;
+  if (vars) {
+    text = text.replace(/\{(\w+)\}/g, (m, name) => (vars[name] === undefined ? m : String(vars[name])));
+  }
+  return text;
+}
+
+/** The label of an enum value (status, event type, …), or the value itself. */
+export function label(group, value) {
+  if (value === null || value === undefined || value === "") return "";
+  const key = `${group}.${value}`;
+  const text = DICTS[current][key] ?? DICTS.en[key];
+  return text === undefined ? String(value) : text;
+}
+
+export function locale() {
+  return current === "zh" ? "zh-CN" : "en-GB";
+}
+
+export function formatTime(iso) {
+  if (!iso) return "";
+  const d = typeof iso === "number" ? new Date(iso * 1000) : new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return d.toLocaleString(locale(), {
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hour12: false,
+  });
+}
+
+export function formatNumber(value, digits = 0) {
+  if (value === null || value === undefined) return "—";
+  return Number(value).toLocaleString(locale(), { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+export function formatMs(value) {
+  if (value === null || value === undefined) return "—";
+  return `${formatNumber(value, value < 10 ? 1 : 0)} ms`;
+}
+
+export function formatPercent(rate) {
+  if (rate === null || rate === undefined) return "—";
+  return `${formatNumber(rate * 100, 1)}%`;
+}
+
+setLang(current);

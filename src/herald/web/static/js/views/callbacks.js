@@ -1,0 +1,646 @@
+// Callback configuration: the list of configs and the editor (per-type channel forms, events,
+// filters, locale, templates), with test send and message preview.
+
+import { ApiError, RELEASE, del, get, getAll, post, projectMap, put } from "../api.js";
+import { clear, formatJson, h, mount } from "../dom.js";
+import { formatMs, label, t } from "../i18n.js";
+import {
+  alertBox,
+  badge,
+  busy,
+  button,
+  checkboxGroup,
+  clearInvalid,
+  confirmDialog,
+  field,
+  idLink,
+  link,
+  loading,
+  markInvalid,
+  pageHeader,
+  pre,
+  section,
+  showError,
+  splitList,
+  table,
+  time,
+} from "../ui.js";
+import { ENVIRONMENTS, STRATEGIES, TASK_TYPES } from "./tasks.js";
+
+export const EVENTS = ["canary_started", "canary_completed", "full_completed", "task_failed", "task_stopped", "long_running"];
+export const CHANNEL_TYPES = ["feishu", "dingtalk", "wechat", "wecom_bot", "custom"];
+const enc = encodeURIComponent;
+const MASK = "****";
+
+// Per-type settings (docs/channels.md; herald/channels/configs.py).
+const FIELDS = {
+  feishu: [
+    { key: "webhook_url", kind: "url", required: true, placeholder: "https://open.feishu.cn/open-apis/bot/v2/hook/…" },
+    { key: "sign_secret", kind: "secret" },
+    { key: "mention_all", kind: "bool" },
+    { key: "mention_open_ids", kind: "list", placeholder: "ou_…" },
+  ],
+  dingtalk: [
+    { key: "webhook_url", kind: "url", required: true, placeholder: "https://oapi.dingtalk.com/robot/send?access_token=…" },
+    { key: "sign_secret", kind: "secret", placeholder: "SEC…" },
+    { key: "at_mobiles", kind: "list", placeholder: "13800000000" },
+    { key: "at_user_ids", kind: "list" },
+    { key: "at_all", kind: "bool" },
+  ],
+  wechat: [
+    { key: "corp_id", kind: "text", required: true, placeholder: "ww…" },
+    { key: "agent_id", kind: "int", required: true, placeholder: "1000002" },
+    { key: "secret", kind: "secret", required: true },
+    { key: "to_user", kind: "text", keepEmpty: true, default: "@all" },
+    { key: "to_party", kind: "text" },
+    { key: "to_tag", kind: "text" },
+    { key: "api_base", kind: "url", default: "https://qyapi.weixin.qq.com" },
+  ],
+  wecom_bot: [{ key: "webhook_url", kind: "url", required: true, placeholder: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…" }],
+  custom: [
+    { key: "url", kind: "url", required: true, placeholder: "https://ci.example.com/herald-hook" },
+    { key: "method", kind: "select", choices: ["POST", "PUT"], default: "POST" },
+    { key: "headers", kind: "headers" },
+    { key: "timeout", kind: "int", min: 1, max: 60, default: 10 },
+    { key: "retry_count", kind: "int", min: 0, max: 20, default: 3 },
+    { key: "retry_interval", kind: "int", min: 0, max: 3600, default: 5 },
+    { key: "signing_secret", kind: "secret", placeholder: "whsec_…" },
+  ],
+};
+
+let flash = null; // a message to show on the next editor render (after create → redirect)
+
+// -- list ---------------------------------------------------------------------------------------
+
+function eventsText(events) {
+  return events.map((e) => label("event", e)).join(t("common.list_sep"));
+}
+
+function channelChips(config) {
+  return h(
+    "span",
+    { class: "chips" },
+    config.channels.map((c) =>
+      h("span", { class: ["chip", !c.enabled && "chip-off"], title: c.enabled ? "" : t("cfg.disabled") }, label("channel", c.type)),
+    ),
+  );
+}
+
+/** The configs table with edit/history/delete actions; `reload` is called after a delete. */
+export function configsTable(configs, projectsById, { reload, msg, showProject = true }) {
+  return table(
+    [
+      { label: t("cfg.name"), cell: (c) => link(`/ui/callbacks/${enc(c.id)}`, c.name) },
+      showProject ? { label: t("task.project"), cell: (c) => (projectsById.get(c.project_id) ? link(`/ui/projects/${enc(c.project_id)}`, projectsById.get(c.project_id).name) : c.project_id) } : null,
+      { label: t("cfg.enabled"), cell: (c) => badge("enabled", c.enabled ? "on" : "off") },
+      { label: t("cfg.events"), cell: (c) => eventsText(c.events) },
+      { label: t("cfg.channels"), cell: (c) => channelChips(c) },
+      { label: t("cfg.locale"), cell: (c) => label("locale", c.locale) },
+      { label: t("cfg.updated"), cell: (c) => time(c.updated_at) },
+      {
+        label: t("common.actions"),
+        class: "actions",
+        cell: (c) =>
+          h(
+            "span",
+            { class: "row-actions" },
+            link(`/ui/callbacks/${enc(c.id)}`, t("common.edit")),
+            link(`/ui/history?config_id=${enc(c.id)}`, t("nav.history")),
+            button(t("common.delete"), {
+              kind: "link-danger",
+              testid: "config-delete",
+              "aria-label": `${t("common.delete")} ${c.name}`,
+              onClick: async (ev) => {
+                const btn = ev.currentTarget;
+                if (!(await confirmDialog(t("cfg.delete_confirm", { name: c.name }), { danger: true, confirmLabel: t("common.delete") }))) return;
+                await busy(btn, msg, async () => {
+                  await del(`${RELEASE}/callbacks/${enc(c.id)}`);
+                  await reload();
+                });
+              },
+            }),
+          ),
+      },
+    ].filter(Boolean),
+    configs,
+    { empty: t("cfg.none"), testid: "configs-table", caption: t("nav.callbacks") },
+  );
+}
+
+export async function callbacksView(ctx) {
+  document.title = `${t("nav.callbacks")} · Herald`;
+  const projectsById = await projectMap();
+  if (!ctx.alive()) return;
+  const projectId = ctx.query.get("project_id") || "";
+  const msg = h("div", { class: "msg" });
+  const listSlot = h("div", loading());
+  const fProject = field(t("filter.project"), {
+    type: "select",
+    options: [["", t("common.all")], ...[...projectsById.values()].map((p) => [p.id, p.name])],
+    value: projectId,
+  });
+  const newLink = link(projectId ? `/ui/projects/${enc(projectId)}/callbacks/new` : "/ui/projects", t("cfg.new"));
+  newLink.classList.add("btn", "btn-primary");
+  async function reload() {
+    const pid = fProject.input.value;
+    const configs = await getAll(`${RELEASE}/callbacks`, { project_id: pid });
+    if (!ctx.alive()) return;
+    mount(listSlot, configsTable(configs, projectsById, { reload, msg }));
+  }
+  fProject.input.addEventListener("change", () => {
+    ctx.setQuery({ project_id: fProject.input.value });
+    newLink.href = fProject.input.value ? `/ui/projects/${enc(fProject.input.value)}/callbacks/new` : "/ui/projects";
+    reload().catch((err) => showError(msg, err));
+  });
+  mount(
+    ctx.main,
+    pageHeader(t("nav.callbacks"), newLink),
+    h("p", { class: "subtitle" }, t("cfg.intro")),
+    h("form", { class: "filters", on: { submit: (e) => e.preventDefault() } }, fProject.wrap),
+    msg,
+    listSlot,
+  );
+  await reload();
+}
+
+// -- editor -------------------------------------------------------------------------------------
+
+function fieldLabel(key) {
+  return t(`chf.${key}`);
+}
+
+/** One channel's card: type, enabled, per-type fields, rate limit, templates. */
+function channelCard(initial, { onRemove, onChange }) {
+  const state = { id: initial.id || null, type: initial.type || "dingtalk" };
+  const card = h("fieldset", { class: "channel-card", dataset: { testid: "channel-card", channelId: state.id || undefined } });
+  let inputs = {};
+  const legend = h("legend");
+  const fType = field(t("cfg.channel_type"), {
+    type: "select",
+    options: CHANNEL_TYPES.map((c) => [c, `${label("channel", c)} (${c})`]),
+    value: state.type,
+    dataset: { key: "type", testid: "channel-type" },
+  });
+  const fEnabled = field(t("cfg.channel_enabled"), { type: "checkbox", checked: initial.enabled !== false, dataset: { key: "enabled", testid: "channel-enabled" } });
+  const fieldsSlot = h("div", { class: "grid-2 channel-fields" });
+  const rl = initial.rate_limit || {};
+  const fRateCount = field(t("cfg.rate_count"), { type: "number", min: 1, max: 10000, value: rl.count ?? "", dataset: { key: "rate_limit.count" } });
+  const fRatePer = field(t("cfg.rate_per"), { type: "number", min: 0, step: "any", value: rl.per_seconds ?? "", dataset: { key: "rate_limit.per_seconds" } });
+  const fTemplates = field(t("cfg.channel_templates"), {
+    type: "textarea",
+    rows: 4,
+    class: "mono",
+    value: initial.templates ? JSON.stringify(initial.templates, null, 2) : "",
+    placeholder: '{"default": {"title": "{{ project.name }}: {{ title }}"}}',
+    help: t("cfg.templates_help"),
+    dataset: { key: "templates" },
+  });
+  const warningsSlot = h("div");
+  if (initial.warnings && initial.warnings.length) {
+    mount(warningsSlot, alertBox("warn", h("ul", initial.warnings.map((w) => h("li", w)))));
+    warningsSlot.dataset.testid = "channel-warnings";
+  }
+
+  function drawFields(values) {
+    inputs = {};
+    clear(fieldsSlot);
+    for (const spec of FIELDS[state.type]) {
+      const raw = values ? values[spec.key] : undefined;
+      const value = raw === undefined || raw === null ? (values ? "" : spec.default ?? "") : raw;
+      const common = { dataset: { key: `config.${spec.key}`, testid: `ch-${spec.key}` }, required: spec.required || undefined };
+      const hasMask = typeof value === "string" && value.includes(MASK);
+      let f;
+      if (spec.kind === "bool") {
+        f = field(fieldLabel(spec.key), { type: "checkbox", checked: Boolean(value), ...common });
+      } else if (spec.kind === "list") {
+        f = field(fieldLabel(spec.key), { value: Array.isArray(value) ? value.join(", ") : value, placeholder: spec.placeholder, help: t("cfg.list_help"), ...common });
+      } else if (spec.kind === "int") {
+        f = field(fieldLabel(spec.key), { type: "number", min: spec.min, max: spec.max, step: 1, value, placeholder: spec.placeholder, ...common });
+      } else if (spec.kind === "select") {
+        f = field(fieldLabel(spec.key), { type: "select", options: spec.choices.map((c) => [c, c]), value: value || spec.default, ...common });
+      } else if (spec.kind === "headers") {
+        const text = value && typeof value === "object" ? Object.entries(value).map(([k, v]) => `${k}: ${v}`).join("\n") : "";
+        f = field(fieldLabel(spec.key), {
+          type: "textarea",
+          rows: 3,
+          class: "mono",
+          value: text,
+          placeholder: "Authorization: Bearer …",
+          help: text.includes(MASK) ? `${t("cfg.headers_help")} ${t("cfg.masked_help")}` : t("cfg.headers_help"),
+          ...common,
+        });
+      } else {
+        f = field(fieldLabel(spec.key), {
+          type: "text",
+          value,
+          placeholder: spec.placeholder,
+          autocomplete: "off",
+          spellcheck: "false",
+          class: spec.kind === "url" || spec.kind === "secret" ? "mono" : undefined,
+          help: hasMask ? t("cfg.masked_help") : spec.kind === "secret" ? t("cfg.secret_help") : undefined,
+          ...common,
+        });
+      }
+      if (hasMask) f.wrap.classList.add("is-masked");
+      inputs[spec.key] = { spec, input: f.input };
+      fieldsSlot.appendChild(f.wrap);
+    }
+  }
+
+  function setLegend(position) {
+    legend.textContent = `${t("cfg.channel")} ${position + 1} · ${label("channel", state.type)}`;
+  }
+
+  fType.input.addEventListener("change", () => {
+    state.type = fType.input.value;
+    drawFields(null);
+    onChange();
+  });
+
+  const removeBtn = button(t("cfg.remove_channel"), { kind: "link-danger", testid: "channel-remove", onClick: () => onRemove(card) });
+
+  card.append(
+    legend,
+    h("div", { class: "channel-head" }, fType.wrap, fEnabled.wrap, state.id ? h("span", { class: "muted mono", title: state.id }, `id ${state.id.slice(0, 8)}…`) : h("span", { class: "tag" }, t("cfg.new_channel")), removeBtn),
+    warningsSlot,
+    fieldsSlot,
+    h(
+      "details",
+      { class: "advanced" },
+      h("summary", t("cfg.channel_advanced")),
+      h("div", { class: "grid-2" }, fRateCount.wrap, fRatePer.wrap),
+      h("p", { class: "help" }, t("cfg.rate_help")),
+      fTemplates.wrap,
+    ),
+  );
+  drawFields(initial.config || null);
+
+  return {
+    card,
+    state,
+    setLegend,
+    /** The ChannelIn body, or throws {key, message} for a client-side problem. */
+    value() {
+      const config = {};
+      for (const [key, { spec, input }] of Object.entries(inputs)) {
+        if (spec.kind === "bool") {
+          config[key] = input.checked;
+        } else if (spec.kind === "list") {
+          config[key] = splitList(input.value);
+        } else if (spec.kind === "int") {
+          if (input.value !== "") config[key] = Number(input.value);
+        } else if (spec.kind === "headers") {
+          const headers = {};
+          for (const line of input.value.split("\n")) {
+            if (!line.trim()) continue;
+            const at = line.indexOf(":");
+            if (at <= 0) throw { key: `config.${key}`, message: t("cfg.header_line_error", { line: line.trim() }) };
+            headers[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+          }
+          config[key] = headers;
+        } else {
+          const text = input.value.trim();
+          if (text !== "" || spec.keepEmpty) config[key] = text;
+        }
+      }
+      let templates = null;
+      if (fTemplates.input.value.trim()) {
+        try {
+          templates = JSON.parse(fTemplates.input.value);
+        } catch (err) {
+          throw { key: "templates", message: t("cfg.json_error", { message: err.message }) };
+        }
+      }
+      const count = fRateCount.input.value;
+      const per = fRatePer.input.value;
+      const rateLimit = count === "" && per === "" ? null : { count: Number(count), per_seconds: Number(per) };
+      const body = { type: state.type, enabled: fEnabled.input.checked, config, rate_limit: rateLimit, templates };
+      if (state.id) body.id = state.id;
+      return body;
+    },
+  };
+}
+
+function resultsTable(results, channelsById) {
+  return table(
+    [
+      {
+        label: t("history.channel"),
+        cell: (r) => h("span", label("channel", r.channel_type), channelsById && channelsById.get(r.channel_id) !== undefined ? h("span", { class: "muted" }, ` #${channelsById.get(r.channel_id) + 1}`) : null),
+      },
+      { label: t("history.outcome"), cell: (r) => badge("outcome", r.outcome, "test-outcome") },
+      { label: t("test.delivered"), cell: (r) => (r.delivered ? t("common.yes") : t("common.no")) },
+      { label: t("history.code"), cell: (r) => h("code", { dataset: { testid: "test-code" } }, r.code ?? "—") },
+      { label: t("history.message"), class: "wrap", cell: (r) => h("span", { dataset: { testid: "test-message" } }, r.message) },
+      { label: t("history.http"), cell: (r) => (r.http_status === null ? "—" : String(r.http_status)) },
+      { label: t("history.latency"), cell: (r) => formatMs(r.latency_ms) },
+      { label: t("history.delivery"), cell: (r) => idLink(`/ui/history/${enc(r.delivery_id)}`, r.delivery_id) },
+    ],
+    results,
+    { testid: "test-results", empty: t("test.no_channels") },
+  );
+}
+
+function previewList(previews) {
+  return h(
+    "div",
+    { class: "previews", dataset: { testid: "previews" } },
+    previews.map((p, i) =>
+      h(
+        "div",
+        { class: "preview" },
+        h("h3", `${t("cfg.channel")} ${i + 1} · ${label("channel", p.channel_type)}`),
+        h("p", h("code", `${p.method} ${p.url}`), " ", h("span", { class: "muted" }, t("cfg.preview_bytes", { n: p.body_bytes }))),
+        pre(formatJson(p.headers)),
+        pre(formatJson(p.body)),
+      ),
+    ),
+  );
+}
+
+export async function configEditorView(ctx) {
+  const editing = ctx.params.id || null;
+  let saved = null;
+  if (editing) saved = await get(`${RELEASE}/callbacks/${enc(editing)}`, null, ctx.signal);
+  const projectId = saved ? saved.project_id : ctx.params.project;
+  const projectsById = await projectMap().catch(() => new Map());
+  if (!ctx.alive()) return;
+  const project = projectsById.get(projectId);
+  const title = editing ? t("cfg.edit_title", { name: saved.name }) : t("cfg.new_title");
+  document.title = `${title} · Herald`;
+
+  const base = saved || {
+    name: "default",
+    enabled: true,
+    events: ["canary_started", "canary_completed", "full_completed", "task_failed"],
+    filters: { environments: [], task_types: [], strategies: [] },
+    locale: "zh",
+    templates: null,
+    channels: [{ type: "dingtalk", enabled: true, config: null }],
+  };
+
+  const msg = h("div", { class: "msg", "aria-live": "polite", dataset: { testid: "config-msg" } });
+  const fName = field(t("cfg.name"), { value: base.name, required: true, maxlength: 100, dataset: { key: "name", testid: "cfg-name" } });
+  const fEnabled = field(t("cfg.enabled_long"), { type: "checkbox", checked: base.enabled, dataset: { key: "enabled", testid: "cfg-enabled" } });
+  const fLocale = field(t("cfg.locale"), {
+    type: "select",
+    options: [["zh", label("locale", "zh")], ["en", label("locale", "en")]],
+    value: base.locale || "zh",
+    help: t("cfg.locale_help"),
+    dataset: { key: "locale", testid: "cfg-locale" },
+  });
+  const gEvents = checkboxGroup(t("cfg.events"), EVENTS.map((e) => [e, `${label("event", e)}`]), base.events, { testid: "cfg-events" });
+  gEvents.wrap.dataset.key = "events";
+  const gEnv = checkboxGroup(t("cfg.filter_env"), ENVIRONMENTS.map((v) => [v, label("env", v)]), base.filters.environments || []);
+  gEnv.wrap.dataset.key = "filters.environments";
+  const gTypes = checkboxGroup(t("cfg.filter_types"), TASK_TYPES.map((v) => [v, label("ttype", v)]), base.filters.task_types || []);
+  gTypes.wrap.dataset.key = "filters.task_types";
+  const gStrategies = checkboxGroup(t("cfg.filter_strategies"), STRATEGIES.map((v) => [v, label("strategy", v)]), base.filters.strategies || []);
+  gStrategies.wrap.dataset.key = "filters.strategies";
+  const fTemplates = field(t("cfg.templates"), {
+    type: "textarea",
+    rows: 5,
+    class: "mono",
+    value: base.templates ? JSON.stringify(base.templates, null, 2) : "",
+    placeholder: '{"task_failed": {"title": "{{ project.name }} 发布失败"}}',
+    help: t("cfg.templates_help"),
+    dataset: { key: "templates" },
+  });
+
+  const channelsSlot = h("div", { class: "channels", dataset: { key: "channels" } });
+  let cards = [];
+  function relabel() {
+    cards.forEach((c, i) => c.setLegend(i));
+  }
+  function addChannel(initial) {
+    const card = channelCard(initial, {
+      onRemove: (el) => {
+        if (cards.length <= 1) {
+          showError(msg, new ApiError(0, "client", t("cfg.need_channel")));
+          return;
+        }
+        cards = cards.filter((c) => c.card !== el);
+        el.remove();
+        relabel();
+      },
+      onChange: relabel,
+    });
+    cards.push(card);
+    channelsSlot.appendChild(card.card);
+    relabel();
+    return card;
+  }
+  for (const ch of base.channels) addChannel(ch);
+  const addType = field(t("cfg.add_type"), { type: "select", options: CHANNEL_TYPES.map((c) => [c, label("channel", c)]), value: "feishu", dataset: { testid: "add-channel-type" } });
+  const addBtn = button(t("cfg.add_channel"), {
+    testid: "add-channel",
+    onClick: () => {
+      const card = addChannel({ type: addType.input.value, enabled: true, config: null });
+      card.card.querySelector("input, select")?.focus();
+    },
+  });
+
+  const form = h("form", { class: "form", novalidate: true, dataset: { testid: "config-form" } });
+
+  function body() {
+    clearInvalid(form);
+    const problems = [];
+    const channels = [];
+    cards.forEach((c, i) => {
+      try {
+        channels.push(c.value());
+      } catch (err) {
+        if (err && err.key) problems.push({ field: `channels.${i}.${err.key}`, message: err.message });
+        else throw err;
+      }
+    });
+    let templates = null;
+    if (fTemplates.input.value.trim()) {
+      try {
+        templates = JSON.parse(fTemplates.input.value);
+      } catch (err) {
+        problems.push({ field: "templates", message: t("cfg.json_error", { message: err.message }) });
+      }
+    }
+    if (problems.length) {
+      const err = new ApiError(0, "client", t("cfg.fix_fields"), problems);
+      throw err;
+    }
+    return {
+      name: fName.input.value.trim(),
+      enabled: fEnabled.input.checked,
+      events: gEvents.values(),
+      channels,
+      filters: { environments: gEnv.values(), task_types: gTypes.values(), strategies: gStrategies.values() },
+      locale: fLocale.input.value,
+      templates,
+    };
+  }
+
+  /** Put every field error next to its control; channel fields are found inside their card. */
+  function mapFieldErrors(err) {
+    if (!(err instanceof ApiError)) return;
+    let marked = 0;
+    for (const { field: name, message } of err.fieldErrors()) {
+      let root = form;
+      let rest = name;
+      const m = /^channels\.(\d+)\.?(.*)$/.exec(name);
+      if (m && cards[Number(m[1])]) {
+        root = cards[Number(m[1])].card;
+        rest = m[2] || "type";
+      }
+      let control = null;
+      let key = rest;
+      while (key && !control) {
+        control = root.querySelector(`[data-key="${CSS.escape(key)}"]`);
+        if (!control) key = key.includes(".") ? key.slice(0, key.lastIndexOf(".")) : "";
+      }
+      if (!control && root !== form) control = root.querySelector('[data-key="type"]');
+      if (control) {
+        const target = control.matches("fieldset, div") ? control.querySelector("input, select, textarea") || control : control;
+        markInvalid(target, message);
+        marked += 1;
+      }
+    }
+    const first = form.querySelector("[aria-invalid]");
+    if (first) first.focus();
+    return marked;
+  }
+
+  function showWarnings(config, afterSave = false) {
+    if (!config.warnings || !config.warnings.length) return null;
+    return alertBox("warn", h("strong", afterSave ? t("cfg.warnings") : t("cfg.warnings_loaded")), h("ul", { dataset: { testid: "config-warnings" } }, config.warnings.map((w) => h("li", w))));
+  }
+
+  const saveBtn = h("button", { type: "submit", class: "btn btn-primary", dataset: { testid: "config-save" } }, editing ? t("common.save") : t("cfg.create"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    await busy(saveBtn, null, async () => {
+      clear(msg);
+      let payload;
+      try {
+        payload = body();
+        const result = editing
+          ? await put(`${RELEASE}/callbacks/${enc(editing)}`, payload)
+          : await post(`${RELEASE}/projects/${enc(projectId)}/callbacks`, payload);
+        flash = { kind: "ok", text: editing ? t("cfg.saved") : t("cfg.created"), warnings: result.warnings };
+        if (editing) ctx.rerender();
+        else ctx.navigate(`/ui/callbacks/${enc(result.id)}`, { replace: true });
+      } catch (err) {
+        mapFieldErrors(err);
+        showError(msg, err);
+      }
+    });
+  });
+
+  // Preview of what the (unsaved) form would send.
+  const previewEvent = field(t("test.event"), { type: "select", options: EVENTS.map((e) => [e, label("event", e)]), value: "canary_started" });
+  const previewSlot = h("div");
+  const previewBtn = button(t("cfg.preview"), {
+    testid: "config-preview",
+    onClick: (ev) =>
+      busy(ev.currentTarget, previewSlot, async () => {
+        clearInvalid(form);
+        let config;
+        try {
+          config = body();
+        } catch (err) {
+          mapFieldErrors(err);
+          throw err;
+        }
+        const payload = { event_type: previewEvent.input.value, config };
+        try {
+          const previews = editing
+            ? await post(`${RELEASE}/callbacks/${enc(editing)}/preview`, payload)
+            : await post(`${RELEASE}/projects/${enc(projectId)}/callbacks/preview`, payload);
+          mount(previewSlot, previewList(previews));
+        } catch (err) {
+          mapFieldErrors(err);
+          throw err;
+        }
+      }),
+  });
+
+  const deleteBtn = editing
+    ? button(t("common.delete"), {
+        kind: "danger",
+        testid: "config-delete",
+        onClick: async (ev) => {
+          const btn = ev.currentTarget;
+          if (!(await confirmDialog(t("cfg.delete_confirm", { name: saved.name }), { danger: true, confirmLabel: t("common.delete") }))) return;
+          await busy(btn, msg, async () => {
+            await del(`${RELEASE}/callbacks/${enc(editing)}`);
+            ctx.navigate(`/ui/projects/${enc(projectId)}`);
+          });
+        },
+      })
+    : null;
+
+  form.append(
+    section(
+      t("cfg.general"),
+      h("div", { class: "grid-3" }, fName.wrap, fLocale.wrap, h("div", { class: "align-end" }, fEnabled.wrap)),
+      gEvents.wrap,
+      h("h3", t("cfg.filters")),
+      h("p", { class: "help" }, t("cfg.filters_help")),
+      h("div", { class: "grid-3" }, gEnv.wrap, gTypes.wrap, gStrategies.wrap),
+    ),
+    section(t("cfg.channels"), channelsSlot, h("div", { class: "add-channel" }, addType.wrap, addBtn)),
+    h("details", { class: "card advanced" }, h("summary", t("cfg.templates_section")), fTemplates.wrap),
+    h(
+      "div",
+      { class: "form-actions sticky-actions" },
+      saveBtn,
+      h("span", { class: "inline-field" }, previewEvent.wrap, previewBtn),
+      link(project ? `/ui/projects/${enc(projectId)}` : "/ui/callbacks", t("common.cancel")),
+      deleteBtn,
+    ),
+  );
+
+  // Test send (saved configs only): every enabled channel, or one chosen channel.
+  let testCard = null;
+  if (editing) {
+    const channelsById = new Map(saved.channels.map((c, i) => [c.id, i]));
+    const testEvent = field(t("test.event"), { type: "select", options: EVENTS.map((e) => [e, label("event", e)]), value: "canary_started", dataset: { testid: "test-event" } });
+    const testChannel = field(t("test.channel"), {
+      type: "select",
+      options: [["", t("test.all_enabled")], ...saved.channels.map((c, i) => [c.id, `${i + 1} · ${label("channel", c.type)}${c.enabled ? "" : ` (${t("cfg.disabled")})`}`])],
+      dataset: { testid: "test-channel" },
+    });
+    const testSlot = h("div", { "aria-live": "polite", dataset: { testid: "test-slot" } });
+    const testBtn = button(t("test.send"), {
+      kind: "primary",
+      testid: "test-send",
+      onClick: (ev) =>
+        busy(ev.currentTarget, testSlot, async () => {
+          mount(testSlot, h("p", { class: "loading", role: "status" }, t("test.sending")));
+          const payload = { event_type: testEvent.input.value };
+          if (testChannel.input.value) payload.channel_id = testChannel.input.value;
+          const result = await post(`${RELEASE}/callbacks/${enc(editing)}/test`, payload);
+          mount(testSlot, resultsTable(result.results, channelsById));
+        }),
+    });
+    testCard = section(
+      t("test.title"),
+      h("p", { class: "help" }, t("test.help")),
+      h("div", { class: "filters plain" }, testEvent.wrap, testChannel.wrap, h("div", { class: "align-end" }, testBtn)),
+      testSlot,
+    );
+    testCard.dataset.testid = "test-card";
+  }
+
+  const header = h(
+    "div",
+    { class: "page-header" },
+    h(
+      "div",
+      h("h1", title),
+      h("p", { class: "subtitle" }, t("task.project"), ": ", project ? link(`/ui/projects/${enc(projectId)}`, project.name) : projectId, editing ? [" · ", link(`/ui/history?config_id=${enc(editing)}`, t("cfg.history_link"))] : null),
+    ),
+  );
+  const flashNode = flash ? h("div", alertBox(flash.kind, flash.text), flash.warnings ? showWarnings(flash, true) : null) : saved ? showWarnings(saved) : null;
+  flash = null;
+  if (flashNode) msg.appendChild(flashNode);
+  mount(ctx.main, header, msg, testCard, form, section(t("cfg.preview_title"), previewSlot));
+}
+

@@ -1,0 +1,584 @@
+// Releases: the task list, a task's page (progress, hosts, events, deliveries, actions) and
+// the new-task form.
+
+import { ApiError, RELEASE, get, post, projectMap, projects, versionName, versions } from "../api.js";
+import { h, mount } from "../dom.js";
+import { label, t } from "../i18n.js";
+import {
+  badge,
+  busy,
+  button,
+  clearInvalid,
+  confirmDialog,
+  facts,
+  field,
+  idLink,
+  link,
+  loading,
+  markInvalid,
+  pageHeader,
+  section,
+  showError,
+  splitList,
+  table,
+  time,
+} from "../ui.js";
+
+export const STATUSES = ["pending", "running", "awaiting_promotion", "success", "failed", "stopped"];
+export const ENVIRONMENTS = ["production", "staging", "development"];
+export const STRATEGIES = ["canary", "rolling", "blue_green"];
+export const TASK_TYPES = ["deploy", "rollback", "stop"];
+const ACTIVE = new Set(["pending", "running", "awaiting_promotion"]);
+
+const enc = encodeURIComponent;
+
+/** The progress bar: success and failed segments over the total, with a text summary. */
+export function progress(counts, { compact = false } = {}) {
+  const total = counts.total || 0;
+  const pct = (n) => (total ? (100 * n) / total : 0);
+  const text = t("task.progress_text", {
+    done: counts.success,
+    total,
+    failed: counts.failed,
+  });
+  const bar = h(
+    "div",
+    {
+      class: ["progress", compact && "progress-compact"],
+      role: "progressbar",
+      "aria-valuemin": 0,
+      "aria-valuemax": total,
+      "aria-valuenow": counts.success,
+      "aria-valuetext": text,
+      "aria-label": t("task.progress"),
+      dataset: { testid: "progress" },
+    },
+    h("span", { class: "seg seg-ok" }),
+    h("span", { class: "seg seg-bad" }),
+    h("span", { class: "seg seg-run" }),
+  );
+  // Widths through CSSOM: the CSP forbids inline style attributes, not style properties.
+  const [ok, bad, run] = bar.children;
+  ok.style.width = `${pct(counts.success)}%`;
+  bad.style.width = `${pct(counts.failed)}%`;
+  run.style.width = `${pct(counts.running)}%`;
+  if (compact) return h("div", { class: "progress-cell" }, bar, h("span", { class: "progress-label" }, `${counts.success}/${total}`, counts.failed ? h("span", { class: "bad-text" }, ` ✕${counts.failed}`) : null));
+  return h("div", { class: "progress-block" }, bar, h("p", { class: "progress-text", dataset: { testid: "progress-text" } }, text));
+}
+
+function options(group, values, { all = true } = {}) {
+  const list = values.map((v) => [v, label(group, v)]);
+  return all ? [["", t("common.all")], ...list] : list;
+}
+
+// -- list ---------------------------------------------------------------------------------------
+
+export async function taskListView(ctx) {
+  document.title = `${t("nav.tasks")} · Herald`;
+  const q = ctx.query;
+  const filters = {
+    project_id: q.get("project_id") || "",
+    status: q.get("status") || "",
+    environment: q.get("environment") || "",
+    type: q.get("type") || "",
+  };
+  const allProjects = await projects();
+  if (!ctx.alive()) return;
+  const byId = new Map(allProjects.map((p) => [p.id, p]));
+
+  const fProject = field(t("filter.project"), {
+    type: "select",
+    options: [["", t("common.all")], ...allProjects.map((p) => [p.id, p.name])],
+    value: filters.project_id,
+    dataset: { testid: "filter-project" },
+  });
+  const fStatus = field(t("filter.status"), { type: "select", options: options("status", STATUSES), value: filters.status, dataset: { testid: "filter-status" } });
+  const fEnv = field(t("filter.environment"), { type: "select", options: options("env", ENVIRONMENTS), value: filters.environment, dataset: { testid: "filter-environment" } });
+  const fType = field(t("filter.type"), { type: "select", options: options("ttype", TASK_TYPES), value: filters.type });
+  const slot = h("div");
+  const listSlot = h("div", { dataset: { testid: "task-list" } }, loading());
+  const more = button(t("common.load_more"), { testid: "load-more" });
+  more.hidden = true;
+
+  let rows = [];
+  let cursor = null;
+  const names = new Map(); // version id → name
+
+  async function fetchPage(after, limit = 50) {
+    const page = await get(`${RELEASE}/tasks`, { ...filters, limit, cursor: after }, ctx.signal);
+    const missing = new Set(page.items.filter((r) => !names.has(r.version_id)).map((r) => r.project_id));
+    await Promise.all(
+      [...missing].map(async (pid) => {
+        try {
+          for (const v of await versions(pid)) names.set(v.id, v.name);
+        } catch {
+          // names are a nicety; the ids still show
+        }
+      }),
+    );
+    return page;
+  }
+
+  function draw() {
+    mount(
+      listSlot,
+      table(
+        [
+          { label: t("task.id"), cell: (r) => idLink(`/ui/tasks/${enc(r.id)}`, r.id) },
+          { label: t("task.project"), cell: (r) => (byId.get(r.project_id) ? link(`/ui/projects/${enc(r.project_id)}`, byId.get(r.project_id).name) : r.project_id) },
+          { label: t("task.version"), cell: (r) => names.get(r.version_id) || r.version_id },
+          { label: t("task.type"), cell: (r) => label("ttype", r.type) },
+          { label: t("task.strategy"), cell: (r) => label("strategy", r.strategy) },
+          { label: t("task.environment"), cell: (r) => label("env", r.environment) },
+          { label: t("task.status"), cell: (r) => badge("status", r.status) },
+          { label: t("task.progress"), cell: (r) => progress(r.counts, { compact: true }) },
+          { label: t("task.created"), cell: (r) => time(r.created_at) },
+        ],
+        rows,
+        { empty: t("task.none"), testid: "tasks-table", caption: t("nav.tasks") },
+      ),
+    );
+    more.hidden = !cursor;
+  }
+
+  async function load() {
+    try {
+      const page = await fetchPage(null);
+      if (!ctx.alive()) return;
+      rows = page.items;
+      cursor = page.next_cursor;
+      showError(slot, null);
+      draw();
+    } catch (err) {
+      if (ctx.alive() && err.name !== "AbortError") showError(slot, err);
+    }
+  }
+
+  more.addEventListener("click", () =>
+    busy(more, slot, async () => {
+      const page = await fetchPage(cursor);
+      rows = rows.concat(page.items);
+      cursor = page.next_cursor;
+      draw();
+    }),
+  );
+
+  for (const [f, key] of [[fProject, "project_id"], [fStatus, "status"], [fEnv, "environment"], [fType, "type"]]) {
+    f.input.addEventListener("change", () => {
+      filters[key] = f.input.value;
+      ctx.setQuery(filters);
+      listSlot.replaceChildren(loading());
+      load();
+    });
+  }
+
+  mount(
+    ctx.main,
+    pageHeader(t("nav.tasks"), link(`/ui/tasks/new${filters.project_id ? `?project_id=${enc(filters.project_id)}` : ""}`, t("task.new")), ),
+    h("form", { class: "filters", role: "search", on: { submit: (e) => e.preventDefault() } }, fProject.wrap, fStatus.wrap, fEnv.wrap, fType.wrap),
+    slot,
+    listSlot,
+    h("div", { class: "more" }, more),
+  );
+  ctx.main.querySelector(".page-actions a").classList.add("btn", "btn-primary");
+  await load();
+  // Refresh while something on the page is still moving (only the first page is re-read).
+  ctx.every(4000, async () => {
+    if (!rows.some((r) => ACTIVE.has(r.status))) return;
+    try {
+      const page = await fetchPage(null, Math.min(200, Math.max(50, rows.length)));
+      if (!ctx.alive()) return;
+      const fresh = new Map(page.items.map((r) => [r.id, r]));
+      rows = rows.map((r) => fresh.get(r.id) || r);
+      for (const r of page.items) if (!rows.some((x) => x.id === r.id)) rows.unshift(r);
+      draw();
+    } catch {
+      // keep what is shown; the next tick tries again
+    }
+  });
+}
+
+// -- detail -------------------------------------------------------------------------------------
+
+export async function taskView(ctx) {
+  const id = ctx.params.id;
+  document.title = `${t("task.title")} ${id.slice(0, 8)} · Herald`;
+  const path = `${RELEASE}/tasks/${enc(id)}`;
+  let task = await get(path, null, ctx.signal);
+  if (!ctx.alive()) return;
+  const projectsById = await projectMap().catch(() => new Map());
+  const project = projectsById.get(task.project_id);
+  const vname = await versionName(task.project_id, task.version_id);
+  if (!ctx.alive()) return;
+
+  const msg = h("div", { class: "msg", "aria-live": "polite" });
+  const statusSlot = h("span");
+  const progressSlot = h("div");
+  const factsSlot = h("div");
+  const hostsSlot = h("div");
+  const eventsSlot = h("div", { dataset: { testid: "events" } });
+  const deliveriesSlot = h("div", { dataset: { testid: "task-deliveries" } });
+
+  const startBtn = button(t("task.start"), { kind: "primary", testid: "task-start" });
+  const promoteBtn = button(t("task.promote"), { kind: "primary", testid: "task-promote" });
+  const stopBtn = button(t("task.stop"), { kind: "danger", testid: "task-stop" });
+  const rollbackBtn = button(t("task.rollback"), { testid: "task-rollback" });
+
+  async function act(btn, verb, body) {
+    await busy(btn, msg, async () => {
+      task = await post(`${path}/${verb}`, body);
+      update();
+      refresh();
+    });
+    drawButtons();
+  }
+  startBtn.addEventListener("click", () => act(startBtn, "start"));
+  promoteBtn.addEventListener("click", () => act(promoteBtn, "promote"));
+  stopBtn.addEventListener("click", async () => {
+    const answer = await confirmDialog(t("task.stop_confirm"), {
+      danger: true,
+      confirmLabel: t("task.stop"),
+      input: { label: t("task.stop_reason"), placeholder: t("task.stop_reason_placeholder") },
+    });
+    if (answer === false) return;
+    await act(stopBtn, "stop", typeof answer === "string" ? { reason: answer } : undefined);
+  });
+  rollbackBtn.addEventListener("click", async () => {
+    if (!(await confirmDialog(t("task.rollback_confirm"), { confirmLabel: t("task.rollback") }))) return;
+    await busy(rollbackBtn, msg, async () => {
+      const created = await post(`${path}/rollback`);
+      ctx.navigate(`/ui/tasks/${enc(created.id)}`);
+    });
+  });
+
+  function drawButtons() {
+    startBtn.disabled = task.status !== "pending";
+    promoteBtn.disabled = task.status !== "awaiting_promotion";
+    stopBtn.disabled = !ACTIVE.has(task.status);
+    for (const [btn, reason] of [
+      [startBtn, "task.start_hint"],
+      [promoteBtn, "task.promote_hint"],
+      [stopBtn, "task.stop_hint"],
+    ]) {
+      if (btn.disabled) btn.title = t(reason, { status: label("status", task.status) });
+      else btn.removeAttribute("title");
+    }
+  }
+
+  function update() {
+    mount(statusSlot, badge("status", task.status, "task-status"));
+    mount(progressSlot, progress(task.counts));
+    const canary = new Set(task.hosts.slice(0, task.canary_count));
+    mount(
+      factsSlot,
+      facts(
+        [
+          [t("task.project"), project ? link(`/ui/projects/${enc(project.id)}`, project.name) : task.project_id],
+          [t("task.version"), vname || task.version_id],
+          [t("task.phase"), task.phase ? h("span", { dataset: { testid: "task-phase" } }, label("phase", task.phase)) : "—"],
+          [t("task.type"), label("ttype", task.type)],
+          [t("task.strategy"), label("strategy", task.strategy) + (task.strategy === "canary" ? ` (${task.canary_count})` : "")],
+          [t("task.environment"), label("env", task.environment)],
+          [t("task.batch_size"), String(task.batch_size)],
+          [t("task.max_failed"), String(task.max_failed)],
+          [t("task.executor"), executorText(task.executor)],
+          [t("task.created"), time(task.created_at)],
+          [t("task.started"), time(task.started_at)],
+          [t("task.finished"), time(task.finished_at)],
+          [t("task.duration"), task.started_at ? task.duration : "—"],
+          task.auto_promote_after !== null ? [t("task.auto_promote"), t("common.seconds", { n: task.auto_promote_after })] : null,
+          task.long_running_after !== null ? [t("task.long_running_after"), t("common.seconds", { n: task.long_running_after })] : null,
+          task.rollback_of ? [t("task.rollback_of"), idLink(`/ui/tasks/${enc(task.rollback_of)}`, task.rollback_of)] : null,
+          task.reason ? [t("task.reason"), h("span", { dataset: { testid: "task-reason" } }, task.reason)] : null,
+        ],
+        "task-facts",
+      ),
+    );
+    mount(
+      hostsSlot,
+      table(
+        [
+          { label: t("host.host"), cell: (r) => h("span", { class: "mono" }, r.host, canary.has(r.host) ? h("span", { class: "tag" }, t("host.canary")) : null) },
+          { label: t("host.status"), cell: (r) => badge("hstatus", r.status) },
+          { label: t("host.exit_code"), cell: (r) => (r.exit_code === null ? "—" : String(r.exit_code)) },
+          { label: t("host.started"), cell: (r) => time(r.started_at) },
+          { label: t("host.finished"), cell: (r) => time(r.finished_at) },
+          { label: t("host.output"), cell: (r) => (r.output ? outputCell(r.output) : h("span", { class: "muted" }, "—")) },
+        ],
+        task.host_results,
+        { testid: "hosts-table", caption: t("task.hosts") },
+      ),
+    );
+    drawButtons();
+  }
+
+  function drawEvents(events) {
+    if (!events.length) {
+      mount(eventsSlot, h("p", { class: "empty" }, t("task.no_events")));
+      return;
+    }
+    mount(
+      eventsSlot,
+      h(
+        "ol",
+        { class: "timeline" },
+        events.map((e) =>
+          h(
+            "li",
+            { dataset: { event: e.event_type } },
+            h("span", { class: "timeline-dot" }),
+            h("strong", label("event", e.event_type)),
+            " ",
+            h("span", { class: "muted mono" }, e.event_type),
+            " · ",
+            time(e.created_at),
+            h(
+              "div",
+              { class: "muted" },
+              t("task.event_summary", {
+                done: e.payload.deployment.completed_count,
+                total: e.payload.deployment.total_count,
+                failed: e.payload.deployment.failed_count,
+                hosts: e.payload.deployment.hosts.slice(0, 8).join(", ") + (e.payload.deployment.hosts.length > 8 ? " …" : ""),
+              }),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  let deliveries = [];
+  function drawDeliveries() {
+    mount(
+      deliveriesSlot,
+      table(
+        [
+          { label: t("history.time"), cell: (d) => link(`/ui/history/${enc(d.id)}`, time(d.created_at)) },
+          { label: t("history.event"), cell: (d) => label("event", d.event_type) },
+          { label: t("history.channel"), cell: (d) => label("channel", d.channel_type) },
+          { label: t("history.status"), cell: (d) => badge("dstatus", d.status) },
+          { label: t("history.outcome"), cell: (d) => badge("outcome", d.last_outcome) },
+          { label: t("history.attempts"), cell: (d) => `${d.attempts}/${d.max_attempts}` },
+        ],
+        deliveries,
+        { empty: t("task.no_deliveries") },
+      ),
+    );
+  }
+
+  async function refresh() {
+    try {
+      const [fresh, events, page] = await Promise.all([
+        get(path, null, ctx.signal),
+        get(`${path}/events`, null, ctx.signal),
+        get(`${path}/callbacks`, { limit: 50 }, ctx.signal),
+      ]);
+      if (!ctx.alive()) return;
+      task = fresh;
+      deliveries = page.items;
+      update();
+      drawEvents(events);
+      drawDeliveries();
+    } catch (err) {
+      if (ctx.alive() && err.name !== "AbortError" && !(err instanceof ApiError && err.status === 401)) showError(msg, err);
+    }
+  }
+
+  mount(
+    ctx.main,
+    h(
+      "div",
+      { class: "page-header" },
+      h("div", h("h1", t("task.title"), " ", h("span", { class: "mono title-id" }, id.slice(0, 8)), " ", statusSlot),
+        h("p", { class: "subtitle" }, project ? project.name : "", vname ? ` · ${vname}` : "", ` · ${label("env", task.environment)}`)),
+      h("div", { class: "page-actions", role: "group", "aria-label": t("task.actions") }, startBtn, promoteBtn, stopBtn, rollbackBtn),
+    ),
+    msg,
+    section(t("task.progress"), progressSlot),
+    section(t("task.details"), factsSlot),
+    section(t("task.hosts"), hostsSlot),
+    section(t("task.events"), eventsSlot),
+    section(
+      t("task.deliveries"),
+      deliveriesSlot,
+      h("p", link(`/ui/history?task_id=${enc(id)}`, t("task.all_deliveries"))),
+    ),
+  );
+  update();
+  await refresh();
+  // Auto-refresh while the task moves, and while its notifications are still on their way.
+  ctx.every(1500, () => {
+    if (ACTIVE.has(task.status) || deliveries.some((d) => d.status === "pending")) refresh();
+  });
+}
+
+function outputCell(text) {
+  if (text.length <= 80 && !text.includes("\n")) return h("code", { class: "output" }, text);
+  return h("details", h("summary", text.slice(0, 60) + "…"), h("pre", { class: "code" }, text));
+}
+
+function executorText(executor) {
+  if (!executor) return "—";
+  if (executor.type === "simulated") {
+    const fails = executor.fail_hosts && executor.fail_hosts.length ? `, ${t("task.fail_hosts")}: ${executor.fail_hosts.join(", ")}` : "";
+    return `${label("executor", "simulated")} (${t("task.per_host", { n: executor.host_seconds })}${fails})`;
+  }
+  if (executor.type === "command") return `${label("executor", "command")}: ${executor.name}`;
+  return label("executor", executor.type);
+}
+
+// -- new task -----------------------------------------------------------------------------------
+
+export async function newTaskView(ctx) {
+  document.title = `${t("task.new")} · Herald`;
+  const allProjects = await projects(true);
+  if (!ctx.alive()) return;
+  if (!allProjects.length) {
+    mount(ctx.main, pageHeader(t("task.new")), h("p", { class: "empty" }, t("task.need_project"), " ", link("/ui/projects", t("nav.projects"))));
+    return;
+  }
+  const preset = ctx.query.get("project_id") || allProjects[0].id;
+  const msg = h("div", { class: "msg" });
+  const fProject = field(t("task.project"), { type: "select", options: allProjects.map((p) => [p.id, p.name]), value: preset, dataset: { key: "project_id", testid: "task-project" } });
+  const fVersion = field(t("task.version"), { type: "select", options: [], dataset: { key: "version_id", testid: "task-version" } });
+  const fNewVersion = field(t("task.new_version"), { placeholder: "v1.2.3", help: t("task.new_version_help"), dataset: { testid: "task-new-version" } });
+  const fStrategy = field(t("task.strategy"), { type: "select", options: options("strategy", STRATEGIES, { all: false }), value: "canary", dataset: { key: "strategy", testid: "task-strategy" } });
+  const fEnv = field(t("task.environment"), { type: "select", options: options("env", ENVIRONMENTS, { all: false }), value: "staging", dataset: { key: "environment", testid: "task-environment" } });
+  const fType = field(t("task.type"), { type: "select", options: options("ttype", TASK_TYPES, { all: false }), value: "deploy", dataset: { key: "type" } });
+  const fHosts = field(t("task.hosts"), { type: "textarea", rows: 4, help: t("task.hosts_help"), dataset: { key: "hosts", testid: "task-hosts" } });
+  const fCanary = field(t("task.canary_count"), { type: "number", min: 1, value: 1, dataset: { key: "canary_count", testid: "task-canary" } });
+  const fBatch = field(t("task.batch_size"), { type: "number", min: 1, value: 1, dataset: { key: "batch_size", testid: "task-batch" } });
+  const fMaxFailed = field(t("task.max_failed"), { type: "number", min: 0, value: 0, dataset: { key: "max_failed" } });
+  const fExecutor = field(t("task.executor"), {
+    type: "select",
+    options: ["simulated", "external", "command"].map((v) => [v, label("executor", v)]),
+    value: "simulated",
+    dataset: { key: "executor.type", testid: "task-executor" },
+  });
+  const fHostSeconds = field(t("task.host_seconds"), { type: "number", min: 0, step: "any", value: 0.2, dataset: { key: "executor.host_seconds", testid: "task-host-seconds" } });
+  const fFailHosts = field(t("task.fail_hosts"), { help: t("task.fail_hosts_help"), dataset: { key: "executor.fail_hosts" } });
+  const fCommand = field(t("task.command_name"), { dataset: { key: "executor.name" } });
+  const fAuto = field(t("task.auto_promote"), { type: "number", min: 0, step: "any", help: t("task.auto_promote_help"), dataset: { key: "auto_promote_after" } });
+  const fLong = field(t("task.long_running_after"), { type: "number", min: 1, step: "any", help: t("task.long_running_help"), dataset: { key: "long_running_after" } });
+
+  async function loadVersions(force = false) {
+    const list = await versions(fProject.input.value, force).catch(() => []);
+    mount(fVersion.input, list.map((v) => h("option", { value: v.id }, v.name)));
+    fVersion.input.disabled = !list.length;
+  }
+  fProject.input.addEventListener("change", () => loadVersions());
+
+  function syncVisibility() {
+    const canary = fStrategy.input.value === "canary";
+    fCanary.wrap.hidden = !canary;
+    fAuto.wrap.hidden = !canary;
+    const ex = fExecutor.input.value;
+    fHostSeconds.wrap.hidden = ex !== "simulated";
+    fFailHosts.wrap.hidden = ex !== "simulated";
+    fCommand.wrap.hidden = ex !== "command";
+  }
+  fStrategy.input.addEventListener("change", syncVisibility);
+  fExecutor.input.addEventListener("change", syncVisibility);
+
+  const num = (input) => (input.value === "" ? undefined : Number(input.value));
+
+  async function submit(start, btn) {
+    clearInvalid(form);
+    await busy(btn, msg, async () => {
+      const projectId = fProject.input.value;
+      let versionId = fVersion.input.value;
+      const newVersion = fNewVersion.input.value.trim();
+      if (newVersion) {
+        try {
+          const created = await post(`${RELEASE}/projects/${enc(projectId)}/versions`, { name: newVersion });
+          versionId = created.id;
+          fNewVersion.input.value = "";
+          await loadVersions(true);
+          fVersion.input.value = versionId;
+        } catch (err) {
+          for (const fe of err.fieldErrors ? err.fieldErrors() : []) markInvalid(fNewVersion.input, fe.message);
+          throw err;
+        }
+      }
+      const ex = fExecutor.input.value;
+      const executor = { type: ex };
+      if (ex === "simulated") {
+        if (fHostSeconds.input.value !== "") executor.host_seconds = Number(fHostSeconds.input.value);
+        executor.fail_hosts = splitList(fFailHosts.input.value);
+      } else if (ex === "command") {
+        executor.name = fCommand.input.value.trim();
+      }
+      const canary = fStrategy.input.value === "canary";
+      const body = {
+        project_id: projectId,
+        version_id: versionId,
+        type: fType.input.value,
+        strategy: fStrategy.input.value,
+        environment: fEnv.input.value,
+        hosts: splitList(fHosts.input.value),
+        canary_count: canary ? num(fCanary.input) : 0,
+        batch_size: num(fBatch.input),
+        max_failed: num(fMaxFailed.input),
+        executor,
+        auto_promote_after: canary ? num(fAuto.input) ?? null : null,
+        long_running_after: num(fLong.input) ?? null,
+      };
+      let created;
+      try {
+        created = await post(`${RELEASE}/tasks`, body);
+      } catch (err) {
+        mapErrors(form, err);
+        throw err;
+      }
+      if (start) await post(`${RELEASE}/tasks/${enc(created.id)}/start`);
+      ctx.navigate(`/ui/tasks/${enc(created.id)}`);
+    });
+  }
+
+  const createBtn = h("button", { type: "submit", class: "btn btn-primary", dataset: { testid: "task-create" } }, t("task.create"));
+  const createStartBtn = button(t("task.create_start"), { testid: "task-create-start" });
+  createStartBtn.addEventListener("click", () => {
+    if (form.reportValidity()) submit(true, createStartBtn);
+  });
+  const form = h(
+    "form",
+    {
+      class: "card form",
+      dataset: { testid: "task-form" },
+      on: {
+        submit: (ev) => {
+          ev.preventDefault();
+          submit(false, createBtn);
+        },
+      },
+    },
+    h("div", { class: "grid-2" }, fProject.wrap, h("div", { class: "stack" }, fVersion.wrap, fNewVersion.wrap)),
+    h("div", { class: "grid-3" }, fStrategy.wrap, fEnv.wrap, fType.wrap),
+    fHosts.wrap,
+    h("div", { class: "grid-3" }, fCanary.wrap, fBatch.wrap, fMaxFailed.wrap),
+    h("div", { class: "grid-3" }, fExecutor.wrap, fHostSeconds.wrap, fFailHosts.wrap, fCommand.wrap),
+    h("div", { class: "grid-2" }, fAuto.wrap, fLong.wrap),
+    msg,
+    h("div", { class: "form-actions" }, createBtn, createStartBtn, link("/ui/tasks", t("common.cancel"))),
+  );
+  fHosts.input.required = true;
+  mount(ctx.main, pageHeader(t("task.new")), form);
+  syncVisibility();
+  await loadVersions();
+}
+
+/** Put each field error next to the control whose data-key matches (longest prefix wins). */
+export function mapErrors(root, err) {
+  if (!(err instanceof ApiError)) return;
+  for (const { field: name, message } of err.fieldErrors()) {
+    let key = name;
+    let control = null;
+    while (key && !control) {
+      control = root.querySelector(`[data-key="${CSS.escape(key)}"]`);
+      if (!control) key = key.includes(".") ? key.slice(0, key.lastIndexOf(".")) : "";
+    }
+    if (control) markInvalid(control, message);
+  }
+}
+
