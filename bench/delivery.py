@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -32,20 +33,16 @@ import aiohttp
 import psycopg
 import sqlalchemy as sa
 
+from herald.bootstrap import Container
+from herald.callbacks.inputs import ConfigIn
+from herald.config import ExplicitSettings
+from herald.domain.ids import new_id
+from herald.domain.release import Environment, Strategy, TaskSpec, TaskType
+from herald.store import migrate
+from herald.store.outbox import insert_event
+from herald.store.tables import deliveries
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
-
-import contextlib
-
-from herald.bootstrap import Container  # noqa: E402
-from herald.callbacks.inputs import ConfigIn  # noqa: E402
-from herald.config import ExplicitSettings  # noqa: E402
-from herald.domain.ids import new_id  # noqa: E402
-from herald.domain.release import Environment, Strategy, TaskSpec, TaskType  # noqa: E402
-from herald.store import migrate  # noqa: E402
-from herald.store.outbox import insert_event  # noqa: E402
-from herald.store.tables import deliveries  # noqa: E402
-
 PG_ADMIN = os.environ.get("HERALD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "benchmark-only encryption key, 32+ characters"
 CONCURRENCY = 64

@@ -36,7 +36,8 @@ async def main(port: int, log_path: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)
     await stop.wait()
-    Path(log_path).write_text("".join(f"{wid} {at:.6f}\n" for wid, at in arrivals))
+    text = "".join(f"{wid} {at:.6f}\n" for wid, at in arrivals)
+    await asyncio.to_thread(Path(log_path).write_text, text)
     await runner.cleanup()
 
 
