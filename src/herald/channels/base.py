@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from herald.channels.configs import ChannelConfig
 from herald.domain.events import EventContext, EventPayload
@@ -278,3 +278,50 @@ def body_excerpt(body: bytes) -> str:
     if not body:
         return "empty body"
     return trim(body.decode("utf-8", errors="replace"), 200)
+
+
+class ChatSender(Generic[ConfigT]):
+    """What the chat senders share: a message (or a digest of several) turned into one request
+    by `_request`; the pasted webhook URL identifies the rate-limited target.
+
+    Subclasses set `model` (their config class) and the `Sender` class attributes.
+    """
+
+    model: type[ConfigT]
+    supports_digest: ClassVar[bool] = True
+    renders_message: ClassVar[bool] = True
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock  # only for Retry-After dates
+
+    def target_identity(self, config: ChannelConfig) -> str:
+        webhook = getattr(expect_config(config, self.model), "webhook_url", None)
+        if not isinstance(webhook, str):
+            raise TypeError(f"{type(self).__name__} must say what identifies its target")
+        return webhook
+
+    def render(
+        self,
+        event: EventView,
+        config: ChannelConfig,
+        *,
+        now: float,
+        access_token: str | None = None,
+    ) -> OutboundRequest:
+        return self._request(event.message, expect_config(config, self.model), now, access_token)
+
+    def render_digest(
+        self,
+        events: Sequence[EventView],
+        config: ChannelConfig,
+        *,
+        now: float,
+        access_token: str | None = None,
+    ) -> OutboundRequest:
+        digest = digest_message(events)
+        return self._request(digest, expect_config(config, self.model), now, access_token)
+
+    def _request(
+        self, message: Message, config: ConfigT, now: float, access_token: str | None
+    ) -> OutboundRequest:
+        raise NotImplementedError

@@ -8,21 +8,18 @@ with `{"status":1111,"wait":5,…}` and no errcode at all.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from herald.channels.base import (
     CHAT_TIMEOUT,
     JSON_HEADERS,
-    EventView,
+    ChatSender,
     OutboundRequest,
     Outcome,
     OutcomeKind,
     RateLimit,
     body_excerpt,
-    digest_message,
-    expect_config,
     fit_message,
     http_failure,
     json_bytes,
@@ -78,42 +75,17 @@ SECURITY_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
-class DingTalkSender:
+class DingTalkSender(ChatSender[DingTalkConfig]):
     """Sender for the `dingtalk` channel type."""
 
     channel_type: ClassVar[str] = "dingtalk"
     config_model: ClassVar[type[ChannelConfig]] = DingTalkConfig
+    model = DingTalkConfig
     default_rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit(20, 60.0),)
-    supports_digest: ClassVar[bool] = True
-    renders_message: ClassVar[bool] = True
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock  # only for Retry-After dates
-
-    def target_identity(self, config: ChannelConfig) -> str:
-        return expect_config(config, DingTalkConfig).webhook_url
-
-    def render(
-        self,
-        event: EventView,
-        config: ChannelConfig,
-        *,
-        now: float,
-        access_token: str | None = None,
+    def _request(
+        self, message: Message, config: DingTalkConfig, now: float, access_token: str | None
     ) -> OutboundRequest:
-        return self._request(event.message, expect_config(config, DingTalkConfig), now)
-
-    def render_digest(
-        self,
-        events: Sequence[EventView],
-        config: ChannelConfig,
-        *,
-        now: float,
-        access_token: str | None = None,
-    ) -> OutboundRequest:
-        return self._request(digest_message(events), expect_config(config, DingTalkConfig), now)
-
-    def _request(self, message: Message, config: DingTalkConfig, now: float) -> OutboundRequest:
         url = config.webhook_url
         if config.sign_secret:
             url = dingtalk_signed_url(url, config.sign_secret, int(now * 1000))

@@ -8,21 +8,18 @@ for the legacy answer without `code`; business errors arrive with HTTP 200.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from herald.channels.base import (
     CHAT_TIMEOUT,
     JSON_HEADERS,
-    EventView,
+    ChatSender,
     OutboundRequest,
     Outcome,
     OutcomeKind,
     RateLimit,
     body_excerpt,
-    digest_message,
-    expect_config,
     fit_message,
     http_failure,
     json_bytes,
@@ -57,45 +54,20 @@ PERMANENT_HINTS: Mapping[int, str] = {
 RATE_LIMIT_CODES = frozenset({11232, 99991400})
 
 
-class FeishuSender:
+class FeishuSender(ChatSender[FeishuConfig]):
     """Sender for the `feishu` channel type."""
 
     channel_type: ClassVar[str] = "feishu"
     config_model: ClassVar[type[ChannelConfig]] = FeishuConfig
+    model = FeishuConfig
     default_rate_limits: ClassVar[tuple[RateLimit, ...]] = (
         RateLimit(5, 1.0),
         RateLimit(100, 60.0),
     )
-    supports_digest: ClassVar[bool] = True
-    renders_message: ClassVar[bool] = True
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock  # only for Retry-After dates
-
-    def target_identity(self, config: ChannelConfig) -> str:
-        return expect_config(config, FeishuConfig).webhook_url
-
-    def render(
-        self,
-        event: EventView,
-        config: ChannelConfig,
-        *,
-        now: float,
-        access_token: str | None = None,
+    def _request(
+        self, message: Message, config: FeishuConfig, now: float, access_token: str | None
     ) -> OutboundRequest:
-        return self._request(event.message, expect_config(config, FeishuConfig), now)
-
-    def render_digest(
-        self,
-        events: Sequence[EventView],
-        config: ChannelConfig,
-        *,
-        now: float,
-        access_token: str | None = None,
-    ) -> OutboundRequest:
-        return self._request(digest_message(events), expect_config(config, FeishuConfig), now)
-
-    def _request(self, message: Message, config: FeishuConfig, now: float) -> OutboundRequest:
         envelope: dict[str, Any] = {}
         if config.sign_secret:
             timestamp = int(now)

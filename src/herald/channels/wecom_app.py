@@ -10,20 +10,19 @@ refreshes once and resends. Content stays within 2048 UTF-8 bytes. Classificatio
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
 from herald.channels.base import (
     CHAT_TIMEOUT,
     JSON_HEADERS,
-    EventView,
+    ChatSender,
     OutboundRequest,
     Outcome,
     OutcomeKind,
     RateLimit,
     body_excerpt,
-    digest_message,
     expect_config,
     fit_message,
     http_failure,
@@ -72,19 +71,15 @@ STATUS_TONES: Mapping[str, str] = {
 }
 
 
-class WeComAppSender:
+class WeComAppSender(ChatSender[WeChatConfig]):
     """Sender for the `wechat` channel type (WeCom application message API)."""
 
     channel_type: ClassVar[str] = "wechat"
     config_model: ClassVar[type[ChannelConfig]] = WeChatConfig
+    model = WeChatConfig
     # Each member takes at most 30 messages a minute from an app and WeCom silently drops
     # the rest, so the app as a whole is held to that pace.
     default_rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit(30, 60.0),)
-    supports_digest: ClassVar[bool] = True
-    renders_message: ClassVar[bool] = True
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock  # only for Retry-After dates
 
     def target_identity(self, config: ChannelConfig) -> str:
         app = expect_config(config, WeChatConfig)
@@ -123,30 +118,8 @@ class WeComAppSender:
             return Outcome(OutcomeKind.RETRYABLE, "0", "gettoken answered without a token")
         return classify(code, reply, status, {}, self._clock)
 
-    def render(
-        self,
-        event: EventView,
-        config: ChannelConfig,
-        *,
-        now: float,
-        access_token: str | None = None,
-    ) -> OutboundRequest:
-        app = expect_config(config, WeChatConfig)
-        return self._request(event.message, app, access_token)
-
-    def render_digest(
-        self,
-        events: Sequence[EventView],
-        config: ChannelConfig,
-        *,
-        now: float,
-        access_token: str | None = None,
-    ) -> OutboundRequest:
-        app = expect_config(config, WeChatConfig)
-        return self._request(digest_message(events), app, access_token)
-
     def _request(
-        self, message: Message, app: WeChatConfig, access_token: str | None
+        self, message: Message, app: WeChatConfig, now: float, access_token: str | None
     ) -> OutboundRequest:
         if not access_token:
             raise ValueError("a wechat message needs an access token: call token_request first")

@@ -7,21 +7,18 @@ application messages. Errors arrive with HTTP 200 and are classified by `errcode
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import ClassVar
 
 from herald.channels.base import (
     CHAT_TIMEOUT,
     JSON_HEADERS,
-    EventView,
+    ChatSender,
     OutboundRequest,
     Outcome,
     OutcomeKind,
     RateLimit,
     body_excerpt,
-    digest_message,
-    expect_config,
     fit_message,
     http_failure,
     json_bytes,
@@ -45,42 +42,17 @@ PERMANENT_HINTS: Mapping[int, str] = {
 }
 
 
-class WeComBotSender:
+class WeComBotSender(ChatSender[WeComBotConfig]):
     """Sender for the `wecom_bot` channel type."""
 
     channel_type: ClassVar[str] = "wecom_bot"
     config_model: ClassVar[type[ChannelConfig]] = WeComBotConfig
+    model = WeComBotConfig
     default_rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit(20, 60.0),)
-    supports_digest: ClassVar[bool] = True
-    renders_message: ClassVar[bool] = True
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock  # only for Retry-After dates
-
-    def target_identity(self, config: ChannelConfig) -> str:
-        return expect_config(config, WeComBotConfig).webhook_url
-
-    def render(
-        self,
-        event: EventView,
-        config: ChannelConfig,
-        *,
-        now: float,
-        access_token: str | None = None,
+    def _request(
+        self, message: Message, config: WeComBotConfig, now: float, access_token: str | None
     ) -> OutboundRequest:
-        return self._request(event.message, expect_config(config, WeComBotConfig))
-
-    def render_digest(
-        self,
-        events: Sequence[EventView],
-        config: ChannelConfig,
-        *,
-        now: float,
-        access_token: str | None = None,
-    ) -> OutboundRequest:
-        return self._request(digest_message(events), expect_config(config, WeComBotConfig))
-
-    def _request(self, message: Message, config: WeComBotConfig) -> OutboundRequest:
         content = fit_message(lambda m, n: wecom_markdown(m, n).encode(), message, MAX_CONTENT)
         body = {"msgtype": "markdown", "markdown": {"content": content.decode()}}
         return OutboundRequest(
