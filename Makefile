@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: serve test install lint typecheck unit integration bench demo clean
+.PHONY: serve test install lint typecheck unit integration bench demo clean browser-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,11 +32,18 @@ typecheck: install
 unit: install
 	$(BIN)/pytest tests/unit
 
-test: install lint typecheck
+# The UI tests drive Debian's Chromium (never a browser downloaded by `playwright install`).
+browser-deps:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+test: install lint typecheck browser-deps
 	$(BIN)/pytest
 
 bench: install
 	$(BIN)/python bench/delivery.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache herald.db herald.db-* herald.key
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache herald.db herald.db-* herald.key herald-demo.db herald-demo.db-*

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -101,7 +102,24 @@ def _serve(container: Container, *, embedded: bool) -> None:
     config = uvicorn.Config(
         api, host=settings.host, port=settings.port, log_config=None, access_log=False
     )
-    uvicorn.Server(config).run()
+    asyncio.run(_serve_until_signalled(uvicorn.Server(config)))
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after shutting down, which would end the process before
+    Herald closes its database; Herald handles the signals itself instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve_until_signalled(server: uvicorn.Server) -> None:
+    quiet = _QuietServer(server.config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: setattr(quiet, "should_exit", True))
+    await quiet.serve()
 
 
 @app.command()

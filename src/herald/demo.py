@@ -18,6 +18,7 @@ import contextlib
 import secrets
 import socket
 import sqlite3
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,13 @@ POLL_S = 0.1
 LISTEN_HOST = "127.0.0.1"
 
 Say = Callable[[str], None]
+CHANNEL_OF = {  # the channel type whose messages each fake platform receives
+    Platform.FEISHU: "feishu",
+    Platform.DINGTALK: "dingtalk",
+    Platform.WECOM_APP: "wechat",
+    Platform.WECOM_BOT: "wecom_bot",
+    Platform.ENDPOINT: "custom",
+}
 
 
 class DemoError(Exception):
@@ -71,8 +79,7 @@ def run_demo(base: Settings, options: DemoOptions, say: Say) -> int:
     user stopped the demo), 1 otherwise. Raises `DemoError` when it cannot start.
     """
     with contextlib.closing(_listen(options.port)) as sock:
-        url = prepare_database(options.database)
-        settings = demo_settings(base, url, options.port)
+        settings = demo_settings(base, prepare_database(options.database), options.port)
         setup_logging("WARNING", settings.log_format)  # the narration is the demo's output
         container = Container.build(settings, embedded=True)
         try:
@@ -115,12 +122,13 @@ def prepare_database(path: Path) -> str:
 def _check_replaceable(path: Path) -> None:
     refusal = f"{path} exists and is not a Herald demo database; choose another --database"
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        uri = path.resolve().as_uri() + "?mode=ro"  # read only: a refused file stays as it was
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
             names = {row[0] for row in conn.execute("SELECT name FROM projects")}
     except sqlite3.Error:
         raise DemoError(refusal) from None
-    if names - {PROJECT}:
-        raise DemoError(f"{refusal} (it has the projects {', '.join(sorted(names))})")
+    if names != {PROJECT}:  # a Herald database without projects may still hold tokens
+        raise DemoError(f"{refusal} (its projects: {', '.join(sorted(names)) or 'none'})")
 
 
 def demo_settings(base: Settings, database_url: str, port: int) -> Settings:
@@ -148,14 +156,15 @@ async def _main(
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:
             await _started(server, serving)
-            ok = await _narrate(c, fake, receivers, token, say)
+            narrator = Narrator(say, lambda: server.should_exit)
+            ok = await _narrate(c, fake, receivers, token, narrator)
         except Exception:
             server.should_exit = True
             await asyncio.gather(serving, return_exceptions=True)
             raise
         if options.exit_when_done:
             server.should_exit = True
-        else:
+        if not server.should_exit:
             say(f"\nHerald keeps serving on {c.settings.base_url}; press Ctrl-C to stop.")
         await serving
     return 0 if ok else 1
@@ -217,20 +226,6 @@ class Receivers:
         configs |= {"wecom_bot": wecom_bot, "custom": custom}
         return [{"type": kind, "config": config} for kind, config in configs.items()]
 
-    def accepted(self, fake: FakePlatforms) -> dict[str, int]:
-        """Per channel type: messages the fake platform accepted and would have shown."""
-        keys = {
-            "feishu": (Platform.FEISHU, self.feishu_token),
-            "dingtalk": (Platform.DINGTALK, self.dingtalk_token),
-            "wechat": (Platform.WECOM_APP, f"{self.corp_id}/{self.agent_id}"),
-            "wecom_bot": (Platform.WECOM_BOT, self.wecom_bot_key),
-            "custom": (Platform.ENDPOINT, self.endpoint),
-        }
-        return {
-            kind: len(fake.received(platform, key, delivered=True))
-            for kind, (platform, key) in keys.items()
-        }
-
 
 def create_release(c: Container, channels: list[dict[str, Any]]) -> Task:
     """The demo project and version, a config subscribing every event on every channel, and
@@ -285,12 +280,25 @@ def snapshot(c: Container, task_id: str, channels: int) -> Snapshot:
 
 @dataclass
 class Narrator:
-    """Prints what changed since the previous snapshot, with the time since the start."""
+    """Follows the release, printing what changed since the previous look with the time since
+    `follow` began; `stopping` tells it the server is shutting down, so nothing more comes."""
 
     say: Say
-    started: float
+    stopping: Callable[[], bool]
+    started: float = 0.0
     status: tuple[str, str | None] | None = None
     attempts_seen: dict[str, int] = field(default_factory=dict)
+
+    async def follow(self, c: Container, task_id: str, channels: int) -> Snapshot:
+        """Print progress until the release settles, the server stops or the deadline passes."""
+        loop = asyncio.get_running_loop()
+        self.started = loop.time()
+        while True:
+            snap = await asyncio.to_thread(snapshot, c, task_id, channels)
+            self.show(snap, loop.time())
+            if snap.settled or self.stopping() or loop.time() - self.started > DEADLINE_S:
+                return snap
+            await asyncio.sleep(POLL_S)
 
     def line(self, now: float, who: str, what: str) -> None:
         self.say(f"  {now - self.started:5.1f}s  {who:<10} {what}")
@@ -329,31 +337,26 @@ def _delivery_story(row: Any, last: Any) -> str:
 
 
 async def _narrate(
-    c: Container, fake: FakePlatforms, receivers: Receivers, token: str, say: Say
+    c: Container, fake: FakePlatforms, receivers: Receivers, token: str, narrator: Narrator
 ) -> bool:
+    """Create and start the release, follow it, then print the summary and how to explore.
+    True when every notification of the release was delivered."""
     channels = receivers.channels(fake)
     task = await asyncio.to_thread(create_release, c, channels)
-    say(_intro(c, fake))
-    loop = asyncio.get_running_loop()
-    narrator = Narrator(say, loop.time())
+    narrator.say(_intro(c, fake))
     await asyncio.to_thread(c.release.start, task.id)
-    snap = await _follow(c, task.id, len(channels), narrator)
+    snap = await narrator.follow(c, task.id, len(channels))
+    if not snap.settled and narrator.stopping():
+        narrator.say("\nStopped before the release and its notifications finished.")
+        return False
     ok = snap.settled and all(d.status == "success" for d in snap.deliveries)
     if not snap.settled:
-        say(f"\nThe release or its notifications did not finish within {DEADLINE_S:g} s.")
-    say(_summary(snap, receivers.accepted(fake), loop.time() - narrator.started, ok))
-    say(_explore(c.settings.base_url, token, snap.task))
+        narrator.say(f"\nThe release or its notifications did not finish in {DEADLINE_S:g} s.")
+    seconds = asyncio.get_running_loop().time() - narrator.started
+    accepted = Counter(CHANNEL_OF.get(r.platform) for r in fake.received(delivered=True))
+    narrator.say(_summary(snap, accepted, seconds, ok))
+    narrator.say(_explore(c.settings.base_url, token, snap.task))
     return ok
-
-
-async def _follow(c: Container, task_id: str, channels: int, narrator: Narrator) -> Snapshot:
-    loop = asyncio.get_running_loop()
-    while True:
-        snap = await asyncio.to_thread(snapshot, c, task_id, channels)
-        narrator.show(snap, loop.time())
-        if snap.settled or loop.time() - narrator.started > DEADLINE_S:
-            return snap
-        await asyncio.sleep(POLL_S)
 
 
 def _intro(c: Container, fake: FakePlatforms) -> str:
@@ -370,20 +373,21 @@ def _intro(c: Container, fake: FakePlatforms) -> str:
     )
 
 
-def _summary(snap: Snapshot, accepted: dict[str, int], seconds: float, ok: bool) -> str:
+def _summary(snap: Snapshot, accepted: Counter[str | None], seconds: float, ok: bool) -> str:
     lines = [f"\nSummary after {seconds:.1f} s ({snap.events} events of task {snap.task.id}):"]
     for kind in dict.fromkeys(row.channel_type for row in snap.deliveries):
         rows = [row for row in snap.deliveries if row.channel_type == kind]
         lines.append(
             f"  {kind:<10} {sum(r.status == 'success' for r in rows)}/{len(rows)} delivered"
-            f"   (the fake platform accepted {accepted.get(kind, 0)})"
+            f"   (the fake platform accepted {accepted[kind]})"
         )
     expected = snap.events * snap.channels
     delivered = sum(row.status == "success" for row in snap.deliveries)
     lines.append(
         f"All {expected} notifications delivered."
         if ok
-        else f"Only {delivered} of {expected} notifications delivered; the history says why."
+        else f"Not done: {delivered} of {expected} delivered, the task is {snap.task.status}; "
+        "the history below says more."
     )
     return "\n".join(lines)
 

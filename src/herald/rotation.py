@@ -6,13 +6,14 @@ Run it after putting the new key in `HERALD_SECRET_KEY` and the previous one(s) 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from herald.clock import Clock
 from herald.crypto import KeyRing
-from herald.store.db import Database
+from herald.store.db import Database, UnitOfWork
 from herald.store.tables import callback_channels, wecom_tokens
 
 
@@ -26,30 +27,30 @@ class RotationReport:
 def rotate_secrets(db: Database, keyring: KeyRing, clock: Clock) -> RotationReport:
     """Rotate in one transaction: a failure (e.g. a key missing) changes nothing."""
     now = clock.now()
-    channels = tokens = current = 0
     with db.transaction() as uow:
-        for row in uow.conn.execute(
-            sa.select(callback_channels.c.id, callback_channels.c.secret_config)
-        ).all():
-            if not keyring.needs_rotation(row.secret_config):
-                current += 1
-                continue
-            uow.execute(
-                callback_channels.update()
-                .where(callback_channels.c.id == row.id)
-                .values(secret_config=keyring.rotate(row.secret_config), updated_at=now)
-            )
-            channels += 1
-        for row in uow.conn.execute(
-            sa.select(wecom_tokens.c.key, wecom_tokens.c.secret_token)
-        ).all():
-            if not keyring.needs_rotation(row.secret_token):
-                current += 1
-                continue
-            uow.execute(
-                wecom_tokens.update()
-                .where(wecom_tokens.c.key == row.key)
-                .values(secret_token=keyring.rotate(row.secret_token), updated_at=now)
-            )
-            tokens += 1
-    return RotationReport(channels, tokens, current)
+        channels, current_channels = _rotate_column(
+            uow, keyring, callback_channels.c.id, callback_channels.c.secret_config, now
+        )
+        tokens, current_tokens = _rotate_column(
+            uow, keyring, wecom_tokens.c.key, wecom_tokens.c.secret_token, now
+        )
+    return RotationReport(channels, tokens, current_channels + current_tokens)
+
+
+def _rotate_column(
+    uow: UnitOfWork, keyring: KeyRing, key: sa.Column[str], column: sa.Column[str], now: dt.datetime
+) -> tuple[int, int]:
+    """Re-encrypt `column` where needed; (rotated, already current)."""
+    table = column.table
+    rotated = current = 0
+    for row_key, token in uow.conn.execute(sa.select(key, column)).all():
+        if not keyring.needs_rotation(token):
+            current += 1
+            continue
+        uow.execute(
+            table.update()
+            .where(key == row_key)
+            .values({column.name: keyring.rotate(token), "updated_at": now})
+        )
+        rotated += 1
+    return rotated, current

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from herald.channels.configs import CONFIG_MODELS
 from herald.domain.events import EventType
 from herald.domain.release import Environment, Strategy, TaskType
 from herald.shapes import Name, ResourceId, Strict
@@ -45,8 +46,15 @@ class Filters(Strict):
 
 class ChannelIn(Strict):
     id: ResourceId | None = Field(default=None, description="keep a channel's id when updating")
+    # The valid types are documented as an enum; the service checks them itself so an unknown
+    # type is answered with the list of valid ones.
     type: Annotated[
-        str, Field(max_length=32, description="feishu, dingtalk, wechat, wecom_bot, custom")
+        str,
+        Field(
+            max_length=32,
+            description="feishu, dingtalk, wechat, wecom_bot, custom",
+            json_schema_extra={"enum": sorted(CONFIG_MODELS)},
+        ),
     ]
     enabled: bool = True
     config: dict[str, Any] = Field(description="channel-specific settings; see the channel guide")

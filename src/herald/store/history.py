@@ -143,9 +143,9 @@ def stats_rows(conn: Connection, flt: HistoryFilter) -> list[Any]:
 
 
 def latencies(conn: Connection, flt: HistoryFilter, cap: int = 200_000) -> list[Any]:
-    """(channel, event, latency_ms) of answered attempts in the filter's range, newest first."""
-    a = delivery_attempts.c
-    d = deliveries.c
+    """(channel, event, latency_ms) of the answered attempts of the deliveries `flt` selects,
+    newest first."""
+    a, d = delivery_attempts.c, deliveries.c
     query = (
         sa.select(a.channel_type, a.event_type, a.latency_ms)
         .join(deliveries, d.id == a.delivery_id)
@@ -153,24 +153,7 @@ def latencies(conn: Connection, flt: HistoryFilter, cap: int = 200_000) -> list[
         .order_by(a.id.desc())
         .limit(cap)
     )
-    for column, value in ((d.status, flt.status), (d.kind, flt.kind), (d.task_id, flt.task_id)):
-        if value is not None:
-            query = query.where(column == value)
-    if flt.visible is not None:
-        query = query.where(a.project_id.in_(sorted(flt.visible)))
-    for column, value in (
-        (a.project_id, flt.project_id),
-        (a.config_id, flt.config_id),
-        (a.channel_type, flt.channel_type),
-        (a.event_type, flt.event_type),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if flt.since is not None:
-        query = query.where(a.created_at >= flt.since)
-    if flt.until is not None:
-        query = query.where(a.created_at < flt.until)
-    return list(conn.execute(query))
+    return list(conn.execute(_where(query, flt)))
 
 
 def list_targets(conn: Connection, visible: set[str] | None) -> list[Any]:

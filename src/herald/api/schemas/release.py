@@ -11,7 +11,11 @@ from herald.api.schemas.common import Description, Name, ResourceId, Strict
 from herald.domain.release import Environment, Strategy, TaskType
 from herald.engine.executor_config import ExecutorConfig, ExternalExecutor
 
-Host = Annotated[str, Field(min_length=1, max_length=253)]
+# The pattern and the list bounds below are documented for clients; the domain enforces them with
+# messages that name the rule (see herald.domain.release.validate_spec).
+Host = Annotated[
+    str, Field(min_length=1, max_length=253, json_schema_extra={"pattern": r"^\S([\s\S]*\S)?$"})
+]
 
 
 class ProjectCreate(Strict):
@@ -45,7 +49,9 @@ class TaskCreate(Strict):
     type: TaskType = TaskType.DEPLOY
     strategy: Strategy
     environment: Environment
-    hosts: list[Host] = Field(max_length=5000)
+    hosts: list[Host] = Field(
+        max_length=5000, json_schema_extra={"minItems": 1, "uniqueItems": True}
+    )
     canary_count: int = Field(default=0, ge=0, le=5000)
     batch_size: int = Field(default=1, ge=1, le=5000)
     max_failed: int = Field(default=0, ge=0, le=5000, description="failed hosts tolerated")

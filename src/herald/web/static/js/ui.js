@@ -20,6 +20,8 @@ const TONES = {
   blocked: "bad",
   open: "bad",
   stopped: "muted",
+  on: "ok",
+  off: "muted",
   cancelled: "muted",
 };
 

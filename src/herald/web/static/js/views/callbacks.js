@@ -93,8 +93,8 @@ export function configsTable(configs, projectsById, { reload, msg, showProject =
       { label: t("cfg.name"), cell: (c) => link(`/ui/callbacks/${enc(c.id)}`, c.name) },
       showProject ? { label: t("task.project"), cell: (c) => (projectsById.get(c.project_id) ? link(`/ui/projects/${enc(c.project_id)}`, projectsById.get(c.project_id).name) : c.project_id) } : null,
       { label: t("cfg.enabled"), cell: (c) => badge("enabled", c.enabled ? "on" : "off") },
-      { label: t("cfg.events"), cell: (c) => eventsText(c.events) },
-      { label: t("cfg.channels"), cell: (c) => channelChips(c) },
+      { label: t("cfg.events"), class: "wrap", cell: (c) => eventsText(c.events) },
+      { label: t("cfg.channels"), class: "wrap", cell: (c) => channelChips(c) },
       { label: t("cfg.locale"), cell: (c) => label("locale", c.locale) },
       { label: t("cfg.updated"), cell: (c) => time(c.updated_at) },
       {
@@ -536,10 +536,13 @@ export async function configEditorView(ctx) {
   // Preview of what the (unsaved) form would send.
   const previewEvent = field(t("test.event"), { type: "select", options: EVENTS.map((e) => [e, label("event", e)]), value: "canary_started" });
   const previewSlot = h("div");
+  const previewCard = section(t("cfg.preview_title"), previewSlot);
+  previewCard.hidden = true;
   const previewBtn = button(t("cfg.preview"), {
     testid: "config-preview",
     onClick: (ev) =>
       busy(ev.currentTarget, previewSlot, async () => {
+        previewCard.hidden = false;
         clearInvalid(form);
         let config;
         try {
@@ -554,6 +557,7 @@ export async function configEditorView(ctx) {
             ? await post(`${RELEASE}/callbacks/${enc(editing)}/preview`, payload)
             : await post(`${RELEASE}/projects/${enc(projectId)}/callbacks/preview`, payload);
           mount(previewSlot, previewList(previews));
+          previewCard.scrollIntoView({ block: "start" });
         } catch (err) {
           mapFieldErrors(err);
           throw err;
@@ -641,6 +645,6 @@ export async function configEditorView(ctx) {
   const flashNode = flash ? h("div", alertBox(flash.kind, flash.text), flash.warnings ? showWarnings(flash, true) : null) : saved ? showWarnings(saved) : null;
   flash = null;
   if (flashNode) msg.appendChild(flashNode);
-  mount(ctx.main, header, msg, testCard, form, section(t("cfg.preview_title"), previewSlot));
+  mount(ctx.main, header, msg, testCard, form, previewCard);
 }
 

@@ -2,7 +2,7 @@
 // digest members and resend.
 
 import { RELEASE, get, getAll, post, projectMap } from "../api.js";
-import { formatJson, h, mount } from "../dom.js";
+import { clear, formatJson, h, mount } from "../dom.js";
 import { formatMs, label, t } from "../i18n.js";
 import {
   badge,
@@ -175,7 +175,7 @@ function requestView(request) {
   );
 }
 
-function attemptCard(a) {
+function attemptCard(a, index) {
   return h(
     "article",
     { class: ["attempt", `attempt-${a.outcome}`], dataset: { testid: "attempt", outcome: a.outcome } },
@@ -192,8 +192,8 @@ function attemptCard(a) {
       [t("history.code"), a.platform_code ? h("code", a.platform_code) : "—"],
       a.error ? [t("history.error"), h("span", { class: "bad-text", dataset: { testid: "attempt-error" } }, a.error)] : null,
     ]),
-    h("details", { open: true }, h("summary", t("history.request")), requestView(a.request)),
-    h("details", { open: Boolean(a.response) }, h("summary", t("history.response")), a.response ? pre(formatJson(a.response), "response-body") : h("p", { class: "muted" }, t("history.no_response"))),
+    h("details", { open: index === 0 }, h("summary", t("history.request")), requestView(a.request)),
+    h("details", { open: index === 0 && Boolean(a.response) }, h("summary", t("history.response")), a.response ? pre(formatJson(a.response), "response-body") : h("p", { class: "muted" }, t("history.no_response"))),
   );
 }
 
@@ -291,6 +291,7 @@ export async function deliveryView(ctx) {
       const fresh = await get(path, null, ctx.signal);
       if (!ctx.alive()) return;
       d = fresh;
+      if (d.status !== "pending") clear(msg);
       draw();
     } catch (err) {
       if (ctx.alive() && err.name !== "AbortError") showError(msg, err);
