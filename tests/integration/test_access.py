@@ -23,6 +23,7 @@ ADMIN_ONLY = {
     ("DELETE", "/api/v1/tokens/{token_id}"),
 }
 LISTINGS = {  # readable by anyone with a token; filtered to what the caller may see
+    ("GET", "/api/v1/me"),
     ("GET", "/api/v1/release/projects"),
     ("GET", "/api/v1/release/tasks"),
     ("GET", "/api/v1/release/callbacks"),
@@ -217,3 +218,10 @@ def test_audit_log_records_who_changed_which_config(world: World) -> None:
     assert update["action"] == "callback.update" and update["actor_name"] == "maintainer_A"
     assert update["before"]["channels"][0]["config"]["url"] == "http://127.0.0.1:9/herald"
     assert "s3cr3t-value-1234" not in str(entries)
+
+
+def test_whoami(world: World) -> None:
+    headers = {"Authorization": f"Bearer {world.tokens['viewer_A']}"}
+    me = world.client.get("/api/v1/me", headers=headers).json()
+    assert me["name"] == "viewer_A" and me["role"] == "viewer"
+    assert me["projects"] == [world.ids["project_A"]]

@@ -40,6 +40,7 @@ from herald.channels.fields import (
 )
 from herald.crypto import mask_secret, mask_url_credentials
 
+MIN_URL_CREDENTIAL = 8
 _SECRET_PARAM = re.compile(r"token|key|sign|secret|passw|pwd|auth|credential", re.IGNORECASE)
 
 
@@ -204,12 +205,23 @@ def secret_values(config: ChannelConfig) -> list[str]:
         if value is None:
             continue
         if name == "headers":
-            found += list(value.values())
+            found += [part for v in value.values() for part in _header_credentials(v)]
         elif name in _URL_FIELDS:
             found += [value, *_url_credentials(value)]
         else:
             found.append(value)
     return sorted({v for v in found if len(v) >= 4}, key=len, reverse=True)
+
+
+# `<auth-scheme> <credentials>`, as in "Bearer abc…" or "Token abc…" (RFC 9110 §11.4).
+_SCHEME_AND_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*[ \t]+(\S.*?)\s*")
+
+
+def _header_credentials(value: str) -> list[str]:
+    """A header value and, when it is `<scheme> <credentials>`, the credentials alone:
+    receivers rejecting a request often echo just the token they were sent."""
+    match = _SCHEME_AND_CREDENTIALS.fullmatch(value.strip())
+    return [value, match.group(1)] if match else [value]
 
 
 def _url_credentials(url: str) -> list[str]:
@@ -220,9 +232,11 @@ def _url_credentials(url: str) -> list[str]:
     if parts.password:
         found.append(unquote(parts.password))
     path = parts.path.rstrip("/")
-    if "/hook/" in path:
+    if "/bot/v2/hook/" in path:  # Feishu and Lark put the bot's token in the path
         found.append(unquote(path.rsplit("/", 1)[-1]))
-    return found
+    # Parts of a URL are credentials only if they look like one: redacting a short word such
+    # as a path segment or a query value "1" would mangle every message that contains it.
+    return [v for v in found if len(v) >= MIN_URL_CREDENTIAL]
 
 
 USUAL_HOSTS: Mapping[str, tuple[str, ...]] = {

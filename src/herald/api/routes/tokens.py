@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 
 from herald.api.deps import ContainerDep, PrincipalDep
 from herald.api.schemas.common import ERRORS
-from herald.api.schemas.tokens import TokenCreate, TokenCreated, TokenOut
+from herald.api.schemas.tokens import TokenCreate, TokenCreated, TokenOut, WhoAmI
 
 router = APIRouter(tags=["tokens"], responses=ERRORS)
 
@@ -48,3 +48,13 @@ def revoke_token(token_id: str, principal: PrincipalDep, c: ContainerDep) -> Res
     principal.require_admin()
     c.tokens.revoke(token_id, principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", summary="The calling token: name, role and projects")
+def whoami(principal: PrincipalDep) -> WhoAmI:
+    return WhoAmI(
+        token_id=principal.token_id,
+        name=principal.name,
+        role=principal.role,
+        projects=sorted(principal.projects),
+    )

@@ -30,3 +30,10 @@ class TokenOut(BaseModel):
 
 class TokenCreated(TokenOut):
     token: str = Field(description="the token itself; shown only in this response")
+
+
+class WhoAmI(BaseModel):
+    token_id: str
+    name: str
+    role: Role
+    projects: list[str] = Field(description="empty for admin tokens, which cover every project")

@@ -1,0 +1,500 @@
+"""The web UI in a real browser against a real `herald serve` and the fake platforms.
+
+One Herald process (SQLite in a temporary directory) and one Chromium serve the whole module;
+each test opens its own browser context. The tests follow what a person does: paste a token,
+configure DingTalk and Feishu callbacks through the form and test-send them, run a canary
+release from the UI, inspect and resend deliveries, read the statistics, switch the language,
+and try to act with a viewer token. Screenshots of the main pages go to
+`$HERALD_UI_SCREENSHOTS` (default: a temporary directory).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from herald.fakeplatforms import Behaviour, FakePlatforms, FakePlatformsThread
+from tests.conftest import ADMIN_TOKEN
+from tests.e2e.processes import HeraldProcess, free_port, herald_env, wait_http
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DINGTALK_TOKEN = "dt-ui-robot"
+DINGTALK_SECRET = "SECui0123456789abcdef0123456789abcdef"
+FEISHU_TOKEN = "fs-ui-bot"
+FEISHU_SECRET = "the-right-feishu-secret"
+ENDPOINT = "ci"  # /hook/ci: answers 503 once, then 204
+TIMEOUT_MS = 20_000
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@dataclass
+class World:
+    base: str
+    fake: FakePlatforms
+    shots: Path
+    project_id: str = ""
+    version_id: str = ""
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def api(self, method: str, path: str, token: str = ADMIN_TOKEN, **kwargs):  # type: ignore[no-untyped-def]
+        response = httpx.request(
+            method,
+            f"{self.base}/api/v1{path}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+            **kwargs,
+        )
+        assert response.status_code < 400, response.text
+        return response.json() if response.content else None
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("ui")
+    shots = Path(os.environ.get("HERALD_UI_SCREENSHOTS") or tmp / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    with FakePlatformsThread() as fake:
+        fake.add_dingtalk_robot(DINGTALK_TOKEN, DINGTALK_SECRET)
+        fake.add_feishu_bot(FEISHU_TOKEN, FEISHU_SECRET)
+        fake.set_endpoint(ENDPOINT, [Behaviour.with_status(503), Behaviour.ok()])
+        port = free_port()
+        env = herald_env(
+            f"sqlite:///{tmp / 'herald.db'}",
+            HERALD_ADMIN_TOKEN=ADMIN_TOKEN,
+            HERALD_HOST="127.0.0.1",
+            HERALD_PORT=str(port),
+        )
+        server = HeraldProcess(["serve"], env, tmp / "herald.log")
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_http(f"{base}/healthz", proc=server)
+            w = World(base, fake, shots)
+            project = w.api(
+                "POST", "/release/projects", json={"name": "shop", "description": "订单服务"}
+            )
+            w.project_id = project["id"]
+            version = w.api(
+                "POST", f"/release/projects/{w.project_id}/versions", json={"name": "v1.0.0"}
+            )
+            w.version_id = version["id"]
+            yield w
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: run `make browser-deps`")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+PageFactory = Callable[..., object]
+
+
+@pytest.fixture
+def open_page(browser, world: World) -> Iterator[PageFactory]:  # type: ignore[no-untyped-def]
+    """`open_page(path, token=…, lang=…)`: a fresh context with the token (if any) stored."""
+    contexts = []
+    errors: list[str] = []
+
+    def opener(path: str, token: str | None = ADMIN_TOKEN, lang: str | None = "en"):  # type: ignore[no-untyped-def]
+        context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-US")
+        contexts.append(context)
+        script = ""
+        if token:
+            script += f"localStorage.setItem('herald.token', {token!r});"
+        if lang:
+            script += f"if (!localStorage.getItem('herald.lang')) localStorage.setItem('herald.lang', {lang!r});"
+        if script:
+            context.add_init_script(script)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(world.base + path)
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def needs(world: World, key: str, step: str) -> str:
+    if key not in world.ids:
+        pytest.skip(f"needs {step} to have run first (the tests are steps of one scenario)")
+    return world.ids[key]
+
+
+def finished_task(world: World) -> str:
+    """A one-host rolling task, run to success through the API."""
+    task = world.api(
+        "POST",
+        "/release/tasks",
+        json={
+            "project_id": world.project_id,
+            "version_id": world.version_id,
+            "strategy": "rolling",
+            "environment": "development",
+            "hosts": ["dev-1"],
+            "executor": {"type": "simulated", "host_seconds": 0},
+        },
+    )
+    world.api("POST", f"/release/tasks/{task['id']}/start")
+    deadline = time.monotonic() + 15
+    while world.api("GET", f"/release/tasks/{task['id']}")["status"] != "success":
+        assert time.monotonic() < deadline, "the task did not finish"
+        time.sleep(0.1)
+    return str(task["id"])
+
+
+def shot(page, world: World, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.screenshot(path=str(world.shots / f"{name}.png"), full_page=True)
+
+
+def by_testid(page, testid: str):  # type: ignore[no-untyped-def]
+    return page.locator(f'[data-testid="{testid}"]')
+
+
+# -- the shell ------------------------------------------------------------------------------------
+
+
+def test_shell_serves_every_ui_path_and_its_assets(world: World) -> None:
+    for path in ("/ui", "/ui/", "/ui/tasks/0193-not-even-an-id", "/ui/history/x", "/ui/stats"):
+        page = httpx.get(world.base + path)
+        assert page.status_code == 200, path
+        assert page.headers["content-type"].startswith("text/html")
+        assert '<script type="module" src="/ui/assets/js/app.js">' in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+    root = httpx.get(world.base + "/")
+    assert (root.status_code, root.headers["location"]) == (307, "/ui/")
+
+    script = httpx.get(world.base + "/ui/assets/js/app.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    again = httpx.get(
+        world.base + "/ui/assets/js/app.js", headers={"If-None-Match": script.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert (
+        httpx.get(world.base + "/ui/assets/app.css").headers["content-type"].startswith("text/css")
+    )
+    for missing in ("/ui/assets/nope.js", "/ui/assets/%2e%2e/routes.py", "/ui/assets/"):
+        assert httpx.get(world.base + missing).status_code == 404, missing
+    # The UI is not part of the API's contract.
+    spec = httpx.get(world.base + "/openapi.json").json()
+    assert not [path for path in spec["paths"] if path == "/" or path.startswith("/ui")]
+
+
+# -- token ---------------------------------------------------------------------------------------
+
+
+def test_token_missing_then_invalid_then_accepted(open_page, world: World) -> None:
+    page = open_page("/ui", token=None)
+    form = by_testid(page, "token-form")
+    expect(form).to_have_attribute("data-state", "missing")
+    page.get_by_label("Bearer token").fill("hrld_not-a-real-token")
+    page.get_by_role("button", name="Save token").click()
+    expect(form).to_have_attribute("data-state", "invalid")
+    expect(form).to_contain_text("unknown or revoked")
+
+    page.get_by_label("Bearer token").fill(ADMIN_TOKEN)
+    page.get_by_role("button", name="Save token").click()
+    expect(page.get_by_role("heading", name="Releases")).to_be_visible()
+    expect(by_testid(page, "token-status")).to_contain_text("admin")
+    assert page.evaluate("localStorage.getItem('herald.token')") == ADMIN_TOKEN
+    assert page.url.endswith("/ui/tasks")
+
+
+# -- callback configuration and test send -------------------------------------------------------
+
+
+def test_dingtalk_config_through_the_form_and_test_send(open_page, world: World) -> None:
+    page = open_page(f"/ui/projects/{world.project_id}")
+    by_testid(page, "config-new").click()
+    expect(page.get_by_role("heading", name="New callback config")).to_be_visible()
+    page.get_by_label("Name", exact=True).fill("ops-group")
+    page.get_by_label("Release stopped").check()
+    card = by_testid(page, "channel-card").first
+    expect(card.get_by_label("Channel type")).to_have_value("dingtalk")
+    card.get_by_label("Webhook URL").fill(world.fake.dingtalk_url(DINGTALK_TOKEN))
+    # A secret that is not DingTalk's SEC… kind: the API's error lands on that field.
+    card.get_by_label("Signing secret").fill("not-a-dingtalk-secret")
+    by_testid(page, "config-save").click()
+    secret = card.get_by_label("Signing secret")
+    expect(secret).to_have_attribute("aria-invalid", "true")
+    expect(card.locator(".field-error")).to_contain_text("starts with SEC")
+
+    secret.fill(DINGTALK_SECRET)
+    by_testid(page, "config-save").click()
+    expect(page).to_have_url(re.compile(r"/ui/callbacks/[0-9a-f-]{36}$"))
+    world.ids["config"] = page.url.rsplit("/", 1)[1]
+    msg = by_testid(page, "config-msg")
+    expect(msg).to_contain_text("Config created")
+    expect(by_testid(page, "config-warnings")).to_contain_text("not oapi.dingtalk.com")
+    # Secrets come back masked.
+    expect(card.get_by_label("Signing secret")).to_have_value(re.compile(r"^\*\*\*\*"))
+    expect(card.get_by_label("Webhook URL")).to_have_value(re.compile(r"access_token=\*\*\*\*"))
+
+    before = len(world.fake.received("dingtalk", DINGTALK_TOKEN, delivered=True))
+    by_testid(page, "test-send").click()
+    outcome = by_testid(page, "test-outcome")
+    expect(outcome).to_have_attribute("data-value", "delivered")
+    expect(outcome).to_have_text("delivered")
+    expect(by_testid(page, "test-code")).to_have_text("0")
+    received = world.fake.received("dingtalk", DINGTALK_TOKEN, delivered=True)
+    assert len(received) == before + 1
+
+    # The preview renders what would be sent, without sending it.
+    by_testid(page, "config-preview").click()
+    expect(by_testid(page, "previews")).to_contain_text('"msgtype": "markdown"')
+    assert len(world.fake.received("dingtalk", DINGTALK_TOKEN)) == before + 1
+    shot(page, world, "config-editor")
+
+
+def test_wrong_feishu_secret_shows_platform_code(open_page, world: World) -> None:
+    config_id = needs(world, "config", "test_dingtalk_config_through_the_form_and_test_send")
+    page = open_page(f"/ui/callbacks/{config_id}")
+    by_testid(page, "add-channel-type").select_option("feishu")
+    by_testid(page, "add-channel").click()
+    card = by_testid(page, "channel-card").nth(1)
+    expect(card.get_by_label("Channel type")).to_have_value("feishu")
+    card.get_by_label("Webhook URL").fill(world.fake.feishu_url(FEISHU_TOKEN))
+    card.get_by_label("Signing secret").fill("a-wrong-secret")
+    by_testid(page, "config-save").click()
+    expect(by_testid(page, "config-msg")).to_contain_text("Saved")
+    expect(by_testid(page, "channel-card")).to_have_count(2)
+
+    by_testid(page, "test-send").click()
+    rows = by_testid(page, "test-results").locator("tbody tr")
+    expect(rows).to_have_count(2)
+    # The DingTalk secret was sent back masked and kept: that channel still delivers.
+    expect(rows.nth(0).locator('[data-testid="test-outcome"]')).to_have_attribute(
+        "data-value", "delivered"
+    )
+    feishu = rows.nth(1)
+    expect(feishu.locator('[data-testid="test-outcome"]')).to_have_attribute(
+        "data-value", "permanent"
+    )
+    expect(feishu.locator('[data-testid="test-code"]')).to_have_text("19021")
+    expect(feishu.locator('[data-testid="test-message"]')).to_contain_text("sign match fail")
+    assert world.fake.received("feishu", FEISHU_TOKEN, code=19021)
+
+
+# -- a canary release driven from the UI --------------------------------------------------------
+
+
+def test_canary_release_from_the_ui(open_page, world: World) -> None:
+    # A second config: a custom endpoint that fails once (no retries), for the resend test.
+    world.api(
+        "POST",
+        f"/release/projects/{world.project_id}/callbacks",
+        json={
+            "name": "ci-hook",
+            "events": ["canary_started"],
+            "channels": [
+                {
+                    "type": "custom",
+                    "config": {
+                        "url": world.fake.endpoint_url(ENDPOINT),
+                        "retry_count": 0,
+                        "headers": {"Authorization": "Bearer ci-receiver-secret"},
+                    },
+                }
+            ],
+        },
+    )
+    page = open_page(f"/ui/tasks/new?project_id={world.project_id}")
+    form = by_testid(page, "task-form")
+    expect(by_testid(page, "task-version")).to_have_value(world.version_id)
+    by_testid(page, "task-new-version").fill("v2.0.0")
+    by_testid(page, "task-strategy").select_option("canary")
+    by_testid(page, "task-environment").select_option("production")
+    by_testid(page, "task-hosts").fill("web-1\nweb-2\nweb-3\nweb-4")
+    by_testid(page, "task-canary").fill("1")
+    by_testid(page, "task-batch").fill("2")
+    by_testid(page, "task-host-seconds").fill("0.1")
+    expect(form).to_be_visible()
+    by_testid(page, "task-create-start").click()
+
+    expect(page).to_have_url(re.compile(r"/ui/tasks/[0-9a-f-]{36}$"))
+    world.ids["task"] = page.url.rsplit("/", 1)[1]
+    status = by_testid(page, "task-status")
+    promote = by_testid(page, "task-promote")
+    expect(status).to_have_attribute("data-value", "awaiting_promotion")
+    expect(promote).to_be_enabled()
+    expect(by_testid(page, "task-start")).to_be_disabled()
+    expect(by_testid(page, "progress-text")).to_have_text("1/4 done, 0 failed")
+    promote.click()
+    expect(status).to_have_attribute("data-value", "success")
+    expect(promote).to_be_disabled()
+    expect(by_testid(page, "task-stop")).to_be_disabled()
+    expect(by_testid(page, "progress-text")).to_have_text("4/4 done, 0 failed")
+    expect(by_testid(page, "hosts-table").locator("tbody tr")).to_have_count(4)
+    events = by_testid(page, "events").locator("li")
+    expect(events).to_have_count(3)
+    for event in ("canary_started", "canary_completed", "full_completed"):
+        expect(by_testid(page, "events").locator(f'li[data-event="{event}"]')).to_have_count(1)
+    # DingTalk + Feishu for three events, the custom hook for one.
+    expect(by_testid(page, "task-deliveries").locator("tbody tr")).to_have_count(7)
+    expect(by_testid(page, "task-deliveries").locator('[data-value="pending"]')).to_have_count(0)
+    shot(page, world, "task")
+
+    # Notifications link to this very page.
+    link = f"{world.base}/ui/tasks/{world.ids['task']}"
+    sent = world.api("GET", f"/release/tasks/{world.ids['task']}/callbacks?channel_type=dingtalk")
+    assert sent["items"]
+    assert all(link in d["request"]["body"] for d in sent["items"])
+
+    task = world.api("GET", f"/release/tasks/{world.ids['task']}")
+    version = world.api("GET", f"/release/projects/{world.project_id}/versions")["items"][0]
+    assert (task["status"], task["version_id"], version["name"]) == (
+        "success",
+        version["id"],
+        "v2.0.0",
+    )
+
+    page.get_by_role("link", name="Releases", exact=True).click()
+    row = by_testid(page, "tasks-table").locator(f'tbody tr[data-id="{world.ids["task"]}"]')
+    expect(row).to_contain_text("v2.0.0")
+    expect(row.locator('[data-value="success"]')).to_be_visible()
+    shot(page, world, "tasks")
+
+
+# -- delivery history ---------------------------------------------------------------------------
+
+
+def test_history_list_detail_and_resend(open_page, world: World) -> None:
+    task_id = needs(world, "task", "test_canary_release_from_the_ui")
+    page = open_page(f"/ui/history?task_id={task_id}&limit=5")
+    table = by_testid(page, "history-table")
+    expect(table.locator("tbody tr")).to_have_count(5)
+    by_testid(page, "history-more").click()
+    expect(table.locator("tbody tr")).to_have_count(7)
+    expect(by_testid(page, "history-more")).to_be_hidden()
+    shot(page, world, "history")
+
+    by_testid(page, "h-channel").select_option("custom")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    assert "channel_type=custom" in page.url
+    table.get_by_role("link", name="Details").click()
+
+    expect(page).to_have_url(re.compile(r"/ui/history/[0-9a-f-]{36}$"))
+    expect(by_testid(page, "delivery-status")).to_have_attribute("data-value", "failed")
+    attempts = by_testid(page, "attempt")
+    expect(attempts).to_have_count(1)
+    expect(attempts.first).to_contain_text("503")
+    # The request is shown with its secret header redacted.
+    expect(attempts.first.locator("table")).to_contain_text("****")
+    expect(attempts.first).not_to_contain_text("ci-receiver-secret")
+
+    by_testid(page, "resend").click()
+    by_testid(page, "dialog-confirm").click()
+    expect(by_testid(page, "delivery-status")).to_have_attribute("data-value", "success")
+    expect(attempts).to_have_count(2)
+    expect(attempts.first).to_have_attribute("data-outcome", "delivered")
+    expect(attempts.first).to_contain_text("manual resend")
+    expect(by_testid(page, "resend")).to_be_enabled()
+    shot(page, world, "delivery")
+
+
+# -- statistics ---------------------------------------------------------------------------------
+
+
+def test_stats_page_draws_svg_bars(open_page, world: World) -> None:
+    needs(world, "task", "test_canary_release_from_the_ui")
+    page = open_page("/ui/stats")
+    for chart in ("chart-success", "chart-volume", "chart-latency"):
+        expect(by_testid(page, chart).locator("rect.bar").first).to_be_attached()
+    bars = by_testid(page, "chart-volume").locator("rect.bar")
+    assert bars.count() >= 9  # three channel × event rows at least, three segments each
+    widths = bars.evaluate_all("rects => rects.map(r => Number(r.getAttribute('width')))")
+    assert max(widths) > 100
+    targets = by_testid(page, "targets-table").locator("tbody tr")
+    expect(targets).to_have_count(3)
+    expect(by_testid(page, "targets-table")).to_contain_text("closed")
+    shot(page, world, "stats")
+
+    page.get_by_role("link", name="Projects", exact=True).click()
+    expect(by_testid(page, "projects-table")).to_contain_text("shop")
+    page.get_by_role("link", name="shop", exact=True).click()
+    expect(by_testid(page, "configs-table").locator("tbody tr")).to_have_count(2)
+    shot(page, world, "project")
+
+
+# -- language -----------------------------------------------------------------------------------
+
+
+def test_language_switch(open_page, world: World) -> None:
+    page = open_page(f"/ui/tasks/{finished_task(world)}", lang=None)
+    # No saved choice: the browser's language (en-US here) decides.
+    expect(page.locator('nav [data-nav="tasks"]')).to_have_text("Releases")
+    expect(by_testid(page, "task-promote")).to_have_text("Promote")
+    by_testid(page, "lang-select").select_option("zh")
+    expect(page.locator('nav [data-nav="tasks"]')).to_have_text("发布任务")
+    expect(by_testid(page, "task-promote")).to_have_text("推进全量")
+    expect(by_testid(page, "task-status")).to_have_text("成功")
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.reload()
+    expect(page.locator('nav [data-nav="history"]')).to_have_text("回调历史")
+    expect(by_testid(page, "task-status")).to_have_text("成功")
+    expect(by_testid(page, "hosts-table")).to_contain_text("dev-1")
+    shot(page, world, "task-zh")
+
+
+# -- a viewer token -----------------------------------------------------------------------------
+
+
+def test_viewer_token_gets_the_403_message(open_page, world: World) -> None:
+    viewer = world.api(
+        "POST",
+        "/tokens",
+        json={"name": "ui-viewer", "role": "viewer", "projects": [world.project_id]},
+    )["token"]
+    pending = world.api(
+        "POST",
+        "/release/tasks",
+        json={
+            "project_id": world.project_id,
+            "version_id": world.version_id,
+            "strategy": "rolling",
+            "environment": "staging",
+            "hosts": ["web-9"],
+        },
+    )
+    page = open_page(f"/ui/tasks/{pending['id']}", token=viewer)
+    start = by_testid(page, "task-start")
+    expect(start).to_be_enabled()  # the API has no "who am I": the UI learns from the 403
+    start.click()
+    error = by_testid(page, "error")
+    expect(error).to_have_attribute("data-status", "403")
+    expect(error).to_contain_text("Your token may not do this")
+    expect(error).to_contain_text("'ui-viewer' (viewer) may not change project")
+    expect(by_testid(page, "task-status")).to_have_attribute("data-value", "pending")
+    # Reading still works for the viewer, and the token chip shows no admin badge.
+    expect(by_testid(page, "token-status")).not_to_contain_text("admin")
+    page.get_by_role("link", name="Delivery history", exact=True).click()
+    listing = page.locator('[data-testid="history-table"], [data-testid="history-table-empty"]')
+    expect(listing).to_be_visible()
+    expect(by_testid(page, "error")).to_have_count(0)
