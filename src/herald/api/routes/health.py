@@ -15,6 +15,7 @@ router = APIRouter(tags=["health"])
 @router.get(
     "/healthz",
     summary="Health: the database answers and the background loops (if any) keep cycling",
+    responses={503: {"description": "the database is unreachable or a background loop is stuck"}},
 )
 def healthz(container: ContainerDep) -> JSONResponse:
     loops = container.beats.report()

@@ -40,5 +40,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         409: "conflicts with the current state",
         413: "request body too large",
         422: "invalid field values",
+        503: "database unavailable, or stored secrets unreadable with the configured keys",
     }.items()
 }
