@@ -23,6 +23,7 @@ from herald.crypto import InsecureKeyFileError
 from herald.domain.access import Role
 from herald.keys import MissingSecretKey
 from herald.observability.logging import setup_logging
+from herald.runtime import tune_garbage_collector
 from herald.store import migrate
 
 app = typer.Typer(help="Herald: releases with first-class callbacks.", no_args_is_help=True)
@@ -102,6 +103,7 @@ def _serve(container: Container, *, embedded: bool) -> None:
     config = uvicorn.Config(
         api, host=settings.host, port=settings.port, log_config=None, access_log=False
     )
+    tune_garbage_collector()
     asyncio.run(_serve_until_signalled(uvicorn.Server(config)))
 
 
@@ -170,6 +172,7 @@ def worker(
         start_http_server(metrics_port, addr=settings.host, registry=container.metrics.registry)
 
     async def run() -> None:
+        tune_garbage_collector()
         loop, main = asyncio.get_running_loop(), asyncio.current_task()
         assert main is not None
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -9,6 +9,7 @@ from typing import Any
 from herald.clock import Clock
 from herald.store import history as repo
 from herald.store.db import Database
+from herald.store.delivery import notify_other_workers
 from herald.store.history import HistoryFilter
 from herald.wakeup import Wakeups
 
@@ -43,6 +44,7 @@ class HistoryService:
     def resend(self, delivery_id: str) -> Any:
         with self.db.transaction() as uow:
             repo.resend(uow.conn, delivery_id, self.clock.now())
+            notify_other_workers(uow.conn)
             uow.after_commit(self.wakeups.deliveries.fire)
         return self.get(delivery_id)
 

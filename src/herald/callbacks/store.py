@@ -64,18 +64,14 @@ def load_configs(conn: Connection, rows: Sequence[Any], keyring: KeyRing) -> lis
 
 
 def load_changed(
-    conn: Connection, ids: set[str], known: dict[str, dt.datetime], keyring: KeyRing
+    conn: Connection,
+    stamps: dict[str, dt.datetime],
+    known: dict[str, dt.datetime],
+    keyring: KeyRing,
 ) -> tuple[list[CallbackConfig], dict[str, str]]:
-    """The configs among `ids` that are not in `known` (id → updated_at) or changed since, and
+    """The configs whose current `stamps` (id → updated_at) differ from the `known` ones, and
     (id → reason) those whose secrets cannot be decrypted with the current keys."""
-    if not ids:
-        return [], {}
-    stamps = conn.execute(
-        sa.select(callback_configs.c.id, callback_configs.c.updated_at).where(
-            callback_configs.c.id.in_(sorted(ids))
-        )
-    ).all()
-    stale = [r.id for r in stamps if known.get(r.id) != r.updated_at]
+    stale = sorted(cid for cid, stamp in stamps.items() if known.get(cid) != stamp)
     if not stale:
         return [], {}
     rows = conn.execute(sa.select(callback_configs).where(callback_configs.c.id.in_(stale))).all()

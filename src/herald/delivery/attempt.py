@@ -165,7 +165,7 @@ class AttemptRunner:
             event_type=claimed.event_type,
             channel_type=claimed.channel_type,
             target_key=claimed.target_key,
-            circuit_signal=_circuit_signal(outcome, result),
+            circuit_signal=_circuit_signal(outcome, result, claimed.target_healthy),
             penalty_until=(
                 self.clock.time() + min(outcome.retry_after, MAX_RETRY_AFTER)
                 if outcome.rate_limited and outcome.retry_after
@@ -237,13 +237,16 @@ def _outcome_name(outcome: Outcome, result: HttpResult | None) -> str:
     }.get(outcome.kind, "retryable")
 
 
-def _circuit_signal(outcome: Outcome, result: HttpResult | None) -> str | None:
-    """Transport failures and 5xx make a target look sick; any other answer shows it alive."""
+def _circuit_signal(
+    outcome: Outcome, result: HttpResult | None, already_healthy: bool = False
+) -> str | None:
+    """Transport failures and 5xx make a target look sick; any other answer shows it alive
+    (news only when the target was not already known healthy at claim time)."""
     if outcome.rate_limited or (result is not None and result.blocked):
         return None
     if result is None or result.status is None or result.status >= 500:
         return "transient" if outcome.kind is OutcomeKind.RETRYABLE else None
-    return "success"
+    return None if already_healthy else "success"
 
 
 def _text(data: bytes, cap: int, secrets: Iterable[str]) -> str:

@@ -5,12 +5,18 @@ overall and per target, so a slow or dead endpoint holds at most its own few slo
 other target keeps its normal latency. Results are written back in batches by a single writer.
 It wakes on in-process signals (embedded mode), on PostgreSQL NOTIFY (scaled out) and, as the
 fallback, on a poll timer.
+
+The worker's own database work (claims, result batches) runs on the loop's thread. Each
+statement is a short round trip; run from a helper thread, every round trip would then wait for
+the interpreter lock while the loop is busy sending, which multiplied PostgreSQL claim times.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import heapq
 import logging
 import os
 import socket
@@ -19,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp.abc import AbstractResolver
+from sqlalchemy.engine import Connection
 
 from herald.callbacks import store as config_store
 from herald.callbacks.model import CallbackConfig
@@ -47,6 +54,8 @@ log = logging.getLogger(__name__)
 DEFAULT_ATTEMPTS = len(DEFAULT_SCHEDULE) + 1
 MIN_IDLE_SLEEP = 0.05
 WRITE_RETRIES = 6
+DRAIN_SECONDS = 10.0
+WRITER_DELAY = 0.005  # a claim usually comes sooner and takes the results along
 
 
 @dataclass
@@ -99,6 +108,7 @@ class DeliveryWorker:
         self.unreadable: dict[str, str] = {}  # config id → why its secrets cannot be read
         self.in_flight: Counter[str] = Counter()
         self.active = 0
+        self.due: list[float] = []  # heap of times (Unix s) deliveries this worker set are due
         self.work = asyncio.Event()  # new events or deliveries: claim now
         self.slot = asyncio.Event()  # a send finished
         self.backlog = False  # the last claim was full: more is probably due
@@ -129,13 +139,13 @@ class DeliveryWorker:
         asked = min(free, self.p.settings.claim_batch)
         claimed: list[Claimed] = []
         if asked > 0:
-            claimed = await asyncio.to_thread(self._claim, asked)
+            claimed = await self._claim(asked)
             for item in claimed:
                 self._start(item)
         self.backlog = asked > 0 and len(claimed) >= asked
         if self.backlog and self.p.settings.concurrency - self.active >= self._refill_at:
             return
-        sleep = 0.0 if self.work.is_set() else await asyncio.to_thread(self._sleep_seconds)
+        sleep = 0.0 if self.work.is_set() else self._sleep_seconds()
         # Due work we could not take (its target is saturated, or another worker holds the
         # rows) must not turn into a busy loop; finished sends and signals wake us anyway.
         await self._wait(sleep if claimed or self.backlog else max(sleep, MIN_IDLE_SLEEP))
@@ -169,28 +179,53 @@ class DeliveryWorker:
         limit = self.p.settings.per_target_concurrency
         return [k for k, n in self.in_flight.items() if n >= limit]
 
-    def _claim(self, limit: int) -> list[Claimed]:
+    async def _claim(self, limit: int) -> list[Claimed]:
+        """One transaction: store waiting results, fan out new events, claim due deliveries.
+
+        Riding along with the claim saves a transaction per event under steady traffic; if the
+        transaction fails, the results go back to the queue for the writer.
+        """
         saturated = self._saturated_targets()
         now = self.p.clock.now()
-        with self.p.db.transaction() as uow:
-            delivery.fan_out(uow.conn, now, DEFAULT_ATTEMPTS)
+        finished = self._take_results()
+
+        def work(conn: Connection) -> claims.ClaimResult:
+            results.record(conn, finished, now)
+            created = delivery.fan_out(conn, now, DEFAULT_ATTEMPTS)
             outcome = claims.claim(
-                uow.conn,
+                conn,
                 owner=self.owner,
                 now=now,
                 limit=limit,
                 exclude_targets=saturated,
                 policy=self.policy,
             )
-            self._refresh_configs(uow.conn, {c.config_id for c in outcome.claimed})
+            self._refresh_configs(conn, outcome.config_stamps)
+            if created and len(outcome.claimed) >= limit:
+                delivery.notify_other_workers(conn)  # more than this worker can take now
+            return outcome
+
+        try:
+            with self.p.db.transaction(replayable=True) as uow:
+                outcome = work(uow.conn)
+        except Exception:
+            for record in finished:
+                self.results.put_nowait(record)
+            raise
+        finally:
+            for _ in finished:
+                self.results.task_done()
+        self._observe(finished)
         self.saturated = bool(saturated)
+        if outcome.next_due is not None:
+            heapq.heappush(self.due, outcome.next_due)
         self.p.metrics.rate_limit_waits.inc(outcome.rate_limited)
         self.p.metrics.digested.inc(outcome.merged)
         return outcome.claimed
 
-    def _refresh_configs(self, conn: Any, config_ids: set[str]) -> None:
-        known = {cid: c.updated_at for cid, c in self.configs.items() if cid in config_ids}
-        loaded, broken = config_store.load_changed(conn, config_ids, known, self.p.keyring)
+    def _refresh_configs(self, conn: Connection, stamps: dict[str, dt.datetime]) -> None:
+        known = {cid: c.updated_at for cid, c in self.configs.items() if cid in stamps}
+        loaded, broken = config_store.load_changed(conn, stamps, known, self.p.keyring)
         for config in loaded:
             self.configs[config.id] = config
             self.unreadable.pop(config.id, None)
@@ -199,12 +234,15 @@ class DeliveryWorker:
             self.unreadable[config_id] = reason
 
     def _sleep_seconds(self) -> float:
-        with self.p.db.read() as conn:
-            due = claims.next_due(conn, self.p.clock.now())
+        """Until the next retry or postponed delivery this worker knows of, at most the poll
+        interval (which also catches other workers' schedules and expired leases)."""
+        now = self.p.clock.time()
+        while self.due and self.due[0] <= now:
+            heapq.heappop(self.due)
         sleep = self.p.settings.poll_interval
-        if due is not None:
-            sleep = min(sleep, max((due - self.p.clock.now()).total_seconds(), 0.0))
-        return sleep
+        if self.due:
+            sleep = min(sleep, self.due[0] - now)
+        return max(sleep, 0.0)
 
     def _start(self, item: Claimed) -> None:
         self.active += 1
@@ -245,18 +283,31 @@ class DeliveryWorker:
         return await self.attempts.run(item, config, channel)
 
     async def _writer(self) -> None:
+        """Stores results the claim transactions did not pick up within `WRITER_DELAY`."""
         while True:
-            batch = [await self.results.get()]
-            while not self.results.empty() and len(batch) < 500:
-                batch.append(self.results.get_nowait())
+            first = await self.results.get()
+            self.results.put_nowait(first)
+            self.results.task_done()
+            await asyncio.sleep(WRITER_DELAY)
+            batch = self._take_results()
+            if not batch:
+                continue
             if await self._write_with_retries(batch):
                 self._observe(batch)
+            for _ in batch:
+                self.results.task_done()
+
+    def _take_results(self, most: int = 500) -> list[AttemptRecord]:
+        taken: list[AttemptRecord] = []
+        while not self.results.empty() and len(taken) < most:
+            taken.append(self.results.get_nowait())
+        return taken
 
     async def _write_with_retries(self, batch: list[AttemptRecord]) -> bool:
         """Results are worth retrying: once a lease expires, a lost result means a resend."""
         for attempt in range(WRITE_RETRIES):
             try:
-                await asyncio.to_thread(self._write, batch)
+                await self._write(batch)
                 return True
             except Exception:
                 log.exception(
@@ -265,9 +316,10 @@ class DeliveryWorker:
                 await asyncio.sleep(min(0.5 * 2**attempt, 10.0))
         return False
 
-    def _write(self, batch: list[AttemptRecord]) -> None:
-        with self.p.db.transaction() as uow:
-            results.record(uow.conn, batch, self.p.clock.now())
+    async def _write(self, batch: list[AttemptRecord]) -> None:
+        now = self.p.clock.now()
+        with self.p.db.transaction(replayable=True) as uow:
+            results.record(uow.conn, batch, now)
 
     def _observe(self, batch: list[AttemptRecord]) -> None:
         m = self.p.metrics
@@ -289,10 +341,9 @@ class DeliveryWorker:
         for task in list(self._sends):
             task.cancel()
         await asyncio.gather(*self._sends, return_exceptions=True)
-        while not self.results.empty():
-            batch = [self.results.get_nowait() for _ in range(self.results.qsize())]
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self._write, batch)
+        # Let the writer store what was sent: a lost result means a resend after the lease.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.results.join(), DRAIN_SECONDS)
         for helper in helpers:
             helper.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)

@@ -17,13 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from herald.domain.breaker import Circuit
-from herald.domain.dispatch import MAX_DIGEST, Candidate, TargetPlan, TargetState, plan_target
-from herald.domain.ids import new_id
+from herald.domain.dispatch import Candidate, plan_target
 from herald.domain.ratelimit import Limit
-from herald.store.delivery import ensure_targets
+from herald.store.digests import backlog_of, merge_into_digest
 from herald.store.sql import lock_rows
-from herald.store.tables import callback_channels, deliveries, events, targets
+from herald.store.tables import callback_channels, callback_configs, deliveries, events
+from herald.store.target_state import load_target_states, save_target_state
 
 
 @dataclass(frozen=True)
@@ -31,6 +30,7 @@ class ChannelInfo:
     type: str
     rate_limit: dict[str, Any] | None
     policy: dict[str, Any] | None
+    config_updated_at: dt.datetime | None = None
 
 
 @dataclass
@@ -52,6 +52,7 @@ class Claimed:
     lease_until: dt.datetime
     payload: dict[str, Any] | None = None  # {"payload": …, "context": …} of the event
     event_at: dt.datetime | None = None  # when the event was committed
+    target_healthy: bool = False  # the target's circuit was closed with no failures at claim
     members: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # digests
 
 
@@ -72,6 +73,8 @@ class ClaimResult:
     postponed: int = 0
     merged: int = 0
     rate_limited: int = 0
+    next_due: float | None = None  # earliest time a delivery was postponed to (Unix s)
+    config_stamps: dict[str, dt.datetime] = field(default_factory=dict)  # of claimed configs
 
 
 def claim(
@@ -92,7 +95,7 @@ def claim(
         conn, {r.channel_id for r in rows}, {r.target_key for r in rows}, policy
     )
     rows = _drop_orphans(conn, rows, channels, now)
-    states = _target_states(conn, rows, now)
+    states = load_target_states(conn, rows, now)
     result = ClaimResult([])
     leases: list[tuple[Any, dt.datetime]] = []
     epoch = now.timestamp()
@@ -101,7 +104,9 @@ def claim(
         info = channels[due[0].channel_id]
         limits = target_limits.get(key, [])
         digest_ok = info.type in policy.digest_types and bool(limits)
-        backlog = _backlog(conn, key, now) if digest_ok else [Candidate(r.id, r.kind) for r in due]
+        backlog = (
+            backlog_of(conn, key, now) if digest_ok else [Candidate(r.id, r.kind) for r in due]
+        )
         plan = plan_target(
             states[key],
             limits,
@@ -113,20 +118,43 @@ def claim(
         )
         chosen = [r for r in due if r.id in set(plan.send)]
         if plan.merge:
-            digest = _merge(conn, key, plan, due[0], now, policy.default_attempts)
-            if digest is not None:
-                chosen.append(digest)
+            digest_id = merge_into_digest(conn, key, plan, due[0], now, policy.default_attempts)
+            if digest_id is not None:
+                query = _claim_select().where(deliveries.c.id == digest_id)
+                chosen.append(conn.execute(query).one())
             result.merged += len(plan.merge)
         for row in chosen:
             leases.append(_lease(row, owner, now, policy, channels))
         _postpone(conn, plan.postpone, now)
-        _save_state(conn, key, states[key], plan.state, now)
+        later = [
+            *plan.postpone.values(),
+            *([plan.digest_at] if plan.digest_at and not plan.digest_now else []),
+        ]
+        if later:
+            result.next_due = min([*later, *([result.next_due] if result.next_due else [])])
+        save_target_state(conn, key, states[key], plan.state, now)
         result.postponed += len(plan.postpone)
         result.rate_limited += plan.rate_limited
     token = str(uuid.uuid4())
     _write_leases(conn, leases, owner, token)
     result.claimed = _load(conn, leases, token)
+    for item in result.claimed:
+        circuit = states[item.target_key].circuit
+        item.target_healthy = circuit.state == "closed" and circuit.failures == 0
+    result.config_stamps = _config_stamps(result.claimed, channels)
     return result
+
+
+def _config_stamps(
+    claimed: Sequence[Claimed], channels: dict[str, ChannelInfo]
+) -> dict[str, dt.datetime]:
+    """When each claimed delivery's config last changed (the worker reloads changed ones)."""
+    stamps: dict[str, dt.datetime] = {}
+    for item in claimed:
+        known = channels.get(item.channel_id)
+        if known is not None and known.config_updated_at is not None:
+            stamps[item.config_id] = known.config_updated_at
+    return stamps
 
 
 _d = deliveries.c
@@ -157,7 +185,7 @@ def _candidates(
 ) -> list[Any]:
     d = deliveries.c
     query = (
-        sa.select(*CLAIM_COLUMNS)
+        _claim_select()
         .where(
             d.status == "pending",
             d.next_attempt_at <= now,
@@ -171,7 +199,17 @@ def _candidates(
         query = query.where(d.target_key.not_in(list(exclude)))
     if only is not None:
         query = query.where(d.id.in_(list(only)))
-    return list(conn.execute(lock_rows(query, conn, skip_locked=True)))
+    return list(conn.execute(lock_rows(query, conn, skip_locked=True, of=deliveries)))
+
+
+def _claim_select() -> sa.Select[Any]:
+    """A delivery's claim columns with its event's message, fetched in the same round trip."""
+    return sa.select(
+        *CLAIM_COLUMNS,
+        events.c.payload.label("event_payload"),
+        events.c.context.label("event_context"),
+        events.c.created_at.label("event_at"),
+    ).outerjoin(events, events.c.id == deliveries.c.event_id)
 
 
 def _channels(
@@ -180,13 +218,15 @@ def _channels(
     """The claimed deliveries' channels, and per target every limit any channel pointing at it
     asks for: all apply, so the strictest wins whichever channel's delivery comes first."""
     c = callback_channels.c
-    query = sa.select(c.id, c.type, c.rate_limit, c.policy, c.target_key).where(
-        sa.or_(c.id.in_(sorted(ids)), c.target_key.in_(sorted(keys)))
+    query = (
+        sa.select(c.id, c.type, c.rate_limit, c.policy, c.target_key, callback_configs.c.updated_at)
+        .join(callback_configs, callback_configs.c.id == c.config_id)
+        .where(sa.or_(c.id.in_(sorted(ids)), c.target_key.in_(sorted(keys))))
     )
     infos: dict[str, ChannelInfo] = {}
     limits: dict[str, set[Limit]] = {}
     for row in conn.execute(query):
-        infos[row.id] = ChannelInfo(row.type, row.rate_limit, row.policy)
+        infos[row.id] = ChannelInfo(row.type, row.rate_limit, row.policy, row.updated_at)
         if row.target_key in keys:
             limits.setdefault(row.target_key, set()).update(policy.limits(row.type, row.rate_limit))
     ordered = {
@@ -220,135 +260,6 @@ def _by_target(rows: Sequence[Any]) -> dict[str, list[Any]]:
     for row in rows:
         grouped.setdefault(row.target_key, []).append(row)
     return grouped
-
-
-def _target_states(
-    conn: Connection, rows: Sequence[Any], now: dt.datetime
-) -> dict[str, TargetState]:
-    """Lock and read each target's shared state; rows are made on config save, so creating
-    them here is only for stragglers."""
-    keys = sorted({r.target_key for r in rows})
-    states = _read_states(conn, keys)
-    missing = [r for r in rows if r.target_key not in states]
-    if missing:
-        ensure_targets(conn, [(r.target_key, r.channel_type, r.channel_type) for r in missing], now)
-        states.update(_read_states(conn, sorted({r.target_key for r in missing})))
-    return states
-
-
-def _read_states(conn: Connection, keys: list[str]) -> dict[str, TargetState]:
-    query = lock_rows(
-        sa.select(targets).where(targets.c.key.in_(keys)).order_by(targets.c.key),
-        conn,
-        skip_locked=False,
-    )
-    return {row.key: _state(row) for row in conn.execute(query)}
-
-
-def _state(row: Any) -> TargetState:
-    circuit = Circuit(row.circuit, row.failures, row.cooldown, row.probe_at)
-    return TargetState(tuple(row.sends), row.penalty_until, circuit)
-
-
-def _save_state(
-    conn: Connection, key: str, before: TargetState, after: TargetState, now: dt.datetime
-) -> None:
-    if after == before:
-        return
-    conn.execute(
-        targets.update()
-        .where(targets.c.key == key)
-        .values(
-            sends=list(after.sends),
-            penalty_until=after.penalty_until,
-            circuit=after.circuit.state,
-            failures=after.circuit.failures,
-            cooldown=after.circuit.cooldown,
-            probe_at=after.circuit.probe_at,
-            updated_at=now,
-        )
-    )
-
-
-def _backlog(conn: Connection, key: str, now: dt.datetime) -> list[Candidate]:
-    d = deliveries.c
-    query = (
-        sa.select(d.id, d.kind)
-        .where(
-            d.target_key == key,
-            d.status == "pending",
-            d.digest_id.is_(None),
-            sa.or_(d.lease_until.is_(None), d.lease_until < now),
-        )
-        .order_by(d.next_attempt_at, d.id)
-        .limit(MAX_DIGEST * 2)
-    )
-    return [Candidate(r.id, r.kind) for r in conn.execute(query)]
-
-
-def _merge(
-    conn: Connection, key: str, plan: TargetPlan, sample: Any, now: dt.datetime, attempts: int
-) -> Any | None:
-    """Point the merged deliveries at a pending digest (reusing one not yet tried).
-
-    Returns the digest row when it is due now, so the caller leases it with this batch.
-    """
-    d = deliveries.c
-    existing = conn.execute(
-        sa.select(deliveries).where(
-            d.target_key == key,
-            d.kind == "digest",
-            d.status == "pending",
-            d.attempts == 0,
-            sa.or_(d.lease_until.is_(None), d.lease_until < now),
-        )
-    ).first()
-    due_at = dt.datetime.fromtimestamp(plan.digest_at or now.timestamp(), dt.UTC)
-    digest_id = existing.id if existing else new_id()
-    if existing is None:
-        conn.execute(
-            deliveries.insert().values(**_digest_row(digest_id, sample, due_at, now, attempts))
-        )
-    conn.execute(
-        deliveries.update().where(d.id.in_(plan.merge)).values(digest_id=digest_id, updated_at=now)
-    )
-    size = conn.execute(sa.select(sa.func.count()).where(d.digest_id == digest_id)).scalar_one()
-    conn.execute(
-        deliveries.update()
-        .where(d.id == digest_id)
-        .values(
-            digest_size=size,
-            next_attempt_at=min(due_at, existing.next_attempt_at) if existing else due_at,
-            updated_at=now,
-        )
-    )
-    if not plan.digest_now:
-        return None
-    return conn.execute(sa.select(*CLAIM_COLUMNS).where(d.id == digest_id)).first()
-
-
-def _digest_row(
-    digest_id: str, sample: Any, due_at: dt.datetime, now: dt.datetime, attempts: int
-) -> dict[str, Any]:
-    return {
-        "id": digest_id,
-        "kind": "digest",
-        "event_id": None,
-        "config_id": sample.config_id,
-        "channel_id": sample.channel_id,
-        "project_id": sample.project_id,
-        "task_id": None,
-        "event_type": "digest",
-        "channel_type": sample.channel_type,
-        "target_key": sample.target_key,
-        "status": "pending",
-        "attempts": 0,
-        "max_attempts": attempts,
-        "trigger": "scheduled",
-        "next_attempt_at": due_at,
-        "created_at": now,
-        "updated_at": now,
-    }
 
 
 def _postpone(conn: Connection, until: dict[str, float], now: dt.datetime) -> None:
@@ -386,17 +297,6 @@ def _write_leases(
 
 def _load(conn: Connection, leases: list[tuple[Any, dt.datetime]], token: str) -> list[Claimed]:
     claimed = [_claimed(row, token, until) for row, until in leases]
-    event_ids = [c.event_id for c in claimed if c.event_id]
-    if event_ids:
-        query = sa.select(
-            events.c.id, events.c.payload, events.c.context, events.c.created_at
-        ).where(events.c.id.in_(event_ids))
-        found = {r.id: r for r in conn.execute(query)}
-        for c in claimed:
-            row = found.get(c.event_id) if c.event_id else None
-            if row is not None:
-                c.payload = {"payload": row.payload, "context": row.context}
-                c.event_at = row.created_at
     digests = {c.id: c for c in claimed if c.kind == "digest"}
     if digests:
         query = (
@@ -429,21 +329,12 @@ def _claimed(row: Any, token: str, until: dt.datetime) -> Claimed:
         trigger=row.trigger,
         claim_token=token,
         lease_until=until,
-        payload=row.payload if row.kind == "test" else None,
+        payload=(
+            row.payload
+            if row.kind == "test"
+            else {"payload": row.event_payload, "context": row.event_context}
+            if row.event_payload is not None
+            else None
+        ),
+        event_at=row.event_at,
     )
-
-
-def next_due(conn: Connection, now: dt.datetime) -> dt.datetime | None:
-    """When a pending delivery next becomes claimable: due, or its expired lease falls back."""
-    d = deliveries.c
-    waiting = sa.select(sa.func.min(d.next_attempt_at)).where(
-        d.status == "pending",
-        d.digest_id.is_(None),
-        sa.or_(d.lease_until.is_(None), d.lease_until < now),
-    )
-    leased = sa.select(sa.func.min(d.lease_until)).where(
-        d.status == "pending", d.lease_until >= now
-    )
-    found = [conn.execute(q).scalar() for q in (waiting, leased)]
-    moments = [m for m in found if isinstance(m, dt.datetime)]
-    return min(moments) if moments else None

@@ -96,8 +96,15 @@ class Database:
         return self.dialect == "postgresql"
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[UnitOfWork]:
+    def transaction(self, *, replayable: bool = False) -> Iterator[UnitOfWork]:
+        """A write transaction. `replayable` work (the delivery worker's claims and results)
+        commits without waiting for PostgreSQL's WAL flush: a database crash may forget the
+        last moments of it, which at-least-once delivery absorbs (a lost lease is claimed
+        again, a lost result means one resend). Release transitions and their outbox events
+        never use it."""
         with self._writer, self.engine.connect() as conn, conn.begin():
+            if replayable and self.is_postgres:
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             uow = UnitOfWork(conn)
             yield uow
         for callback in uow._after:

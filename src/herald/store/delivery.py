@@ -27,6 +27,7 @@ from herald.store.tables import (
 )
 
 DELIVERIES_CHANNEL = "herald_deliveries"
+_NOTIFY_DELIVERIES = sa.select(sa.func.pg_notify(DELIVERIES_CHANNEL, ""))
 
 
 def ensure_targets(
@@ -81,9 +82,13 @@ def fan_out(conn: Connection, now: dt.datetime, default_attempts: int, limit: in
     conn.execute(
         events.update().where(events.c.id.in_([e.id for e in pending])).values(fanned_out_at=now)
     )
-    if created and conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_notify(DELIVERIES_CHANNEL, "")))
     return created
+
+
+def notify_other_workers(conn: Connection) -> None:
+    """On PostgreSQL, wake listening workers (on commit) for deliveries this one leaves."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_NOTIFY_DELIVERIES)
 
 
 def _facts(event: Any) -> dict[str, Any]:

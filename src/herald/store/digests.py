@@ -1,0 +1,93 @@
+"""Digests (批量回调): merging a target's backlog into one message, each merged delivery pointing
+at its digest so nothing disappears from the history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from herald.domain.dispatch import MAX_DIGEST, Candidate, TargetPlan
+from herald.domain.ids import new_id
+from herald.store.tables import deliveries
+
+
+def backlog_of(conn: Connection, key: str, now: dt.datetime) -> list[Candidate]:
+    d = deliveries.c
+    query = (
+        sa.select(d.id, d.kind)
+        .where(
+            d.target_key == key,
+            d.status == "pending",
+            d.digest_id.is_(None),
+            sa.or_(d.lease_until.is_(None), d.lease_until < now),
+        )
+        .order_by(d.next_attempt_at, d.id)
+        .limit(MAX_DIGEST * 2)
+    )
+    return [Candidate(r.id, r.kind) for r in conn.execute(query)]
+
+
+def merge_into_digest(
+    conn: Connection, key: str, plan: TargetPlan, sample: Any, now: dt.datetime, attempts: int
+) -> str | None:
+    """Point the merged deliveries at a pending digest (reusing one not yet tried).
+
+    Returns the digest's id when it is due now, so the caller leases it with this batch.
+    """
+    d = deliveries.c
+    existing = conn.execute(
+        sa.select(deliveries).where(
+            d.target_key == key,
+            d.kind == "digest",
+            d.status == "pending",
+            d.attempts == 0,
+            sa.or_(d.lease_until.is_(None), d.lease_until < now),
+        )
+    ).first()
+    due_at = dt.datetime.fromtimestamp(plan.digest_at or now.timestamp(), dt.UTC)
+    digest_id = existing.id if existing else new_id()
+    if existing is None:
+        conn.execute(
+            deliveries.insert().values(**_digest_row(digest_id, sample, due_at, now, attempts))
+        )
+    conn.execute(
+        deliveries.update().where(d.id.in_(plan.merge)).values(digest_id=digest_id, updated_at=now)
+    )
+    size = conn.execute(sa.select(sa.func.count()).where(d.digest_id == digest_id)).scalar_one()
+    conn.execute(
+        deliveries.update()
+        .where(d.id == digest_id)
+        .values(
+            digest_size=size,
+            next_attempt_at=min(due_at, existing.next_attempt_at) if existing else due_at,
+            updated_at=now,
+        )
+    )
+    return digest_id if plan.digest_now else None
+
+
+def _digest_row(
+    digest_id: str, sample: Any, due_at: dt.datetime, now: dt.datetime, attempts: int
+) -> dict[str, Any]:
+    return {
+        "id": digest_id,
+        "kind": "digest",
+        "event_id": None,
+        "config_id": sample.config_id,
+        "channel_id": sample.channel_id,
+        "project_id": sample.project_id,
+        "task_id": None,
+        "event_type": "digest",
+        "channel_type": sample.channel_type,
+        "target_key": sample.target_key,
+        "status": "pending",
+        "attempts": 0,
+        "max_attempts": attempts,
+        "trigger": "scheduled",
+        "next_attempt_at": due_at,
+        "created_at": now,
+        "updated_at": now,
+    }
