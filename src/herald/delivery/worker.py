@@ -336,15 +336,21 @@ class DeliveryWorker:
                 self.work.set()
 
     async def _drain(self, helpers: list[asyncio.Task[Any]]) -> None:
-        if self._sends:
-            await asyncio.wait(self._sends, timeout=5.0)
-        for task in list(self._sends):
-            task.cancel()
-        await asyncio.gather(*self._sends, return_exceptions=True)
-        # Let the writer store what was sent: a lost result means a resend after the lease.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.results.join(), DRAIN_SECONDS)
-        for helper in helpers:
-            helper.cancel()
+        try:
+            if self._sends:
+                await asyncio.wait(self._sends, timeout=5.0)
+            for task in list(self._sends):
+                task.cancel()
+            await asyncio.gather(*self._sends, return_exceptions=True)
+            # Let the writer store what was sent: a lost result means a resend after the lease.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.results.join(), DRAIN_SECONDS)
+        finally:
+            # Even if shutdown is cancelled again, the session must not be left open.
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.shield(self._close(helpers))
+
+    async def _close(self, helpers: list[asyncio.Task[Any]]) -> None:
         await asyncio.gather(*helpers, return_exceptions=True)
         await self.http.close()
