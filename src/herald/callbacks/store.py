@@ -186,16 +186,3 @@ def _insert_channels(conn: Connection, channels: Sequence[Channel], keyring: Key
             for ch in channels
         ],
     )
-
-
-def channel_secret_rows(conn: Connection) -> list[Any]:
-    """Every channel's id and encrypted settings (for key rotation)."""
-    return list(conn.execute(sa.select(callback_channels.c.id, callback_channels.c.secret_config)))
-
-
-def set_channel_secret(conn: Connection, channel_id: str, token: str, now: dt.datetime) -> None:
-    conn.execute(
-        callback_channels.update()
-        .where(callback_channels.c.id == channel_id)
-        .values(secret_config=token, updated_at=now)
-    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -59,6 +58,3 @@ class Principal:
     def require_admin(self) -> None:
         if not self.is_admin:
             raise Forbidden(f"only admin tokens may do this; {self.name!r} is {self.role.value}")
-
-    def filter_readable(self, project_ids: Iterable[str]) -> list[str]:
-        return [p for p in project_ids if self.can_read(p)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
@@ -104,7 +103,3 @@ def list_versions(
     if after:
         query = query.where(versions.c.id < after)
     return [_version(r) for r in conn.execute(query)]
-
-
-def touch_project(conn: Connection, project_id: str, now: dt.datetime) -> None:
-    conn.execute(projects.update().where(projects.c.id == project_id).values(updated_at=now))
