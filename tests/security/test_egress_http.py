@@ -11,10 +11,9 @@ import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from herald.egress import (
-    EgressDenied,
+from herald.egress import EgressDenied, EgressPolicy
+from herald.guarded_http import (
     EgressDeniedOSError,
-    EgressPolicy,
     GuardedResolver,
     create_guarded_session,
     describe_denial,

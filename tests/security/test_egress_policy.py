@@ -8,14 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from herald.egress import (
-    EgressDenied,
-    EgressDeniedOSError,
-    EgressPolicy,
-    check_url,
-    describe_denial,
-    parse_ip_host,
-)
+from herald.egress import EgressDenied, EgressPolicy, check_url, parse_ip_host
+from herald.guarded_http import EgressDeniedOSError, describe_denial
 
 DENY_ALL = EgressPolicy()
 

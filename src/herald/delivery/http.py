@@ -16,13 +16,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
-from herald.egress import (
-    EgressDenied,
-    EgressPolicy,
-    check_url,
-    create_guarded_session,
-    describe_denial,
-)
+from herald.egress import EgressDenied, EgressPolicy, check_url
+from herald.guarded_http import create_guarded_session, describe_denial
 
 RESPONSE_CAP = 65_536
 VETTED_CACHE = 4096
