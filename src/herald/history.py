@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 from collections import defaultdict
 from typing import Any
@@ -78,16 +79,20 @@ class HistoryService:
                 "description": r.description,
                 "circuit": r.circuit,
                 "consecutive_failures": r.failures,
-                "probe_at": r.probe_at,
-                "penalty_until": r.penalty_until
-                if r.penalty_until and r.penalty_until > now
-                else None,
+                "probe_at": _instant(r.probe_at),
+                "penalty_until": _instant(
+                    r.penalty_until if r.penalty_until and r.penalty_until > now else None
+                ),
                 "sends_last_minute": sum(1 for t in r.sends if t > now - 60),
                 "pending": pending.get(r.key, 0),
                 "last_error": r.last_error,
             }
             for r in rows
         ]
+
+
+def _instant(unix_seconds: float | None) -> dt.datetime | None:
+    return None if unix_seconds is None else dt.datetime.fromtimestamp(unix_seconds, dt.UTC)
 
 
 def _stat(key: tuple[str, str], counts: dict[str, Any], latency: list[float]) -> dict[str, Any]:

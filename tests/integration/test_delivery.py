@@ -4,6 +4,7 @@ rate limits with digests, isolation, circuit breaking, resend."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import socket
 import time
@@ -205,6 +206,7 @@ async def test_a_persistently_failing_target_opens_its_circuit(container: Contai
             await asyncio.sleep(1.0)
             assert fake.endpoint_stats("down").requests == hits  # paused, not hammered
     assert targets[0]["consecutive_failures"] >= 5 and targets[0]["pending"] > 0
+    assert targets[0]["probe_at"] > dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
 
 
 async def test_300_events_into_one_dingtalk_robot_never_trip_its_limit(

@@ -160,8 +160,10 @@ class TargetOut(BaseModel):
     description: str
     circuit: str = Field(description="closed, open (paused) or half_open (probing)")
     consecutive_failures: int
-    probe_at: float | None
-    penalty_until: float | None
+    probe_at: dt.datetime | None = Field(description="when an open circuit is next probed")
+    penalty_until: dt.datetime | None = Field(
+        description="the platform asked Herald to hold off this target until then"
+    )
     sends_last_minute: int
     pending: int
     last_error: str | None

@@ -63,7 +63,7 @@ export function locale() {
 
 export function formatTime(iso) {
   if (!iso) return "";
-  const d = typeof iso === "number" ? new Date(iso * 1000) : new Date(iso);
+  const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
   return d.toLocaleString(locale(), {
     year: "numeric",

@@ -74,7 +74,7 @@ export function loading() {
 
 export function time(iso) {
   if (!iso) return h("span", { class: "muted" }, "—");
-  return h("time", { datetime: typeof iso === "number" ? new Date(iso * 1000).toISOString() : iso }, formatTime(iso));
+  return h("time", { datetime: iso }, formatTime(iso));
 }
 
 export function shortId(id) {
