@@ -73,6 +73,7 @@ def create_guarded_session(
     limit_per_host: int = 0,
     resolver: AbstractResolver | None = None,
     timeout: aiohttp.ClientTimeout | None = None,
+    headers: dict[str, str] | None = None,
 ) -> aiohttp.ClientSession:
     """Build a session whose connector resolves through ``GuardedResolver``.
 
@@ -87,8 +88,10 @@ def create_guarded_session(
         limit_per_host=limit_per_host,
     )
     if timeout is None:
-        return aiohttp.ClientSession(connector=connector, trust_env=False)
-    return aiohttp.ClientSession(connector=connector, trust_env=False, timeout=timeout)
+        return aiohttp.ClientSession(connector=connector, trust_env=False, headers=headers)
+    return aiohttp.ClientSession(
+        connector=connector, trust_env=False, timeout=timeout, headers=headers
+    )
 
 
 async def guarded_request(

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from herald.bootstrap import Container
+from herald.channels.base import USER_AGENT
 from herald.domain.release import Environment, Strategy, TaskSpec, TaskType
 from herald.fakeplatforms import Behaviour, running_fake_platforms
 from herald.fakeplatforms.records import Platform
@@ -226,6 +227,7 @@ async def test_300_events_into_one_dingtalk_robot_never_trip_its_limit(
         received = fake.received(Platform.DINGTALK)
     assert [r for r in received if r.code == 130101] == []
     assert all(r.code == 0 for r in received) and len(received) <= 20
+    assert {r.headers["user-agent"] for r in received} == {USER_AGENT}
     rows = delivery_rows(container)
     events = [r for r in rows if r.kind == "event"]
     digests = [r for r in rows if r.kind == "digest"]

@@ -21,6 +21,7 @@ from herald.domain.events import EventContext, EventPayload
 from herald.domain.limits import fit_hosts, largest_fitting
 from herald.domain.messages import Message, build_digest_message, longest_text, shorten_text
 
+USER_AGENT = "Herald-Webhook/1"  # on every request, so receivers and firewalls can tell Herald
 CHAT_TIMEOUT = 10.0  # seconds per attempt for chat platforms (they answer in well under 1 s)
 MAX_RETRY_AFTER = 3600.0  # a receiver cannot park a delivery for longer than this
 MAX_LISTED_HOSTS = 50  # beyond this a chat message lists hosts as "…另有 k 台" even if they fit

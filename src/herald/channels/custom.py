@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
 from herald.channels.base import (
+    USER_AGENT,
     EventView,
     OutboundRequest,
     Outcome,
@@ -29,7 +30,6 @@ from herald.channels.fields import MASK
 from herald.crypto import mask_url_credentials
 from herald.signing import standard_webhook_headers
 
-USER_AGENT = "Herald-Webhook/1"
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 
 

@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
+from herald.channels.base import USER_AGENT
 from herald.egress import EgressDenied, EgressPolicy, check_url
 from herald.guarded_http import create_guarded_session, describe_denial
 
@@ -46,7 +47,10 @@ class HttpClient:
     async def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = create_guarded_session(
-                self.policy, limit=self.limit, resolver=self.resolver
+                self.policy,
+                limit=self.limit,
+                resolver=self.resolver,
+                headers={"User-Agent": USER_AGENT},
             )
         return self._session
 
