@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
+from herald.domain.labels import LABEL_PATTERN, is_label
+
+
+def _label(text: str) -> str:
+    if not is_label(text):
+        raise ValueError("must not contain control characters or start or end with a space")
+    return text
+
+
+# Labels: the pattern is documented for clients; the check gives the message a person can act on.
+_IS_LABEL = AfterValidator(_label)
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=100, json_schema_extra={"pattern": LABEL_PATTERN}),
+    _IS_LABEL,
+]
+VersionName = Annotated[
+    str,
+    Field(min_length=1, max_length=128, json_schema_extra={"pattern": LABEL_PATTERN}),
+    _IS_LABEL,
+]
 Description = Annotated[str, Field(max_length=2000)]
 ResourceId = Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[0-9a-zA-Z-]+$")]
 
@@ -15,3 +36,10 @@ class Strict(BaseModel):
     """Request bodies: unknown fields are errors, so typos surface instead of being ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def validation_message(error: Mapping[str, Any]) -> str:
+    """pydantic's message for one error, without the "Value error, " it puts before the texts of
+    Herald's own checks (they are written to be read as they are)."""
+    message = str(error.get("msg", ""))
+    return message.removeprefix("Value error, ") if error.get("type") == "value_error" else message

@@ -232,6 +232,7 @@ def _row_counts(container: Container) -> dict[str, int]:
         ({"strategy": "yolo"}, 422, "strategy"),
         ({"batch_size": 0}, 422, "batch_size"),
         ({"hosts": ["a"] * 2}, 422, "must not repeat"),
+        ({"hosts": ["web-1", "\x1f"]}, 422, "without control characters"),
         ({"surprise": 1}, 422, "surprise"),
     ],
 )
@@ -259,6 +260,19 @@ def test_malformed_json_is_a_400(client: TestClient) -> None:
     )
     assert r.status_code == 400
     assert r.json()["error"]["message"].startswith("request body is not valid JSON")
+
+
+@pytest.mark.parametrize("name", [" payments", "payments\u3000", "pay\nments", "\x85"])
+def test_names_with_control_characters_or_edge_spaces_are_422(
+    client: TestClient, container: Container, name: str
+) -> None:
+    before = _row_counts(container)
+    r = client.post("/api/v1/release/projects", json={"name": name}, headers=AUTH)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["message"] == (
+        "name: must not contain control characters or start or end with a space"
+    )
+    assert _row_counts(container) == before
 
 
 def test_duplicate_project_name_is_409(client: TestClient) -> None:

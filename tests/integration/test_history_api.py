@@ -91,6 +91,10 @@ def test_filters_pagination_and_detail(world: tuple[TestClient, Any, dict[str, s
     assert len(by_config["items"]) == 6
     future = client.get(f"{API}/callbacks/history?since=2999-01-01T00:00:00Z", headers=AUTH).json()
     assert future["items"] == []
+    for number in ("391", "0.0", "1e9"):
+        refused = client.get(f"{API}/callbacks/history?until={number}", headers=AUTH)
+        assert refused.status_code == 422, number
+        assert "ISO-8601" in refused.json()["error"]["message"]
     detail = client.get(f"{API}/callbacks/history/{failed[0]['id']}", headers=AUTH).json()
     assert [a["outcome"] for a in detail["attempt_log"]] == ["permanent"]
     assert detail["attempt_log"][0]["request"]["headers"]["webhook-id"] == failed[0]["id"]

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from herald.crypto import SecretDecryptError
 from herald.domain.access import Forbidden
 from herald.domain.errors import Conflict, DomainError, IllegalTransition, InvalidInput, NotFound
+from herald.shapes import validation_message
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def _validation_details(exc: RequestValidationError) -> tuple[str, list[dict[str
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
         details.append(
-            {"field": ".".join(loc), "message": err.get("msg", ""), "type": err.get("type")}
+            {"field": ".".join(loc), "message": validation_message(err), "type": err.get("type")}
         )
     if details and details[0]["type"] == "json_invalid":
         return "request body is not valid JSON: " + details[0]["message"], details

@@ -30,6 +30,7 @@ from herald.domain.errors import InvalidInput
 from herald.domain.ids import new_id
 from herald.domain.subscriptions import Filters
 from herald.egress import EgressDenied, EgressPolicy, check_url
+from herald.shapes import validation_message
 from herald.store import audit
 from herald.store import projects as project_repo
 from herald.store.db import Database, UnitOfWork
@@ -318,7 +319,7 @@ def _parse(position: int, spec: ChannelIn, previous: Channel | None) -> ChannelC
         details = [
             {
                 "field": ".".join(["channels", str(position), "config", *map(str, err["loc"])]),
-                "message": err["msg"],
+                "message": validation_message(err),
                 "type": err["type"],
             }
             for err in exc.errors(include_url=False, include_input=False)

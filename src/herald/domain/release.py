@@ -16,6 +16,7 @@ from typing import Any
 
 from herald.domain.errors import IllegalTransition, InvalidInput
 from herald.domain.events import EventType, ReleaseEvent
+from herald.domain.labels import MAX_HOST_LENGTH, is_host_name
 
 
 class TaskType(StrEnum):
@@ -61,7 +62,6 @@ ACTIVE = frozenset({Status.PENDING, Status.RUNNING, Status.AWAITING_PROMOTION})
 FINISHED_HOST = frozenset({HostStatus.SUCCESS, HostStatus.FAILED})
 ENGINE_EXECUTORS = frozenset({"simulated", "command"})  # the others report progress via the API
 MAX_HOSTS = 5000
-MAX_HOST_LENGTH = 253
 
 
 @dataclass(frozen=True)
@@ -364,10 +364,11 @@ def validate_spec(spec: TaskSpec) -> None:
         raise InvalidInput("hosts must list at least one host")
     if len(hosts) > MAX_HOSTS:
         raise InvalidInput(f"a task may deploy at most {MAX_HOSTS} hosts, got {len(hosts)}")
-    bad = [h for h in hosts if not h.strip() or len(h) > MAX_HOST_LENGTH or h != h.strip()]
+    bad = [h for h in hosts if not is_host_name(h)]
     if bad:
         raise InvalidInput(
-            f"host names must be 1-{MAX_HOST_LENGTH} characters without surrounding spaces",
+            f"host names must be 1-{MAX_HOST_LENGTH} characters, without control characters or "
+            "surrounding spaces",
             {"hosts": bad[:10]},
         )
     dupes = sorted({h for h, n in Counter(hosts).items() if n > 1})

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BeforeValidator
 
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
 from herald.api.schemas.callbacks import (
@@ -25,6 +27,17 @@ router = APIRouter(tags=["history"], responses=ERRORS)
 ChannelType = Annotated[str | None, Query(max_length=32, description="feishu, dingtalk, …")]
 
 
+def _not_a_number(value: object) -> object:
+    # pydantic would read a bare number as Unix seconds, which the documented format excludes.
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        raise ValueError("give an ISO-8601 time such as 2026-11-28T09:00:00Z, not a number")
+    return value
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+Instant = Annotated[dt.datetime, BeforeValidator(_not_a_number)]
+
+
 class HistoryQuery:
     def __init__(
         self,
@@ -33,8 +46,8 @@ class HistoryQuery:
         event_type: Annotated[EventType | None, Query()] = None,
         status: Annotated[str | None, Query(pattern="^(pending|success|failed)$")] = None,
         kind: Annotated[str | None, Query(pattern="^(event|digest|test)$")] = None,
-        since: Annotated[dt.datetime | None, Query(description="ISO-8601, inclusive")] = None,
-        until: Annotated[dt.datetime | None, Query(description="ISO-8601, exclusive")] = None,
+        since: Annotated[Instant | None, Query(description="ISO-8601, inclusive")] = None,
+        until: Annotated[Instant | None, Query(description="ISO-8601, exclusive")] = None,
     ) -> None:
         self.project_id = project_id
         self.values: dict[str, Any] = {

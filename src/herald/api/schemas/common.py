@@ -6,11 +6,11 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from herald.shapes import Description, Name, ResourceId, Strict
+from herald.shapes import Description, Name, ResourceId, Strict, VersionName
 
 T = TypeVar("T")
 
-__all__ = ["Description", "Name", "ResourceId", "Strict"]
+__all__ = ["Description", "Name", "ResourceId", "Strict", "VersionName"]
 
 
 class Page(BaseModel, Generic[T]):

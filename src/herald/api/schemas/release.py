@@ -7,14 +7,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from herald.api.schemas.common import Description, Name, ResourceId, Strict
+from herald.api.schemas.common import Description, Name, ResourceId, Strict, VersionName
+from herald.domain.labels import LABEL_PATTERN, MAX_HOST_LENGTH
 from herald.domain.release import Environment, Strategy, TaskType
 from herald.engine.executor_config import ExecutorConfig, ExternalExecutor
 
 # The pattern and the list bounds below are documented for clients; the domain enforces them with
 # messages that name the rule (see herald.domain.release.validate_spec).
 Host = Annotated[
-    str, Field(min_length=1, max_length=253, json_schema_extra={"pattern": r"^\S([\s\S]*\S)?$"})
+    str,
+    Field(min_length=1, max_length=MAX_HOST_LENGTH, json_schema_extra={"pattern": LABEL_PATTERN}),
 ]
 
 
@@ -31,7 +33,7 @@ class ProjectOut(BaseModel):
 
 
 class VersionCreate(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$")]
+    name: VersionName
     description: Description = ""
 
 
