@@ -95,6 +95,10 @@ def test_filters_pagination_and_detail(world: tuple[TestClient, Any, dict[str, s
         refused = client.get(f"{API}/callbacks/history?until={number}", headers=AUTH)
         assert refused.status_code == 422, number
         assert "ISO-8601" in refused.json()["error"]["message"]
+    edge = client.get(f"{API}/callbacks/history?since=0001-01-01T00:00:00%2B00:01", headers=AUTH)
+    assert edge.status_code == 422 and "out of range" in edge.json()["error"]["message"]
+    late = client.get(f"{API}/callbacks/history?until=9999-12-31T23:59:59-00:01", headers=AUTH)
+    assert late.status_code == 422
     detail = client.get(f"{API}/callbacks/history/{failed[0]['id']}", headers=AUTH).json()
     assert [a["outcome"] for a in detail["attempt_log"]] == ["permanent"]
     assert detail["attempt_log"][0]["request"]["headers"]["webhook-id"] == failed[0]["id"]

@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
 from herald.api.schemas.callbacks import (
@@ -34,8 +34,18 @@ def _not_a_number(value: object) -> object:
     return value
 
 
+def _in_utc(moment: dt.datetime) -> dt.datetime:
+    """Naive times are UTC; others are converted (0001-01-01T00:00+01:00 has no UTC form)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
+
+
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-Instant = Annotated[dt.datetime, BeforeValidator(_not_a_number)]
+Instant = Annotated[dt.datetime, BeforeValidator(_not_a_number), AfterValidator(_in_utc)]
 
 
 class HistoryQuery:
@@ -56,18 +66,12 @@ class HistoryQuery:
             "event_type": event_type.value if event_type else None,
             "status": status,
             "kind": kind,
-            "since": _aware(since),
-            "until": _aware(until),
+            "since": since,
+            "until": until,
         }
 
     def filter(self, visible: set[str] | None, **fixed: Any) -> HistoryFilter:
         return HistoryFilter(visible=visible, **{**self.values, **fixed})
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=dt.UTC)
 
 
 QueryDep = Annotated[HistoryQuery, Depends()]
