@@ -16,7 +16,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any, cast
 
-from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.environment import Template
 from jinja2.exceptions import SecurityError
 from jinja2.filters import FILTERS
@@ -392,35 +392,3 @@ def run_template(
         return "".join(chunks), False
     finally:
         stream.close()
-
-
-def line_of(exc: BaseException) -> int | None:
-    """The template line an error happened on (Jinja rewrites tracebacks to template lines)."""
-    if isinstance(exc, TemplateSyntaxError):
-        return exc.lineno
-    line, tb = None, exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
-
-
-_MARKER_KINDS: tuple[tuple[type[Exception], str], ...] = (
-    (TemplateSyntaxError, "syntax error"),
-    (UndefinedError, "undefined value"),
-    (SecurityError, "operation not allowed"),
-    (LimitError, "too much work or too large a value"),
-)
-
-
-def error_marker(exc: Exception) -> str:
-    """A short note in place of the text; names the kind of error only, never its message,
-    which could quote the event's values."""
-    kind = next((label for cls, label in _MARKER_KINDS if isinstance(exc, cls)), None)
-    line = line_of(exc)
-    where = f" on line {line}" if line else ""
-    return f"[template error: {kind or type(exc).__name__}{where}]"
-
-
-# --- Public API ----------------------------------------------------------------------------------

@@ -67,8 +67,6 @@ from herald.template_sandbox import (
     TemplateError,
     TemplateSet,
     compile_template,
-    error_marker,
-    line_of,
     run_template,
     work_budget,
 )
@@ -223,3 +221,32 @@ def sample_context(event_type: str) -> dict[str, Any]:
 @cache
 def _samples(event_type: str | None) -> tuple[dict[str, Any], ...]:
     return tuple(sample_context(e) for e in ([event_type] if event_type else EVENT_TYPES))
+
+
+def line_of(exc: BaseException) -> int | None:
+    """The template line an error happened on (Jinja rewrites tracebacks to template lines)."""
+    if isinstance(exc, TemplateSyntaxError):
+        return exc.lineno
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+_MARKER_KINDS: tuple[tuple[type[Exception], str], ...] = (
+    (TemplateSyntaxError, "syntax error"),
+    (UndefinedError, "undefined value"),
+    (SecurityError, "operation not allowed"),
+    (LimitError, "too much work or too large a value"),
+)
+
+
+def error_marker(exc: Exception) -> str:
+    """A short note in place of the text; names the kind of error only, never its message,
+    which could quote the event's values."""
+    kind = next((label for cls, label in _MARKER_KINDS if isinstance(exc, cls)), None)
+    line = line_of(exc)
+    where = f" on line {line}" if line else ""
+    return f"[template error: {kind or type(exc).__name__}{where}]"
