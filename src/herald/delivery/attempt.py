@@ -238,7 +238,7 @@ def _outcome_name(outcome: Outcome, result: HttpResult | None) -> str:
 
 
 def _circuit_signal(
-    outcome: Outcome, result: HttpResult | None, already_healthy: bool = False
+    outcome: Outcome, result: HttpResult | None, already_healthy: bool
 ) -> str | None:
     """Transport failures and 5xx make a target look sick; any other answer shows it alive
     (news only when the target was not already known healthy at claim time)."""

@@ -307,7 +307,7 @@ class DeliveryWorker:
         """Results are worth retrying: once a lease expires, a lost result means a resend."""
         for attempt in range(WRITE_RETRIES):
             try:
-                await self._write(batch)
+                self._write(batch)
                 return True
             except Exception:
                 log.exception(
@@ -316,7 +316,7 @@ class DeliveryWorker:
                 await asyncio.sleep(min(0.5 * 2**attempt, 10.0))
         return False
 
-    async def _write(self, batch: list[AttemptRecord]) -> None:
+    def _write(self, batch: list[AttemptRecord]) -> None:
         now = self.p.clock.now()
         with self.p.db.transaction(replayable=True) as uow:
             results.record(uow.conn, batch, now)

@@ -131,7 +131,8 @@ def claim(
             *([plan.digest_at] if plan.digest_at and not plan.digest_now else []),
         ]
         if later:
-            result.next_due = min([*later, *([result.next_due] if result.next_due else [])])
+            soonest = min(later)
+            result.next_due = soonest if result.next_due is None else min(result.next_due, soonest)
         save_target_state(conn, key, states[key], plan.state, now)
         result.postponed += len(plan.postpone)
         result.rate_limited += plan.rate_limited
