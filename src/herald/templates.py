@@ -19,6 +19,8 @@ Template context — every template sees these names, as plain text, numbers, li
 - ``timestamp``: when the event happened, ISO-8601 UTC, e.g. ``2026-01-06T20:00:00Z``.
 - ``duration``: how long the task has run, e.g. ``2m30s``.
 - ``environment``: production | staging | development.
+- ``sequence``: the event's ordinal within its task (1, 2, 3…); none for events stored before
+  Herald numbered them.
 - ``phase``: ``canary`` or ``full``.
 - ``failed_hosts``: the hosts that failed (an empty list when none did).
 - ``reason``: why the task failed or was stopped; none otherwise.
@@ -162,6 +164,7 @@ def build_context(
     """The template context documented above, as fresh plain data (nothing the event holds)."""
     values: dict[str, Any] = copy.deepcopy(dict(payload))  # the §3.3 message, as plain data
     values["deployment"].setdefault("canary_count", None)
+    values.setdefault("sequence", None)
     values.update(title=title, link=link, locale=locale, reason=context["reason"])
     values.update(phase=context["phase"], failed_hosts=list(context["failed_hosts"]))
     return values

@@ -91,6 +91,7 @@ def sample(
         "timestamp": TIMESTAMP,
         "duration": "2m30s",
         "environment": "production",
+        "sequence": 1 + EVENT_TYPES.index(event_type),
     }
     context: EventContext = {
         "event_id": f"evt-{event_type}",

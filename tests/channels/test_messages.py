@@ -17,6 +17,7 @@ from herald.domain.messages import (
     display_time,
     normalize_locale,
     shorten_text,
+    with_missed_note,
 )
 from tests.channels.support import TASK_URL, sample, view
 
@@ -152,3 +153,15 @@ def test_fit_message_raises_when_nothing_can_fit() -> None:
     message: Message = view("canary_started").message
     with pytest.raises(ValueError, match="exceeds"):
         fit_message(lambda m, n: (m.title * 10).encode(), message, 10)
+
+
+def test_a_message_after_a_lost_one_tells_the_room_in_its_language() -> None:
+    zh = with_missed_note(view("full_completed").message, ["canary_started", "canary_completed"])
+    assert zh.fields[-1] == ("注意", "此前的通知未能送达：金丝雀发布开始、金丝雀发布完成")
+    en = with_missed_note(view("full_completed", locale="en").message, ["canary_started"])
+    assert en.fields[-1] == (
+        "Note",
+        "earlier notification(s) could not be delivered: Canary started",
+    )
+    plain = view("full_completed").message
+    assert with_missed_note(plain, []) is plain

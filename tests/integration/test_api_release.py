@@ -90,7 +90,9 @@ def test_canary_release_end_to_end_emits_three_events_once_each(
         "timestamp",
         "duration",
         "environment",
+        "sequence",
     ]
+    assert [e["payload"]["sequence"] for e in events] == [1, 2, 3]
     assert payload["project"]["name"] == "my-app" and payload["version"]["name"] == "v1.2.3"
     assert (
         payload["deployment"]["completed_count"] == 6 and payload["deployment"]["canary_count"] == 2

@@ -235,6 +235,7 @@ def test_build_context_is_fresh_plain_data() -> None:
         "timestamp",
         "duration",
         "environment",
+        "sequence",
         "phase",
         "failed_hosts",
         "reason",

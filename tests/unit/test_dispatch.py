@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from herald.domain.breaker import Circuit
-from herald.domain.dispatch import Candidate, TargetState, plan_target
+from herald.domain.dispatch import MAX_DIGEST, Candidate, TargetState, mergeable, plan_target
 from herald.domain.ratelimit import Limit
 
 DINGTALK = [Limit(20, 60.0)]
@@ -68,3 +68,57 @@ def test_without_limits_nothing_is_held_or_merged() -> None:
         TargetState(), [], events(500), events(500), NOW, digest_ok=False, probe_deadline=60
     )
     assert len(result.send) == 500 and not result.merge
+
+
+# -- room (requests in flight) and order ----------------------------------------------------
+
+
+def test_room_caps_what_goes_now_and_leaves_the_rest_due() -> None:
+    due = events(5)
+    result = plan(TargetState(), due, room=1)
+    assert result.send == ["d000"] and not result.postpone
+    assert len(result.state.sends) == 1  # slots are reserved only for what is sent
+
+
+def test_no_room_sends_nothing_and_postpones_nothing() -> None:
+    result = plan(TargetState(), events(5), room=0)
+    assert not result.send and not result.postpone and not result.merge
+
+
+def test_with_one_request_of_room_the_digest_waits_for_the_individual_send() -> None:
+    due = events(300)
+    result = plan(TargetState(), due, room=1)
+    assert result.send == ["d000"]
+    assert result.merge == [c.id for c in due[19:]]
+    assert not result.digest_now and result.digest_at == NOW  # due as soon as room frees
+
+
+def chain(task: str, n: int, pending_before_first: int = 0) -> list[Candidate]:
+    return [
+        Candidate(f"{task}-{i}", "event", task, i + 1, pending_before_first + i) for i in range(n)
+    ]
+
+
+def test_a_digest_takes_each_task_from_its_first_pending_message_on() -> None:
+    backlog = chain("t1", 3) + chain("t2", 3)
+    assert [c.id for c in mergeable(backlog, kept=set())] == [c.id for c in backlog]
+
+
+def test_a_digest_never_skips_a_message_sent_on_its_own() -> None:
+    backlog = chain("t1", 3)
+    assert mergeable(backlog, kept={"t1-0"}) == []
+
+
+def test_a_digest_leaves_a_task_whose_earlier_message_is_elsewhere() -> None:
+    """t1's first pending message is in flight (not in the backlog): none of t1 may join."""
+    backlog = chain("t1", 2, pending_before_first=1) + chain("t2", 2)
+    assert [c.id for c in mergeable(backlog, kept=set())] == ["t2-0", "t2-1"]
+
+
+def test_the_digest_cap_cuts_a_task_short_but_never_opens_a_gap() -> None:
+    backlog = [*chain("t1", MAX_DIGEST), *chain("t2", 3)]
+    backlog = [backlog[-1], *backlog[:-1]]  # t2's last message is the oldest due
+    taken = mergeable(backlog, kept=set())
+    assert len(taken) <= MAX_DIGEST
+    t2 = sorted(c.seq or 0 for c in taken if c.task_id == "t2")
+    assert t2 == list(range(1, len(t2) + 1))

@@ -54,6 +54,7 @@ def channel_policy(config: ChannelConfig) -> dict[str, Any] | None:
             "retries": config.retry_count,
             "interval": float(config.retry_interval),
             "timeout": float(config.timeout),
+            "ordered": config.ordered,
         }
     return None
 

@@ -93,6 +93,7 @@ class Sender(Protocol):
     default_rate_limits: ClassVar[tuple[RateLimit, ...]]
     supports_digest: ClassVar[bool]
     renders_message: ClassVar[bool]  # False: the sender never reads `EventView.message`
+    one_at_a_time: ClassVar[bool]  # True: one request in flight per target (chat platforms)
 
     def target_identity(self, config: ChannelConfig) -> str:
         """The credential-bearing identity of the rate-limited target (fingerprinted by the
@@ -291,6 +292,9 @@ class ChatSender(Generic[ConfigT]):
     model: type[ConfigT]
     supports_digest: ClassVar[bool] = True
     renders_message: ClassVar[bool] = True
+    # Chat platforms limit per robot or app; requests in parallel would only race each other
+    # into the limit and could arrive out of order.
+    one_at_a_time: ClassVar[bool] = True
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock  # only for Retry-After dates

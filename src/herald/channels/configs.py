@@ -115,6 +115,9 @@ class CustomConfig(ChannelConfig):
     retry_count: Annotated[int, Field(ge=0, le=20)] = 3
     retry_interval: Annotated[int, Field(ge=0, le=3600)] = 5
     signing_secret: SigningSecret = None
+    # Deliver one task's events to this endpoint one after another, in event order; receivers
+    # that order by the payload's `sequence` themselves may switch it off for more parallelism.
+    ordered: bool = True
 
 
 CONFIG_MODELS: Mapping[str, type[ChannelConfig]] = {

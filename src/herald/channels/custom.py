@@ -41,6 +41,7 @@ class CustomSender:
     default_rate_limits: ClassVar[tuple[RateLimit, ...]] = ()
     supports_digest: ClassVar[bool] = False  # receivers expect one standard message per event
     renders_message: ClassVar[bool] = False
+    one_at_a_time: ClassVar[bool] = False  # up to `worker.per_target_concurrency` at once
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock  # only for Retry-After dates

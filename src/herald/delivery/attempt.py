@@ -129,6 +129,7 @@ class AttemptRunner:
             channel,
             self.base_url,
             with_message=sender.renders_message,
+            missed_before=claimed.missed_before,
         )
         return sender.render(view, channel.config, now=now, access_token=token)  # type: ignore[no-any-return]
 
@@ -171,6 +172,7 @@ class AttemptRunner:
                 if outcome.rate_limited and outcome.retry_after
                 else None
             ),
+            note=_missed_note(claimed.missed_before),
         )
 
     def unsendable(self, claimed: Claimed, reason: str) -> AttemptRecord:
@@ -215,6 +217,12 @@ class AttemptRunner:
         step = min(attempt, policy.max_attempts - 1) if policy.delays else 0
         delay = policy.delay_after(step, outcome.retry_after) if step else outcome.retry_after
         return "pending", self.clock.now() + dt.timedelta(seconds=delay or 0.0)
+
+
+def _missed_note(missed: tuple[str, ...]) -> str | None:
+    if not missed:
+        return None
+    return f"sent after earlier events of the task failed for good here: {', '.join(missed)}"
 
 
 def retry_policy(policy: dict[str, Any] | None, chat_timeout: float) -> RetryPolicy:

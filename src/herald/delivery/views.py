@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from herald.callbacks.model import CallbackConfig, Channel
 from herald.channels.base import EventView
-from herald.domain.messages import Message, build_message
+from herald.domain.messages import Message, build_message, with_missed_note
 from herald.templates import apply_templates
 
 
@@ -27,6 +28,7 @@ def event_view(
     base_url: str,
     *,
     with_message: bool = True,
+    missed_before: Sequence[str] = (),
 ) -> EventView:
     payload, context = event["payload"], event["context"]
     if not with_message:
@@ -41,4 +43,5 @@ def event_view(
         config_templates=config.templates,
         locale=config.locale,
     )
+    message = with_missed_note(message, missed_before)
     return EventView(delivery_id=delivery_id, payload=payload, context=context, message=message)

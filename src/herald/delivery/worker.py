@@ -87,7 +87,14 @@ def claim_policy(settings: WorkerSettings) -> ClaimPolicy:
         return timeout * calls + settings.lease_margin
 
     digest = frozenset(t for t, s in SENDERS.items() if s.supports_digest)
-    return ClaimPolicy(limits, digest, lease_seconds, default_attempts=DEFAULT_ATTEMPTS)
+    return ClaimPolicy(
+        limits,
+        digest,
+        lease_seconds,
+        max_in_flight={t: 1 for t, s in SENDERS.items() if s.one_at_a_time},
+        default_in_flight=settings.per_target_concurrency,
+        default_attempts=DEFAULT_ATTEMPTS,
+    )
 
 
 class DeliveryWorker:
@@ -107,6 +114,7 @@ class DeliveryWorker:
         self.configs: dict[str, CallbackConfig] = {}
         self.unreadable: dict[str, str] = {}  # config id → why its secrets cannot be read
         self.in_flight: Counter[str] = Counter()
+        self.caps: dict[str, int] = {}  # target → requests it may have in flight at once
         self.active = 0
         self.due: list[float] = []  # heap of times (Unix s) deliveries this worker set are due
         self.work = asyncio.Event()  # new events or deliveries: claim now
@@ -176,8 +184,7 @@ class DeliveryWorker:
                 return
 
     def _saturated_targets(self) -> list[str]:
-        limit = self.p.settings.per_target_concurrency
-        return [k for k, n in self.in_flight.items() if n >= limit]
+        return [k for k, n in self.in_flight.items() if n >= self.caps.get(k, 1)]
 
     async def _claim(self, limit: int) -> list[Claimed]:
         """One transaction: store waiting results, fan out new events, claim due deliveries.
@@ -247,6 +254,7 @@ class DeliveryWorker:
     def _start(self, item: Claimed) -> None:
         self.active += 1
         self.in_flight[item.target_key] += 1
+        self.caps[item.target_key] = self.policy.in_flight_cap(item.channel_type)
         task = asyncio.create_task(self._send(item))
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
@@ -265,6 +273,7 @@ class DeliveryWorker:
             self.in_flight[item.target_key] -= 1
             if self.in_flight[item.target_key] <= 0:
                 del self.in_flight[item.target_key]
+                del self.caps[item.target_key]
             self.slot.set()
 
     async def _attempt(self, item: Claimed) -> AttemptRecord:
@@ -294,6 +303,8 @@ class DeliveryWorker:
                 continue
             if await self._write_with_retries(batch):
                 self._observe(batch)
+                if any(r.status != "pending" and r.task_id for r in batch):
+                    self.work.set()  # later events of those tasks to those targets may go now
             for _ in batch:
                 self.results.task_done()
 

@@ -8,11 +8,14 @@ deliveries, decide without I/O:
   others wait for their slot;
 - when the backlog is larger than what the limits let through within the horizon, the oldest
   deliveries keep their own slots but the rest are merged into one digest that takes the last
-  slot, instead of waiting for hours (or being dropped by the platform).
+  slot, instead of waiting for hours (or being dropped by the platform);
+- at most `room` requests go now (the target's concurrency limit less what is in flight);
+  the rest stay due for the next claim, when a request to the target has finished.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -34,6 +37,9 @@ class TargetState:
 class Candidate:
     id: str
     kind: str  # event | digest | test
+    task_id: str | None = None
+    seq: int | None = None  # the event's ordinal in its task; None: not ordered
+    pending_before: int = 0  # pending deliveries of the same task to the target, lower seq
 
 
 @dataclass
@@ -56,11 +62,15 @@ def plan_target(
     *,
     digest_ok: bool,
     probe_deadline: float,
+    room: int | None = None,
 ) -> TargetPlan:
     """Plan for `due` (claimable now, oldest first); `backlog` is every pending delivery of the
-    target that is not in flight (due or waiting), used for the digest decision."""
+    target that is not in flight (due or waiting), used for the digest decision. `room` caps
+    the requests sent now, digest included (None: no cap)."""
     sends = tuple(prune(state.sends, limits, now))
     state = replace(state, sends=sends)
+    if room is not None and room <= 0:
+        return TargetPlan(state=state)
     if state.penalty_until is not None and now < state.penalty_until:
         return _hold(due, state.penalty_until, state)
     if not state.circuit.admits(now):
@@ -75,8 +85,8 @@ def plan_target(
         len(plan(sends, limits, now, len(backlog), DIGEST_HORIZON)[0]) if limits else len(backlog)
     )
     if digest_ok and len(backlog) > max(capacity, 1):
-        return _digest(state, limits, due, backlog, now, capacity)
-    return _slots(state, limits, due, now)
+        return _digest(state, limits, due, backlog, now, capacity, room)
+    return _slots(state, limits, due, now, room)
 
 
 def _hold(due: Sequence[Candidate], until: float, state: TargetState) -> TargetPlan:
@@ -84,19 +94,26 @@ def _hold(due: Sequence[Candidate], until: float, state: TargetState) -> TargetP
 
 
 def _slots(
-    state: TargetState, limits: Sequence[Limit], due: Sequence[Candidate], now: float
+    state: TargetState,
+    limits: Sequence[Limit],
+    due: Sequence[Candidate],
+    now: float,
+    room: int | None = None,
 ) -> TargetPlan:
+    """Send what the limits and `room` allow now; postpone the rest to their slots, except
+    those whose slot is now but find no room: they stay due for the next claim."""
     result = TargetPlan(state=state)
+    room = len(due) if room is None else room
     if not limits:
-        result.send = [c.id for c in due]
+        result.send = [c.id for c in due[:room]]
         return result
     slots, _ = plan(state.sends, limits, now, len(due), horizon=float("inf"))
     for candidate, slot in zip(due, slots, strict=True):
-        if slot <= now:
-            result.send.append(candidate.id)
-        else:
+        if slot > now:
             result.postpone[candidate.id] = slot
             result.rate_limited += 1
+        elif len(result.send) < room:
+            result.send.append(candidate.id)
     result.state = replace(state, sends=state.sends + tuple(now for _ in result.send))
     return result
 
@@ -108,16 +125,16 @@ def _digest(
     backlog: Sequence[Candidate],
     now: float,
     capacity: int,
+    room: int | None,
 ) -> TargetPlan:
     keep = max(capacity - 1, 0)
     individual = [c for c in due if c.kind != "event"] + [c for c in due if c.kind == "event"]
     individual = individual[:keep]
     kept = {c.id for c in individual}
-    result = _slots(state, limits, individual, now)
-    mergeable = [c for c in backlog if c.kind == "event" and c.id not in kept]
-    result.merge = [c.id for c in mergeable[:MAX_DIGEST]]
+    result = _slots(state, limits, individual, now, room)
+    result.merge = [c.id for c in mergeable(backlog, kept)]
     slot = next_slot(sorted(result.state.sends), limits, now) if limits else now
-    result.digest_now = slot <= now
+    result.digest_now = slot <= now and (room is None or len(result.send) < room)
     result.digest_at = slot
     if result.digest_now:
         result.state = replace(result.state, sends=(*result.state.sends, now))
@@ -126,3 +143,48 @@ def _digest(
             result.postpone[c.id] = slot
     result.rate_limited += len(result.merge)
     return result
+
+
+def mergeable(backlog: Sequence[Candidate], kept: set[str]) -> list[Candidate]:
+    """The event deliveries of `backlog` a digest may take, at most `MAX_DIGEST`.
+
+    Of each task's pending deliveries to the target only a run from the first one may join,
+    stopping at one sent on its own (`kept`) or whose earlier pending delivery is not in the
+    backlog (in flight, or in another digest): so a digest never waits for an earlier message
+    of one of its tasks, and two digests can never wait for each other.
+    """
+    events = [c for c in backlog if c.kind == "event"]
+    taken: Counter[str] = Counter()
+    blocked: set[str] = set()
+    eligible: set[str] = set()
+    for c in sorted(events, key=_chain_order):
+        if c.task_id is None or c.seq is None:
+            if c.id not in kept:
+                eligible.add(c.id)
+        elif c.task_id in blocked or c.id in kept or c.pending_before != taken[c.task_id]:
+            blocked.add(c.task_id)
+        else:
+            taken[c.task_id] += 1
+            eligible.add(c.id)
+    capped = {c.id for c in [c for c in events if c.id in eligible][:MAX_DIGEST]}
+    return _prefixes(events, capped)
+
+
+def _chain_order(c: Candidate) -> tuple[str, int]:
+    return (c.task_id or "", c.seq or 0)
+
+
+def _prefixes(events: Sequence[Candidate], chosen: set[str]) -> list[Candidate]:
+    """`events` in backlog order, minus any whose earlier delivery of the task fell outside
+    `chosen` (the cap may cut a task's run short, never open a gap in it)."""
+    cut: set[str] = set()
+    keep: set[str] = set()
+    for c in sorted(events, key=_chain_order):
+        if c.task_id is None or c.seq is None:
+            if c.id in chosen:
+                keep.add(c.id)
+        elif c.task_id not in cut and c.id in chosen:
+            keep.add(c.id)
+        else:
+            cut.add(c.task_id)
+    return [c for c in events if c.id in keep]

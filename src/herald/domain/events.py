@@ -54,7 +54,12 @@ class Deployment(TypedDict):
 
 
 class EventPayload(TypedDict):
-    """The PRD §3.3 standard callback message; key order is part of the contract."""
+    """The PRD §3.3 standard callback message; key order is part of the contract.
+
+    `timestamp` is when the event happened. `sequence` (after the PRD fields) is the event's
+    ordinal within its task, 1, 2, 3…, so a receiver can order a task's messages and see a gap
+    where one never arrived; events stored before it existed lack it.
+    """
 
     event_type: str
     project: ProjectRef
@@ -64,6 +69,7 @@ class EventPayload(TypedDict):
     timestamp: str
     duration: str
     environment: str
+    sequence: NotRequired[int]
 
 
 class EventContext(TypedDict):
@@ -85,6 +91,7 @@ class ReleaseEvent:
     failed_hosts: tuple[str, ...] = ()
     reason: str | None = None
     hosts: tuple[str, ...] = field(default=())
+    sequence: int = 0  # the event's ordinal within its task, from 1
 
 
 def format_timestamp(moment: dt.datetime) -> str:

@@ -66,6 +66,8 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "more_hosts": "…另有 {count} 台",
         "more_lines": "…另有 {count} 条",
         "digest": "{count} 条发布事件汇总",
+        "note": "注意",
+        "missed": "此前的通知未能送达：{events}",
     },
     "en": {
         "prefix": "Release notification: ",
@@ -87,6 +89,8 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "more_hosts": "…and {count} more",
         "more_lines": "…and {count} more events",
         "digest": "{count} release events",
+        "note": "Note",
+        "missed": "earlier notification(s) could not be delivered: {events}",
     },
 }
 
@@ -191,6 +195,21 @@ def build_message(
         link=link,
         locale=loc,
         occurred_at=payload["timestamp"],
+    )
+
+
+def with_missed_note(message: Message, missed: Sequence[str]) -> Message:
+    """`message` telling its reader which earlier events of the task never reached them."""
+    if not missed:
+        return message
+    separator = "、" if message.locale == "zh" else ", "
+    events = separator.join(event_title(message.locale, e) for e in missed)
+    note = text(message.locale, "missed", events=events)
+    body = message.body_override
+    return replace(
+        message,
+        fields=(*message.fields, (text(message.locale, "note"), note)),
+        body_override=None if body is None else f"{body}\n\n{note}",
     )
 
 

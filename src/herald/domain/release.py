@@ -335,6 +335,7 @@ class Task:
             failed_hosts=tuple(self.failed),
             reason=self.reason,
             hosts=tuple(self.hosts if hosts is None else hosts),
+            sequence=len(self.emitted),
         )
         return [event]
 

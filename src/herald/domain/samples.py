@@ -9,6 +9,17 @@ from herald.domain.events import EventContext, EventPayload, EventType, format_t
 SAMPLE_HOSTS = [f"web-{i:02d}.example.internal" for i in range(1, 11)]
 
 
+# Where each event falls in the sample canary's story (its `sequence`).
+_SEQUENCE = {
+    EventType.CANARY_STARTED: 1,
+    EventType.CANARY_COMPLETED: 2,
+    EventType.FULL_COMPLETED: 3,
+    EventType.TASK_FAILED: 2,
+    EventType.TASK_STOPPED: 2,
+    EventType.LONG_RUNNING: 2,
+}
+
+
 def sample_event(
     project_id: str, project_name: str, event_type: EventType, now: dt.datetime, event_id: str
 ) -> tuple[EventPayload, EventContext]:
@@ -38,6 +49,7 @@ def sample_event(
         "timestamp": format_timestamp(now),
         "duration": "2m30s",
         "environment": "production",
+        "sequence": _SEQUENCE[event_type],
     }
     reasons = {
         EventType.TASK_FAILED: "2 host(s) failed, more than the 1 tolerated",

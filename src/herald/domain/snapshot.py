@@ -35,6 +35,7 @@ def build_payload(
         "timestamp": format_timestamp(event.occurred_at),
         "duration": format_duration(task.duration_seconds(event.occurred_at)),
         "environment": task.spec.environment.value,
+        "sequence": event.sequence,
     }
     context: EventContext = {
         "event_id": event_id,

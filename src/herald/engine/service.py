@@ -237,6 +237,7 @@ class ReleaseService:
                 payload=payload,
                 context=context,
                 created_at=event.occurred_at,
+                seq=event.sequence,
             )
         uow.after_commit(self.wakeups.events.fire)
 

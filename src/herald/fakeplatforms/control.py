@@ -65,6 +65,7 @@ class WeComAppSpec(_Spec):
     parties: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     member_per_minute: int | None = None
+    api_per_minute: int | None = None
 
 
 class WeComBotSpec(_Spec):

@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -158,6 +159,12 @@ class EndpointFake:
         self._ctx = ctx
         self._configs: dict[str, EndpointConfig] = {}
         self._served: dict[str, int] = {}
+        self._serving: Counter[str] = Counter()  # requests being answered now, per name
+        self._peak: Counter[str] = Counter()  # the most ever answered at once, per name
+
+    def max_in_flight(self, name: str) -> int:
+        with self._ctx.lock:
+            return self._peak[name]
 
     def set_endpoint(self, config: EndpointConfig) -> None:
         """Install (or replace) the script for `config.name` and restart it from the top."""
@@ -170,6 +177,7 @@ class EndpointFake:
     def reset(self, keep_registrations: bool) -> None:
         with self._ctx.lock:
             self._served = dict.fromkeys(self._served, 0)
+            self._peak.clear()
             if not keep_registrations:
                 self._configs.clear()
                 self._served.clear()
@@ -179,6 +187,16 @@ class EndpointFake:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
+        with self._ctx.lock:
+            self._serving[name] += 1
+            self._peak[name] = max(self._peak[name], self._serving[name])
+        try:
+            return await self._handle(request, name)
+        finally:
+            with self._ctx.lock:
+                self._serving[name] -= 1
+
+    async def _handle(self, request: web.Request, name: str) -> web.StreamResponse:
         body = await request.read()
         with self._ctx.lock:
             record = self._record(request, name, body)

@@ -91,7 +91,8 @@ class EndpointStats:
     """Counts over one custom endpoint's recorded requests.
 
     `distinct_ids` counts different `webhook-id` header values; `duplicate_deliveries` counts
-    requests that repeated an already-seen id (a retry or redelivery).
+    requests that repeated an already-seen id (a retry or redelivery). `max_in_flight` is the
+    most requests the endpoint was serving at the same moment.
     """
 
     requests: int
@@ -99,6 +100,7 @@ class EndpointStats:
     duplicate_deliveries: int
     valid_signatures: int
     invalid_signatures: int
+    max_in_flight: int = 0
 
 
 class Recorder:

@@ -147,6 +147,7 @@ class FakePlatforms:
         parties: Iterable[str] = (),
         tags: Iterable[str] = (),
         member_per_minute: int | None = None,
+        api_per_minute: int | None = None,
     ) -> WeComApp:
         """Register a WeCom app whose members are `users` (replacing the same corp+agent)."""
         app = WeComApp(
@@ -157,6 +158,7 @@ class FakePlatforms:
             tuple(parties),
             tuple(tags),
             member_per_minute,
+            api_per_minute,
         )
         self.wecom.add_app(app)
         return app
@@ -215,9 +217,11 @@ class FakePlatforms:
             )
 
     def endpoint_stats(self, name: str) -> EndpointStats:
-        """Request, distinct webhook-id, duplicate and signature counts for `/hook/{name}`."""
+        """Request, distinct webhook-id, duplicate and signature counts for `/hook/{name}`,
+        and the most requests it served at once."""
         with self._ctx.lock:
-            return self._ctx.recorder.endpoint_stats(name)
+            stats = self._ctx.recorder.endpoint_stats(name)
+        return dataclasses.replace(stats, max_in_flight=self.endpoints.max_in_flight(name))
 
     def reset(self, *, keep_registrations: bool = False) -> None:
         """Forget recorded requests and all dynamic state (rate windows, penalties, tokens,

@@ -57,7 +57,9 @@ def wecom_error(code: int, text: str, request: web.Request) -> Reply:
 @dataclass(frozen=True, slots=True)
 class WeComApp:
     """One self-built app. `users`/`parties`/`tags` are the valid recipient ids (userids are
-    matched case-insensitively); `member_per_minute` overrides the global per-member quota."""
+    matched case-insensitively); `member_per_minute` overrides the global per-member quota.
+    `api_per_minute` caps this app's message/send calls (45009 beyond it; unlimited if None,
+    as WeCom's real API quotas are far above what one app sends)."""
 
     corp_id: str
     secret: str
@@ -66,6 +68,7 @@ class WeComApp:
     parties: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     member_per_minute: int | None = None
+    api_per_minute: int | None = None
 
     @property
     def key(self) -> str:
@@ -99,6 +102,7 @@ class WeComAppFake:
         self._apps: dict[tuple[str, int], WeComApp] = {}
         self._tokens: dict[str, _Token] = {}
         self._members: dict[tuple[str, str], RateLog] = {}
+        self._api_calls: dict[str, RateLog] = {}
         self._seen: dict[tuple[str, str], float] = {}
 
     def add_app(self, app: WeComApp) -> None:
@@ -110,6 +114,7 @@ class WeComAppFake:
         with self._ctx.lock:
             self._tokens.clear()
             self._members.clear()
+            self._api_calls.clear()
             self._seen.clear()
             if not keep_registrations:
                 self._apps.clear()
@@ -195,6 +200,8 @@ class WeComAppFake:
             return wecom_error(40014, "invalid access_token", request)
         if token.expires_at <= self._ctx.clock():
             return wecom_error(42001, "access_token expired", request)
+        if not self._admit_call(token.app):
+            return wecom_error(45009, "api freq out of limit", request)
         msg = parse_object(body)
         if msg is None:
             return wecom_error(47001, "data format error", request)
@@ -204,6 +211,12 @@ class WeComAppFake:
         if problem is not None:
             return problem
         return self._deliver(request, token.app, msg)
+
+    def _admit_call(self, app: WeComApp) -> bool:
+        if app.api_per_minute is None:
+            return True
+        log = self._api_calls.setdefault(app.key, RateLog())
+        return log.admit(self._ctx.clock(), [(app.api_per_minute, 60.0)])
 
     def _content_problem(self, request: web.Request, msg: dict[str, Any]) -> Reply | None:
         msgtype = msg.get("msgtype")

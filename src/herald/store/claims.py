@@ -1,16 +1,24 @@
 """Claiming due deliveries: one transaction leases a batch and applies per-target planning.
 
 On PostgreSQL candidates are locked with SKIP LOCKED, so workers claim disjoint batches, and a
-target's shared row is locked while its slots are handed out, so the rate limit holds across
-workers. A lease carries a fresh claim token (fencing): a worker whose lease expired and was
-taken over cannot write its late result over the new owner's.
+target's shared row is locked while its slots are handed out, so the rate limit and the
+target's concurrency limit hold across workers. A lease carries a fresh claim token (fencing):
+a worker whose lease expired and was taken over cannot write its late result over the new
+owner's.
+
+Order: a delivery is not a candidate while an earlier event of its task (lower `seq`) to the
+same target is still pending, whether in flight, waiting for a retry, held by a limit, a
+penalty or an open circuit, or merged into a digest not yet sent; a digest is not a candidate
+while one of its members has such an earlier delivery outside the digest. A delivery that
+fails for good stops holding the later ones back, and they say so (`missed_before`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +28,7 @@ from sqlalchemy.engine import Connection
 from herald.domain.dispatch import Candidate, plan_target
 from herald.domain.ratelimit import Limit
 from herald.store.digests import backlog_of, merge_into_digest
+from herald.store.order import PENDING, earlier_pending, in_flight, in_flight_count, note_missed
 from herald.store.sql import lock_rows
 from herald.store.tables import callback_channels, callback_configs, deliveries, events
 from herald.store.target_state import load_target_states, save_target_state
@@ -50,10 +59,13 @@ class Claimed:
     trigger: str
     claim_token: str
     lease_until: dt.datetime
+    seq: int | None = None
     payload: dict[str, Any] | None = None  # {"payload": …, "context": …} of the event
     event_at: dt.datetime | None = None  # when the event was committed
     target_healthy: bool = False  # the target's circuit was closed with no failures at claim
     members: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # digests
+    # Earlier events of the task that never reached this target (failed for good), in order.
+    missed_before: tuple[str, ...] = ()
 
 
 @dataclass
@@ -63,8 +75,14 @@ class ClaimPolicy:
     limits: Callable[[str, dict[str, Any] | None], list[Limit]]
     digest_types: frozenset[str]
     lease_seconds: Callable[[str, dict[str, Any] | None], float]
+    # Requests in flight at once per target, across workers: by channel type, else the default.
+    max_in_flight: Mapping[str, int] = field(default_factory=dict)
+    default_in_flight: int = 4
     probe_deadline: float = 120.0
     default_attempts: int = 9
+
+    def in_flight_cap(self, channel_type: str) -> int:
+        return self.max_in_flight.get(channel_type, self.default_in_flight)
 
 
 @dataclass
@@ -88,7 +106,7 @@ def claim(
     only: Sequence[str] | None = None,
 ) -> ClaimResult:
     """Lease up to `limit` due deliveries (or just those in `only`) as planned per target."""
-    rows = _candidates(conn, now, limit, exclude_targets, only)
+    rows = _candidates(conn, now, limit, exclude_targets, only, policy)
     if not rows:
         return ClaimResult([])
     channels, target_limits = _channels(
@@ -96,6 +114,7 @@ def claim(
     )
     rows = _drop_orphans(conn, rows, channels, now)
     states = load_target_states(conn, rows, now)
+    busy = Counter[str]() if only is not None else in_flight(conn, rows, now)
     result = ClaimResult([])
     leases: list[tuple[Any, dt.datetime]] = []
     epoch = now.timestamp()
@@ -105,16 +124,20 @@ def claim(
         limits = target_limits.get(key, [])
         digest_ok = info.type in policy.digest_types and bool(limits)
         backlog = (
-            backlog_of(conn, key, now) if digest_ok else [Candidate(r.id, r.kind) for r in due]
+            backlog_of(conn, key, now)
+            if digest_ok
+            else [Candidate(r.id, r.kind, r.task_id, r.seq) for r in due]
         )
         plan = plan_target(
             states[key],
             limits,
-            [Candidate(r.id, r.kind) for r in due],
+            [Candidate(r.id, r.kind, r.task_id, r.seq) for r in due],
             backlog,
             epoch,
             digest_ok=digest_ok,
             probe_deadline=policy.probe_deadline,
+            # Test sends (`only`) are one-off requests a person waits for: no concurrency cap.
+            room=None if only is not None else policy.in_flight_cap(info.type) - busy[key],
         )
         chosen = [r for r in due if r.id in set(plan.send)]
         if plan.merge:
@@ -139,6 +162,7 @@ def claim(
     token = str(uuid.uuid4())
     _write_leases(conn, leases, owner, token)
     result.claimed = _load(conn, leases, token)
+    note_missed(conn, result.claimed)
     for item in result.claimed:
         circuit = states[item.target_key].circuit
         item.target_healthy = circuit.state == "closed" and circuit.failures == 0
@@ -174,6 +198,7 @@ CLAIM_COLUMNS = (
     _d.max_attempts,
     _d.trigger,
     _d.payload,
+    _d.seq,
 )
 
 
@@ -183,19 +208,30 @@ def _candidates(
     limit: int,
     exclude: Sequence[str],
     only: Sequence[str] | None,
+    policy: ClaimPolicy,
 ) -> list[Any]:
     d = deliveries.c
+    cap: Any = sa.literal(policy.default_in_flight)
+    if policy.max_in_flight:
+        cap = sa.case(
+            dict(policy.max_in_flight), value=d.channel_type, else_=policy.default_in_flight
+        )
     query = (
         _claim_select()
         .where(
-            d.status == "pending",
+            d.status == PENDING,
             d.next_attempt_at <= now,
             sa.or_(d.lease_until.is_(None), d.lease_until < now),
             d.digest_id.is_(None),
+            ~earlier_pending(d),
         )
         .order_by(d.next_attempt_at, d.id)
         .limit(limit)
     )
+    if only is None:
+        # Targets already at their limit are skipped here, so they cannot crowd others out
+        # of the batch; the count is taken again under the target's lock (`_in_flight`).
+        query = query.where(in_flight_count(d.target_key, now) < cap)
     if exclude:
         query = query.where(d.target_key.not_in(list(exclude)))
     if only is not None:
@@ -304,7 +340,7 @@ def _load(conn: Connection, leases: list[tuple[Any, dt.datetime]], token: str) -
             sa.select(deliveries.c.id, deliveries.c.digest_id, events.c.payload, events.c.context)
             .join(events, deliveries.c.event_id == events.c.id)
             .where(deliveries.c.digest_id.in_(list(digests)))
-            .order_by(events.c.created_at, events.c.id)
+            .order_by(events.c.created_at, events.c.task_id, events.c.seq, events.c.id)
         )
         for r in conn.execute(query):
             digests[r.digest_id].members.append(
@@ -330,6 +366,7 @@ def _claimed(row: Any, token: str, until: dt.datetime) -> Claimed:
         trigger=row.trigger,
         claim_token=token,
         lease_until=until,
+        seq=row.seq,
         payload=(
             row.payload
             if row.kind == "test"

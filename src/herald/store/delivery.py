@@ -56,6 +56,7 @@ def fan_out(conn: Connection, now: dt.datetime, default_attempts: int, limit: in
             events.c.project_id,
             events.c.task_id,
             events.c.event_type,
+            events.c.seq,
             tasks.c.environment,
             tasks.c.type,
             tasks.c.strategy,
@@ -132,6 +133,12 @@ def max_attempts(policy: dict[str, Any] | None, default_attempts: int) -> int:
     return default_attempts
 
 
+def is_ordered(policy: dict[str, Any] | None) -> bool:
+    """Whether a channel's deliveries keep their task's event order (all but custom channels
+    that opted out)."""
+    return bool((policy or {}).get("ordered", True))
+
+
 def _delivery_row(
     event: Any, channel: Any, now: dt.datetime, default_attempts: int
 ) -> dict[str, Any]:
@@ -151,6 +158,7 @@ def _delivery_row(
         "max_attempts": max_attempts(channel.policy, default_attempts),
         "trigger": "scheduled",
         "next_attempt_at": now,
+        "seq": event.seq if is_ordered(channel.policy) else None,
         "created_at": now,
         "updated_at": now,
     }

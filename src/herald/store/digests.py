@@ -15,9 +15,23 @@ from herald.store.tables import deliveries
 
 
 def backlog_of(conn: Connection, key: str, now: dt.datetime) -> list[Candidate]:
+    """The target's pending deliveries not in flight and not in a digest, oldest first, each
+    with how many earlier deliveries of its task to the target are pending (see
+    `domain.dispatch.mergeable`)."""
     d = deliveries.c
+    earlier = deliveries.alias("earlier")
+    pending_before = (
+        sa.select(sa.func.count())
+        .where(
+            earlier.c.target_key == d.target_key,
+            earlier.c.task_id == d.task_id,
+            earlier.c.status == sa.literal_column("'pending'"),
+            earlier.c.seq < d.seq,
+        )
+        .scalar_subquery()
+    )
     query = (
-        sa.select(d.id, d.kind)
+        sa.select(d.id, d.kind, d.task_id, d.seq, pending_before.label("pending_before"))
         .where(
             d.target_key == key,
             d.status == "pending",
@@ -27,7 +41,9 @@ def backlog_of(conn: Connection, key: str, now: dt.datetime) -> list[Candidate]:
         .order_by(d.next_attempt_at, d.id)
         .limit(MAX_DIGEST * 2)
     )
-    return [Candidate(r.id, r.kind) for r in conn.execute(query)]
+    return [
+        Candidate(r.id, r.kind, r.task_id, r.seq, r.pending_before) for r in conn.execute(query)
+    ]
 
 
 def merge_into_digest(

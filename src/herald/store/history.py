@@ -122,6 +122,9 @@ def resend(conn: Connection, delivery_id: str, now: dt.datetime) -> None:
             max_attempts=row.attempts + 1,
             trigger="manual",
             digest_id=None,
+            # A resend is out of order by nature (later events were sent meanwhile): it neither
+            # waits for the task's other deliveries nor holds them back.
+            seq=None,
             lease_owner=None,
             lease_until=None,
             claim_token=None,

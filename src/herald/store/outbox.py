@@ -31,6 +31,7 @@ def insert_event(
     payload: EventPayload,
     context: EventContext,
     created_at: dt.datetime,
+    seq: int,
 ) -> None:
     conn.execute(
         _INSERT,
@@ -42,6 +43,7 @@ def insert_event(
             "payload": dict(payload),
             "context": dict(context),
             "created_at": created_at,
+            "seq": seq,
         },
     )
     if conn.dialect.name == "postgresql":
@@ -52,5 +54,5 @@ def events_for_task(conn: Connection, task_id: str) -> Sequence[Any]:
     return conn.execute(
         sa.select(events)
         .where(events.c.task_id == task_id)
-        .order_by(events.c.created_at, events.c.id)
+        .order_by(events.c.seq, events.c.created_at, events.c.id)
     ).all()

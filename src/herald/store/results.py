@@ -46,6 +46,7 @@ class AttemptRecord:
     target_key: str
     circuit_signal: str | None = None  # success | transient
     penalty_until: float | None = None
+    note: str | None = None
 
 
 def record(conn: Connection, records: Sequence[AttemptRecord], now: dt.datetime) -> None:
@@ -139,6 +140,7 @@ def _attempt_row(r: AttemptRecord) -> dict[str, Any]:
         "platform_code": r.platform_code,
         "error": r.error,
         "latency_ms": round(r.latency_ms, 3),
+        "note": r.note,
         "created_at": r.started_at,
     }
 

@@ -103,6 +103,7 @@ events = sa.Table(
     sa.Column("event_type", sa.String(32), nullable=False),
     sa.Column("payload", JSONType, nullable=False),
     sa.Column("context", JSONType, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False, server_default="0"),  # ordinal within the task
     _ts("created_at"),
     _ts("fanned_out_at", True),
     sa.UniqueConstraint("task_id", "event_type"),
@@ -207,6 +208,8 @@ deliveries = sa.Table(
     sa.Column("digest_id", ID, nullable=True),
     sa.Column("digest_size", sa.Integer, nullable=True),
     sa.Column("payload", JSONType, nullable=True),  # test deliveries: the sample event
+    # The event's ordinal within its task; NULL for digests, tests and unordered channels.
+    sa.Column("seq", sa.Integer, nullable=True),
     _ts("created_at"),
     _ts("updated_at"),
     _ts("finished_at", True),
@@ -217,6 +220,28 @@ deliveries = sa.Table(
     sa.Index(None, "config_id", "id"),
     sa.Index(None, "project_id", "id"),
     sa.Index(None, "digest_id"),
+    # A destination gets one task's deliveries in event order: is an earlier one still pending?
+    sa.Index(
+        "ix_deliveries_order",
+        "target_key",
+        "task_id",
+        "seq",
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    ),
+    # Requests in flight per target (leases), counted on every claim.
+    sa.Index(
+        "ix_deliveries_leased",
+        "target_key",
+        postgresql_where=sa.text("lease_owner IS NOT NULL"),
+        sqlite_where=sa.text("lease_owner IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_deliveries_failed_task",
+        "task_id",
+        postgresql_where=sa.text("status = 'failed'"),
+        sqlite_where=sa.text("status = 'failed'"),
+    ),
 )
 
 delivery_attempts = sa.Table(
@@ -239,6 +264,7 @@ delivery_attempts = sa.Table(
     sa.Column("platform_code", sa.String(32), nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),  # e.g. sent after an earlier event failed for good
     _ts("created_at"),
     sa.Index(None, "delivery_id", "attempt"),
     sa.Index(None, "created_at"),

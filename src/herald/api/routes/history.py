@@ -160,6 +160,7 @@ def delivery_detail(delivery_id: str, principal: PrincipalDep, c: ContainerDep) 
                 platform_code=a.platform_code,
                 error=a.error,
                 latency_ms=a.latency_ms,
+                note=a.note,
                 created_at=a.created_at,
             )
             for a in attempts

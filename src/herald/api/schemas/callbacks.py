@@ -97,6 +97,10 @@ class AttemptOut(BaseModel):
     platform_code: str | None
     error: str | None
     latency_ms: float
+    note: str | None = Field(
+        default=None,
+        description="e.g. sent after an earlier event of the task failed for good here",
+    )
     created_at: dt.datetime
 
 

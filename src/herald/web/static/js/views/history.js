@@ -191,6 +191,7 @@ function attemptCard(a, index) {
       [t("history.http"), a.response_status === null ? "—" : String(a.response_status)],
       [t("history.code"), a.platform_code ? h("code", a.platform_code) : "—"],
       a.error ? [t("history.error"), h("span", { class: "bad-text", dataset: { testid: "attempt-error" } }, a.error)] : null,
+      a.note ? [t("history.note"), h("span", { dataset: { testid: "attempt-note" } }, a.note)] : null,
     ]),
     h("details", { open: index === 0 }, h("summary", t("history.request")), requestView(a.request)),
     h("details", { open: index === 0 && Boolean(a.response) }, h("summary", t("history.response")), a.response ? pre(formatJson(a.response), "response-body") : h("p", { class: "muted" }, t("history.no_response"))),
