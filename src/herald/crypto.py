@@ -43,6 +43,7 @@ __all__ = [
     "mask_secret",
     "mask_url_credentials",
     "redact_text",
+    "url_credentials",
 ]
 
 MIN_PASSPHRASE_LENGTH = 32
@@ -254,7 +255,10 @@ def mask_secret(value: str) -> str:
     return MASK + value[-4:] if len(value) >= 12 else MASK
 
 
-_SECRET_PARAM = re.compile(r"token|key|sign|secret|passw|pwd|auth|credential", re.IGNORECASE)
+# Query parameters holding credentials: names containing these words, and Azure SAS's `sig`.
+_SECRET_PARAM = re.compile(
+    r"token|key|sign|secret|passw|pwd|auth|credential|session|^sig$", re.IGNORECASE
+)
 _PATH_TOKENS = (
     re.compile(r"(/open-apis/bot/v2/hook/)([^/]+)"),  # Feishu / Lark
     re.compile(r"^(/services/[^/]+/[^/]+/)([^/]+)"),  # Slack incoming webhook
@@ -296,7 +300,8 @@ def mask_url_credentials(url: str) -> str:
 
     Masks the userinfo password, the value of every query parameter whose name
     looks secret (access_token, key, token, sign, secret, password, signature,
-    auth, …), the Feishu/Lark ``/open-apis/bot/v2/hook/<token>`` segment and
+    auth, session, credential, and `sig`), the Feishu/Lark
+    ``/open-apis/bot/v2/hook/<token>`` segment and
     the Slack/Discord webhook tokens. Never raises: an unparseable URL becomes
     ``"****"``.
     """
@@ -313,6 +318,25 @@ def mask_url_credentials(url: str) -> str:
             parts.fragment,
         )
     )
+
+
+def url_credentials(url: str) -> list[str]:
+    """The clear values of the parts ``mask_url_credentials`` masks in ``url`` (decoded): the
+    userinfo password, secret-looking query values and known path tokens. Empty values are
+    left out; an unparseable URL has none."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return []
+    found = [unquote(password)] if password else []
+    for piece in parts.query.split("&"):
+        name, eq, value = piece.partition("=")
+        if eq and value and _SECRET_PARAM.search(unquote_plus(name)):
+            found.append(unquote_plus(value))
+    for pattern in _PATH_TOKENS:
+        found += [unquote(m.group(2)) for m in pattern.finditer(parts.path)]
+    return found
 
 
 def _encoded_forms(secret: str) -> set[str]:

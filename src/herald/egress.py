@@ -6,7 +6,9 @@ Three layers, all needed:
    literals (also legacy forms such as ``2130706433``, ``0x7f000001``,
    ``0177.0.0.1``, ``127.1``, and bracketed IPv6) or ``localhost`` names are
    vetted at once. aiohttp never calls the resolver for IP literals, so this
-   is the only check they get.
+   is the only check they get. Names that cannot be a DNS name at all
+   (percent-encoded, characters outside letters, digits, ``.``, ``-``, ``_``)
+   are refused without a DNS lookup.
 2. ``GuardedResolver`` (``herald.guarded_http``) in the connector: the request fails if ANY address a
    name resolves to is denied (stricter than Svix, which drops denied
    addresses and dials the rest; same as Hook0). aiohttp dials exactly the
@@ -96,7 +98,7 @@ _V6_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
 _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
-_LEGACY_V4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}")
+LEGACY_IPV4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}")
 
 
 class EgressDenied(Exception):
@@ -258,7 +260,7 @@ def parse_ip_host(host: str) -> IPAddress | None:
             return canonical_ip(text)
         except ValueError:
             raise EgressDenied("malformed IPv6 address literal", host) from None
-    if not _LEGACY_V4.fullmatch(text):
+    if not LEGACY_IPV4.fullmatch(text):
         return None
     try:
         # The regex first: inet_aton ignores anything after whitespace.
@@ -270,6 +272,20 @@ def parse_ip_host(host: str) -> IPAddress | None:
 def _is_localhost_name(host: str) -> bool:
     name = host.rstrip(".").lower()
     return name == "localhost" or name.endswith(".localhost")
+
+
+# What a host name may hold once yarl has IDNA-encoded and lower-cased it; "_" appears in
+# internal names (containers, SRV-style labels) and resolvers accept it.
+_NAME_CHARS = re.compile(r"[a-z0-9._-]+")
+
+
+def _name_problem(host: str) -> str | None:
+    """Why `host` (as yarl parsed it, not an IP literal) can never be a DNS name, or None."""
+    if "%" in host:
+        return f"the host {host!r} is percent-encoded; write the host name or address plainly"
+    if not _NAME_CHARS.fullmatch(host):
+        return f"the host {host!r} has characters a host name cannot contain"
+    return None
 
 
 def check_url(url: str | URL, policy: EgressPolicy) -> ParsedTarget:
@@ -298,4 +314,7 @@ def check_url(url: str | URL, policy: EgressPolicy) -> ParsedTarget:
         reason = policy.denial_reason(ipaddress.IPv4Address("127.0.0.1"))
         if reason is not None:
             raise EgressDenied(reason, host)
+    elif problem := _name_problem(host):
+        # Such a name never resolves; refusing it spares a DNS lookup on every retry.
+        raise EgressDenied(problem)
     return ParsedTarget(url=parsed, scheme=scheme, host=host, port=parsed.port, ip=ip)

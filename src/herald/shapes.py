@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from herald.domain.labels import LABEL_PATTERN, is_label
 
@@ -30,6 +31,18 @@ VersionName = Annotated[
 ]
 Description = Annotated[str, Field(max_length=2000)]
 ResourceId = Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[0-9a-zA-Z-]+$")]
+
+
+def _json_integer(value: Any) -> Any:
+    # JSON (and JSON Schema) has numbers, and 3.0 is the integer 3; but "3" is text and true is
+    # a boolean, which lax validation would turn into numbers behind the caller's back.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer as JSON means it: 3 or 3.0, never "3" or true (1.5 stays an error).
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 
 class Strict(BaseModel):

@@ -9,16 +9,16 @@ from pydantic import ValidationError
 
 from herald.channels.configs import (
     SECRET_FIELDS,
+    URL_FIELDS,
     CustomConfig,
     DingTalkConfig,
     UnknownChannelType,
     WeChatConfig,
     host_warnings,
-    masked,
-    merge_masked,
+    load_channel_config,
     parse_channel_config,
-    secret_values,
 )
+from herald.channels.credentials import masked, merge_masked, secret_values
 from herald.channels.registry import SENDERS
 from tests.channels.support import CHANNEL_TYPES, RAW_CONFIGS, config
 
@@ -159,8 +159,58 @@ BAD = [
     ("custom", {"url": URL, "surprise": 1}, "surprise", "Extra inputs"),
 ]
 
+# Issue 9: strict types, a retry interval of at least 1 s, one Authorization, secret_headers
+# naming configured headers, and hosts written plainly.
+STRICT = [
+    ("custom", {"url": URL, "retry_count": "3"}, "retry_count", "valid integer"),
+    ("custom", {"url": URL, "retry_count": True}, "retry_count", "valid integer"),
+    ("custom", {"url": URL, "retry_count": 3.5}, "retry_count", "valid integer"),
+    ("custom", {"url": URL, "timeout": "10"}, "timeout", "valid integer"),
+    ("custom", {"url": URL, "retry_interval": False}, "retry_interval", "valid integer"),
+    ("custom", {"url": URL, "secret_url": "yes"}, "secret_url", "valid boolean"),
+    ("feishu", {"webhook_url": URL, "mention_all": 1}, "mention_all", "valid boolean"),
+    ("dingtalk", {"webhook_url": DING, "at_all": "true"}, "at_all", "valid boolean"),
+    ("dingtalk", {"webhook_url": DING, "at_mobiles": "13800000000"}, "at_mobiles", "valid list"),
+    ("wechat", {"corp_id": 12345, "agent_id": 1, "secret": "s"}, "corp_id", "valid string"),
+    ("wechat", {"corp_id": "ww1", "agent_id": True, "secret": "s"}, "agent_id", "integer"),
+    ("custom", {"url": URL, "retry_interval": 0}, "retry_interval", "at least 1 second"),
+    (
+        "custom",
+        {"url": "https://ci:pw@ci.example.com/hook", "headers": {"authorization": "Bearer x"}},
+        "headers",
+        "keep one of the two",
+    ),
+    (
+        "custom",
+        {"url": URL, "headers": {"X-Team": "payments"}, "secret_headers": ["X-Tenant"]},
+        "secret_headers",
+        "not one of the headers",
+    ),
+    ("custom", {"url": URL, "secret_headers": ["bad name"]}, "secret_headers", "valid HTTP header"),
+    ("custom", {"url": "http://127%2E0%2E0%2E1/hook"}, "url", "percent-encoded"),
+    ("custom", {"url": "http://%31%32%37.0.0.1/hook"}, "url", "percent-encoded"),
+    ("custom", {"url": "http://0x7f000001/hook"}, "url", "write 127.0.0.1"),
+    ("custom", {"url": "http://2130706433/hook"}, "url", "write 127.0.0.1"),
+    ("custom", {"url": "http://0177.0.0.1/hook"}, "url", "write 127.0.0.1"),
+    ("custom", {"url": "http://127.1/hook"}, "url", "write 127.0.0.1"),
+    ("custom", {"url": "http://ci.example.com./hook"}, "url", "trailing dot"),
+    ("custom", {"url": "http://１２７.０.０.１/hook"}, "url", "write that"),
+    ("custom", {"url": "http://ｌｏｃａｌｈｏｓｔ/hook"}, "url", "'localhost'; write that"),
+    ("custom", {"url": "http://ci。example。com/hook"}, "url", "'ci.example.com'; write that"),
+    ("custom", {"url": "http://ci.example.123/hook"}, "url", "ends in a number"),
+    ("custom", {"url": "http://ci..example.com/hook"}, "url", "not a valid host name"),
+    ("custom", {"url": "http://[::1%25eth0]/hook"}, "url", "percent-encoded"),
+    ("feishu", {"webhook_url": "https://open%2Efeishu.cn/x"}, "webhook_url", "percent-encoded"),
+    (
+        "wechat",
+        {"corp_id": "ww1", "agent_id": 1, "secret": "s", "api_base": "http://0x7f.1"},
+        "api_base",
+        "write 127.0.0.1",
+    ),
+]
 
-@pytest.mark.parametrize(("channel_type", "raw", "field", "needle"), BAD)
+
+@pytest.mark.parametrize(("channel_type", "raw", "field", "needle"), BAD + STRICT)
 def test_invalid_settings_are_rejected_naming_the_field(
     channel_type: str, raw: dict[str, Any], field: str, needle: str
 ) -> None:
@@ -203,6 +253,31 @@ def test_defaults_and_lenient_inputs() -> None:
     assert isinstance(ding, DingTalkConfig) and ding.sign_secret is None
 
 
+def test_plain_hosts_and_numbers_where_floats_go_are_fine() -> None:
+    for url in ("http://127.0.0.1:9/x", "https://[::1]:8443/x", "https://пример.рф/x"):
+        assert parse_channel_config("custom", {"url": url, "retry_interval": 1}).url == url  # type: ignore[attr-defined]
+    marked = parse_channel_config(
+        "custom", {"url": URL, "headers": {"X-Team": "a"}, "secret_headers": ["x-team"]}
+    )
+    assert marked.secret_headers == ["x-team"]  # type: ignore[attr-defined]
+
+
+def test_stored_settings_saved_under_older_rules_still_load() -> None:
+    """Rules that only judge new input do not lock configs saved before them out of the store
+    (the egress guard still vets their URLs at every request)."""
+    legacy = {
+        "url": "http://ci:pw@0x7f000001/hook",
+        "headers": {"Authorization": "Bearer x"},
+        "retry_interval": 0,
+    }
+    with pytest.raises(ValidationError):
+        parse_channel_config("custom", legacy)
+    loaded = load_channel_config("custom", legacy)
+    assert isinstance(loaded, CustomConfig) and loaded.retry_interval == 0
+    with pytest.raises(ValidationError):  # strict types and bounds still hold
+        load_channel_config("custom", {**legacy, "retry_count": "3"})
+
+
 def test_unknown_type_lists_the_valid_ones() -> None:
     with pytest.raises(UnknownChannelType) as caught:
         parse_channel_config("carrier-pigeon", {})
@@ -211,7 +286,7 @@ def test_unknown_type_lists_the_valid_ones() -> None:
 
 
 def test_every_sender_has_a_model_and_secret_fields() -> None:
-    assert set(SENDERS) == set(SECRET_FIELDS) == set(CHANNEL_TYPES)
+    assert set(SENDERS) == set(SECRET_FIELDS) == set(URL_FIELDS) == set(CHANNEL_TYPES)
     for channel_type, sender in SENDERS.items():
         assert sender.config_model.channel_type == channel_type
 
@@ -226,7 +301,7 @@ def test_masked_hides_every_secret() -> None:
         ding["webhook_url"].endswith("access_token=****cdef") and ding["sign_secret"] == "****5c68"
     )
     custom = masked(config("custom"))
-    assert custom["headers"] == {"Authorization": "****", "X-Team": "****"}
+    assert custom["headers"] == {"Authorization": "****", "X-Team": "payments"}
     assert custom["url"].endswith("token=****0123") and custom["signing_secret"].startswith("****")
     assert custom["timeout"] == 10
 
@@ -235,19 +310,26 @@ def test_masked_hides_every_secret() -> None:
 def test_sending_back_the_masked_settings_keeps_the_secrets(channel_type: str) -> None:
     stored = config(channel_type)
     merged = merge_masked(masked(stored), stored)
-    assert parse_channel_config(channel_type, merged) == stored
+    assert parse_channel_config(channel_type, merged.settings) == stored
 
 
 def test_merge_masked_rules() -> None:
     stored = config("dingtalk", at_all=True)
     stars = merge_masked({"webhook_url": "****", "sign_secret": "****"}, stored)
-    assert stars == {"webhook_url": DING, "sign_secret": stored.sign_secret}  # type: ignore[attr-defined]
+    assert stars.settings == {"webhook_url": DING, "sign_secret": stored.sign_secret}  # type: ignore[attr-defined]
+    assert stars.kept == ("webhook_url", "sign_secret")
     changed = merge_masked({"webhook_url": DING + "x", "sign_secret": "SECnew"}, stored)
-    assert changed == {"webhook_url": DING + "x", "sign_secret": "SECnew"}
-    assert "sign_secret" not in merge_masked({"webhook_url": "****"}, stored)  # left out: removed
+    assert changed.settings == {"webhook_url": DING + "x", "sign_secret": "SECnew"}
+    assert changed.kept == ()
+    removed = merge_masked({"webhook_url": "****"}, stored)
+    assert "sign_secret" not in removed.settings  # left out: removed
     custom = config("custom")
     headers = merge_masked({"url": URL, "headers": {"authorization": "****", "X-New": "1"}}, custom)
-    assert headers["headers"] == {"authorization": "Bearer ci-token-0123456789", "X-New": "1"}
+    assert headers.settings["headers"] == {
+        "authorization": "Bearer ci-token-0123456789",
+        "X-New": "1",
+    }
+    assert headers.kept == ("headers.authorization",)
 
 
 def test_secret_values_include_url_credentials() -> None:
@@ -255,7 +337,10 @@ def test_secret_values_include_url_credentials() -> None:
     assert "0123456789abcdef0123456789abcdef" in secret_values(config("dingtalk"))
     assert "0123456789abcdef-bot-key" in secret_values(config("wecom_bot"))
     custom = secret_values(config("custom"))
-    assert {"endpoint-token-0123", "Bearer ci-token-0123456789", "payments"} <= set(custom)
+    assert {"endpoint-token-0123", "Bearer ci-token-0123456789", "ci-token-0123456789"} <= set(
+        custom
+    )
+    assert "payments" not in custom  # X-Team is an ordinary header: its value is not a secret
 
 
 def test_unusual_hosts_are_warnings_not_errors() -> None:

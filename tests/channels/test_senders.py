@@ -91,16 +91,19 @@ def test_wechat_token_flow_pieces() -> None:
 
 def test_custom_method_headers_and_redaction() -> None:
     cfg = config(
-        "custom", method="PUT", timeout=3, headers={"user-agent": "ci/2", "X-Key": "k-123456"}
+        "custom",
+        method="PUT",
+        timeout=3,
+        headers={"user-agent": "ci/2", "X-Key": "k-123456", "X-Tenant": "acme"},
+        secret_headers=["x-tenant"],
     )
     request = get_sender("custom").render(view("canary_started"), cfg, now=NOW)
     assert request.method == "PUT" and request.timeout == 3.0
     assert request.headers["user-agent"] == "ci/2" and "User-Agent" not in request.headers
     assert request.headers["Content-Type"] == "application/json; charset=utf-8"
-    assert (
-        request.redacted_headers["X-Key"] == "****"
-        and request.redacted_headers["user-agent"] == "****"
-    )
+    # Credentials by name and the headers marked secret are masked; ordinary ones are shown.
+    assert request.redacted_headers["X-Key"] == request.redacted_headers["X-Tenant"] == "****"
+    assert request.redacted_headers["user-agent"] == "ci/2"
     assert request.redacted_headers["webhook-id"] == "dlv-canary_started"
     assert "endpoint-token-0123" not in request.redacted_url
     with pytest.raises(NotImplementedError):

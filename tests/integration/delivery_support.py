@@ -35,6 +35,32 @@ def add_config(c: Container, project_id: str, channels: list[dict[str, Any]], **
     return c.callbacks.create(project_id, body, None).id
 
 
+def add_config_saved_earlier(c: Container, project_id: str, settings: list[dict[str, Any]]) -> str:
+    """A config of custom channels whose `settings` an earlier Herald stored before today's
+    save-time rules (host spelling, retry interval, …): saved with placeholder URLs (one target
+    each), then the stored settings replaced as they are."""
+    import sqlalchemy as sa
+
+    from herald.store.tables import callback_channels
+
+    placeholders = [custom_channel(f"http://legacy-{i}.invalid/hook") for i in range(len(settings))]
+    config_id = add_config(c, project_id, placeholders)
+    channels = c.callbacks.get(config_id).channels
+    with c.db.transaction() as uow:
+        for channel, raw in zip(channels, settings, strict=True):
+            policy = {
+                "retries": raw.get("retry_count", 3),
+                "interval": float(raw.get("retry_interval", 5)),
+                "timeout": float(raw.get("timeout", 10)),
+            }
+            uow.execute(
+                sa.update(callback_channels)
+                .where(callback_channels.c.id == channel.id)
+                .values(secret_config=c.keyring.encrypt_json(raw), policy=policy)
+            )
+    return config_id
+
+
 def custom_channel(url: str, **config: Any) -> dict[str, Any]:
     return {"type": "custom", "config": {"url": url, **config}}
 

@@ -230,7 +230,9 @@ def test_internal_literals_are_refused_at_save_time_without_egress_allowance(
                 f"/api/v1/release/projects/{project['id']}/callbacks", json=body, headers=AUTH
             )
             assert r.status_code == 422, url
-            assert "HERALD_EGRESS_ALLOW" in r.json()["error"]["message"]
+            message = r.json()["error"]["message"]
+            # An odd spelling of an address is refused for its spelling first.
+            assert "HERALD_EGRESS_ALLOW" in message or "write 127.0.0.1" in message, message
     c.close()
 
 

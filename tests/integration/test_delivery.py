@@ -119,7 +119,7 @@ async def test_fault_matrix_for_custom_endpoints(
         fake.set_endpoint("flaky", [behaviour, Behaviour.ok(204)])
         project_id, version_id = make_project(container)
         channel = custom_channel(
-            fake.endpoint_url("flaky"), timeout=1, retry_count=2, retry_interval=0
+            fake.endpoint_url("flaky"), timeout=1, retry_count=2, retry_interval=1
         )
         add_config(container, project_id, [channel])
         emit_stopped_tasks(container, project_id, version_id, 1)
@@ -143,7 +143,7 @@ async def test_fault_matrix_for_custom_endpoints(
 async def test_connection_refused_is_retried_until_exhausted(container: Container) -> None:
     project_id, version_id = make_project(container)
     url = f"http://127.0.0.1:{_unused_port()}/hook"
-    add_config(container, project_id, [custom_channel(url, retry_count=2, retry_interval=0)])
+    add_config(container, project_id, [custom_channel(url, retry_count=2, retry_interval=1)])
     emit_stopped_tasks(container, project_id, version_id, 1)
     async with running_worker(container):
         await eventually(lambda: all_final(container))
@@ -158,7 +158,7 @@ async def test_retry_after_is_honoured_and_never_early(container: Container) -> 
         fake.set_endpoint("busy", [Behaviour.with_status(429, b"", retry_after=2), Behaviour.ok()])
         project_id, version_id = make_project(container)
         add_config(
-            container, project_id, [custom_channel(fake.endpoint_url("busy"), retry_interval=0)]
+            container, project_id, [custom_channel(fake.endpoint_url("busy"), retry_interval=1)]
         )
         emit_stopped_tasks(container, project_id, version_id, 1)
         async with running_worker(container):
@@ -195,7 +195,7 @@ async def test_a_persistently_failing_target_opens_its_circuit(container: Contai
         add_config(
             container,
             project_id,
-            [custom_channel(fake.endpoint_url("down"), retry_interval=0, retry_count=5)],
+            [custom_channel(fake.endpoint_url("down"), retry_interval=1, retry_count=5)],
         )
         emit_stopped_tasks(container, project_id, version_id, 20)
         async with running_worker(container):

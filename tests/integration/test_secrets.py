@@ -213,7 +213,7 @@ def good_channels(fake: FakePlatforms) -> list[dict[str, Any]]:
                 "url": f"{fake.endpoint_url('ops')}?token={CU_TOKEN}",
                 "headers": {"Authorization": f"Bearer {CU_BEARER}"},
                 "signing_secret": CU_WHSEC,
-                "retry_interval": 0,
+                "retry_interval": 1,
             },
         },
     ]

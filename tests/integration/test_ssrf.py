@@ -38,6 +38,7 @@ from herald.fakeplatforms import Behaviour, running_fake_platforms
 from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.integration.delivery_support import (
     add_config,
+    add_config_saved_earlier,
     all_final,
     attempt_rows,
     custom_channel,
@@ -192,8 +193,9 @@ async def test_internal_addresses_are_refused_before_any_connection(store_url: s
         async with listening() as listener:
             urls = [template.format(port=listener.port) for template, _, _ in TARGETS]
             project_id, version_id = make_project(permissive)
-            channels = [custom_channel(u, retry_count=3, retry_interval=0) for u in urls]
-            cid = add_config(permissive, project_id, channels)
+            # Saved before the save-time spelling rule (so odd spellings are in the store).
+            settings = [{"url": u, "retry_count": 3, "retry_interval": 0} for u in urls]
+            cid = add_config_saved_earlier(permissive, project_id, settings)
             config = strict.callbacks.get(cid)  # every URL was saved as written
             assert [ch.config.url for ch in config.channels] == urls  # type: ignore[union-attr]
             emit_stopped_tasks(permissive, project_id, version_id, 1)
@@ -274,7 +276,8 @@ async def test_the_control_allowed_loopback_is_reached(container: Container) -> 
 
 def test_the_same_urls_are_refused_at_save_time_without_an_allowance(store_url: str) -> None:
     """The first line of defence: literals and localhost are refused when saved (names are
-    only judged when a delivery connects, since DNS answers change)."""
+    only judged when a delivery connects, since DNS answers change); odd spellings of an
+    address are refused for their spelling, saying what to write instead."""
     c = Container.build(make_settings(store_url, egress_allow=[]), SystemClock())
     try:
         project_id, _ = make_project(c)
@@ -282,7 +285,7 @@ def test_the_same_urls_are_refused_at_save_time_without_an_allowance(store_url: 
             url = template.format(port=8080)
             if ".evil.test" in url:
                 continue
-            with pytest.raises(InvalidInput, match=ALLOW_SETTING):
+            with pytest.raises(InvalidInput, match=f"{ALLOW_SETTING}|; write |trailing dot"):
                 add_config(c, project_id, [custom_channel(url)])
     finally:
         c.close()
@@ -313,7 +316,7 @@ async def test_redirects_are_never_followed(container: Container, status: int, t
         add_config(
             container,
             project_id,
-            [custom_channel(fake.endpoint_url("first"), retry_count=3, retry_interval=0)],
+            [custom_channel(fake.endpoint_url("first"), retry_count=3, retry_interval=1)],
         )
         emit_stopped_tasks(container, project_id, version_id, 1)
         with connection_spy(loop) as attempts:
@@ -329,3 +332,79 @@ async def test_redirects_are_never_followed(container: Container, status: int, t
     assert other.connections == 0
     fake_port = int(fake.base_url.rsplit(":", 1)[1])
     assert {a[1] for a in attempts} == {fake_port}, attempts  # only the first endpoint's server
+
+
+@contextlib.asynccontextmanager
+async def guarded_worker(c: Container, resolver: FakeResolver) -> AsyncIterator[None]:
+    """`c`'s worker with the test DNS seam (no real DNS)."""
+    parts = dataclasses.replace(c.worker_parts(), resolver=resolver)
+    job = asyncio.create_task(DeliveryWorker(parts, "strict").run())
+    try:
+        yield
+    finally:
+        job.cancel()
+        await asyncio.gather(job, return_exceptions=True)
+
+
+@pytest.mark.asyncio
+async def test_a_wecom_app_refused_by_the_guard_is_blocked_not_permanent(store_url: str) -> None:
+    """Issue 9: gettoken to a refused address ends as `blocked` (as documented), for real
+    deliveries and test sends alike, and is not retried."""
+    resolver = FakeResolver()
+    permissive, strict = _containers(store_url, resolver)
+    try:
+        async with listening() as listener:
+            project_id, version_id = make_project(permissive)
+            app = {
+                "corp_id": "wwcorp01",
+                "agent_id": 1000002,
+                "secret": "wc-app-secret-0123456789",
+                "api_base": f"http://127.0.0.1:{listener.port}",
+            }
+            cid = add_config(permissive, project_id, [{"type": "wechat", "config": app}])
+            emit_stopped_tasks(permissive, project_id, version_id, 1)
+            async with guarded_worker(strict, resolver):
+                await eventually(lambda: all_final(strict))
+            try:
+                (tested,) = await strict.test_sender.send(cid, EventType.TASK_FAILED, None)
+            finally:
+                await strict.test_sender.aclose()
+        assert listener.connections == 0
+        (row,) = delivery_rows(strict, kind="event")
+        (attempt,) = attempt_rows(strict, row.id)
+        assert (row.status, row.last_outcome, attempt.outcome) == ("failed", "blocked", "blocked")
+        assert "gettoken failed: refused to connect to 127.0.0.1" in row.last_error
+        assert ALLOW_SETTING in row.last_error and "wc-app-secret" not in row.last_error
+        assert tested.outcome == "blocked" and ALLOW_SETTING in tested.message
+    finally:
+        permissive.close()
+        strict.close()
+
+
+@pytest.mark.asyncio
+async def test_a_percent_encoded_host_saved_earlier_is_blocked_without_a_dns_lookup(
+    store_url: str,
+) -> None:
+    """Issue 9: `127%2E0%2E0%2E1` is refused when saved now; one stored before is refused at
+    delivery as no host name at all, instead of a DNS lookup and a retry on every attempt."""
+    resolver = FakeResolver()
+    permissive, strict = _containers(store_url, resolver)
+    try:
+        async with listening() as listener:
+            project_id, version_id = make_project(permissive)
+            url = f"http://127%2E0%2E0%2E1:{listener.port}/hook"
+            with pytest.raises(InvalidInput, match="percent-encoded"):
+                add_config(permissive, project_id, [custom_channel(url)])
+            add_config_saved_earlier(
+                permissive, project_id, [{"url": url, "retry_count": 3, "retry_interval": 0}]
+            )
+            emit_stopped_tasks(permissive, project_id, version_id, 1)
+            async with guarded_worker(strict, resolver):
+                await eventually(lambda: all_final(strict))
+        assert listener.connections == 0 and resolver.asked == []
+        (row,) = delivery_rows(strict, kind="event")
+        assert (row.status, row.last_outcome, row.attempts) == ("failed", "blocked", 1)
+        assert "percent-encoded" in row.last_error
+    finally:
+        permissive.close()
+        strict.close()

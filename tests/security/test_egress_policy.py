@@ -142,6 +142,33 @@ def test_check_url_denies_missing_host(url: str) -> None:
         check_url(url, DENY_ALL)
 
 
+# Hosts that can never be a DNS name (issue 9): refused at every request without a DNS lookup,
+# also when a config saved before the save-time rule holds one. IDNA look-alikes are folded by
+# yarl to the address they stand for, and that address is judged.
+NEVER_NAMES = [
+    "http://127%2E0%2E0%2E1/",
+    "http://127%2e0%2e0%2e1:8080/hook",
+    "http://%31%32%37.0.0.1/",
+    "http://exa%6dple.com/",
+    "http://ex!ample.com/",
+    "http://ex$ample.com/",
+]
+LOOK_ALIKES = ["http://１２７.０.０.１/", "http://127。0。0。1/", "http://ｌｏｃａｌｈｏｓｔ/"]
+
+
+@pytest.mark.parametrize("url", NEVER_NAMES)
+def test_hosts_that_are_no_name_are_refused_without_dns(url: str) -> None:
+    with pytest.raises(EgressDenied, match=r"percent-encoded|characters a host name") as info:
+        check_url(url, EgressPolicy(["0.0.0.0/0"]))
+    assert info.value.address is None  # not an address the allow list could open
+
+
+@pytest.mark.parametrize("url", LOOK_ALIKES)
+def test_idna_look_alikes_are_judged_as_the_address_they_become(url: str) -> None:
+    with pytest.raises(EgressDenied, match="loopback"):
+        check_url(url, DENY_ALL)
+
+
 @pytest.mark.parametrize(
     ("host", "expected"),
     [

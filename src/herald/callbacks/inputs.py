@@ -1,4 +1,10 @@
-"""What callers send to configure callbacks (PRD §4.1 CallbackConfig / CallbackChannel)."""
+"""What callers send to configure callbacks (PRD §4.1 CallbackConfig / CallbackChannel).
+
+Types are strict: `"3"`, `true` or `"yes"` are not numbers or booleans (an integer is accepted
+where a float is expected, and 3.0 where an integer is, as in JSON). The read-only fields of an
+answer (`id`, `project_id`, `created_at`, `updated_at`, `warnings`) are accepted and ignored, so
+a config read with GET can be edited and sent back with PUT as it is.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from pydantic import Field
 from herald.channels.configs import CONFIG_MODELS
 from herald.domain.events import EventType
 from herald.domain.release import Environment, Strategy, TaskType
-from herald.shapes import Name, ResourceId, Strict
+from herald.shapes import JsonInt, Name, ResourceId, Strict
 
 TemplateText = Annotated[str, Field(max_length=8000)]
 TemplateKey = Literal[
@@ -33,9 +39,19 @@ class MessageTemplate(Strict):
 Templates = dict[TemplateKey, MessageTemplate]
 
 
+def read_only() -> Any:
+    """A field of the answer that a request may carry back; its value is ignored."""
+    return Field(
+        default=None,
+        exclude=True,
+        description="read-only: accepted so an answer can be sent back, and ignored",
+        json_schema_extra={"readOnly": True},
+    )
+
+
 class RateLimitIn(Strict):
-    count: int = Field(ge=1, le=10000)
-    per_seconds: float = Field(gt=0, le=86400)
+    count: JsonInt = Field(ge=1, le=10000)
+    per_seconds: float = Field(gt=0, le=86400, strict=True)
 
 
 class Filters(Strict):
@@ -56,17 +72,18 @@ class ChannelIn(Strict):
             json_schema_extra={"enum": sorted(CONFIG_MODELS)},
         ),
     ]
-    enabled: bool = True
+    enabled: bool = Field(default=True, strict=True)
     config: dict[str, Any] = Field(description="channel-specific settings; see the channel guide")
     rate_limit: RateLimitIn | None = Field(
         default=None, description="override the platform's published limit for this target"
     )
     templates: Templates | None = None
+    warnings: Any = read_only()
 
 
 class ConfigIn(Strict):
     name: Name = "default"
-    enabled: bool = True
+    enabled: bool = Field(default=True, strict=True)
     events: list[EventType] = Field(min_length=1, max_length=6)
     channels: list[ChannelIn] = Field(min_length=1, max_length=20)
     filters: Filters = Field(default_factory=Filters)
@@ -74,3 +91,8 @@ class ConfigIn(Strict):
         default=None, description="message language; default: the server's HERALD_LOCALE"
     )
     templates: Templates | None = None
+    id: Any = read_only()
+    project_id: Any = read_only()
+    created_at: Any = read_only()
+    updated_at: Any = read_only()
+    warnings: Any = read_only()

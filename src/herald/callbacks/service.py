@@ -2,7 +2,9 @@
 
 Updates are PUT-style replacements. A channel keeps its id when the caller sends it back; a
 secret sent back masked (as the API shows it) keeps the stored value, so clients can round-trip
-a config they read without knowing its secrets.
+a config they read without knowing its secrets — unless the channel's destination (scheme, host
+or port of a URL) changed: then every masked secret is refused and must be entered again
+(`herald.channels.credentials.refuse_kept_secrets`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from pydantic import ValidationError
 from herald.callbacks import store
 from herald.callbacks.inputs import ChannelIn, ConfigIn
 from herald.callbacks.model import CallbackConfig, Channel
-from herald.channels.configs import (
-    ChannelConfig,
-    CustomConfig,
+from herald.channels.configs import URL_FIELDS, ChannelConfig, CustomConfig, parse_channel_config
+from herald.channels.credentials import (
+    KeptSecretRefused,
     masked,
     merge_masked,
-    parse_channel_config,
+    refuse_kept_secrets,
 )
 from herald.channels.registry import UnknownChannelType, get_sender
 from herald.clock import Clock
@@ -84,20 +86,14 @@ def describe_config(config: CallbackConfig) -> dict[str, Any]:
     }
 
 
-URL_FIELDS = ("webhook_url", "url", "api_base")
-
-
 def check_egress(position: int, config: ChannelConfig, policy: EgressPolicy) -> None:
     """Refuse addresses that are obviously internal (IP literals, localhost) at save time.
 
     Only a first line: names are resolved, and checked, when a delivery connects.
     """
-    for name in URL_FIELDS:
-        url = getattr(config, name, None)
-        if not isinstance(url, str):
-            continue
+    for name in URL_FIELDS[config.channel_type]:
         try:
-            check_url(url, policy)
+            check_url(getattr(config, name), policy)
         except EgressDenied as exc:
             field = f"channels.{position}.config.{name}"
             raise InvalidInput(f"{field}: {exc}", {"field": field}) from None
@@ -148,9 +144,7 @@ class CallbackService:
         with self.db.transaction() as uow:
             project_repo.get_project(uow.conn, project_id)
             store.insert_config(uow.conn, config, self.keyring)
-            ensure_targets(
-                uow.conn, [(ch.target_key, ch.type, _describe_target(ch)) for ch in channels], now
-            )
+            _register_targets(uow, channels, now)
             self._audit(uow, actor, "callback.create", config, None)
         return config
 
@@ -179,9 +173,7 @@ class CallbackService:
                 self.default_locale,
             )
             store.replace_config(uow.conn, config, self.keyring)
-            ensure_targets(
-                uow.conn, [(ch.target_key, ch.type, _describe_target(ch)) for ch in channels], now
-            )
+            _register_targets(uow, channels, now)
             removed = set(existing) - {ch.id for ch in channels}
             cancel_pending_for_config(
                 uow.conn, config_id, removed, "channel removed from the config", now
@@ -219,6 +211,19 @@ class CallbackService:
             after=describe_config(after) if after else None,
             at=self.clock.now(),
         )
+
+
+def _register_targets(uow: UnitOfWork, channels: Sequence[Channel], now: Any) -> None:
+    """Create the channels' target rows; a target row is shared and described once, so the
+    description of a URL marked `secret_url` is masked again even if the row came first."""
+    described = [(ch.target_key, ch.type, _describe_target(ch)) for ch in channels]
+    ensure_targets(uow.conn, described, now)
+    hidden = [
+        (key, description)
+        for ch, (key, _, description) in zip(channels, described, strict=True)
+        if isinstance(ch.config, CustomConfig) and ch.config.secret_url
+    ]
+    store.hide_target_paths(uow.conn, hidden)
 
 
 def _describe_target(channel: Channel) -> str:
@@ -306,12 +311,32 @@ def _build_channels(
 
 
 def _parse(position: int, spec: ChannelIn, previous: Channel | None) -> ChannelConfig:
-    raw: dict[str, Any] = dict(spec.config)
-    if previous is not None and previous.type == spec.type:
-        raw = merge_masked(raw, previous.config)
+    """The channel's new settings, masked secrets resolved against the `previous` channel's."""
+    if previous is None or previous.type != spec.type:
+        return _validate(position, spec.type, dict(spec.config))
+    merged = merge_masked(spec.config, previous.config)
+    # Validate first: a broken URL is reported as such, and destinations compare as parsed.
+    parsed = _validate(position, spec.type, merged.settings)
     try:
-        get_sender(spec.type)
-        return parse_channel_config(spec.type, raw)
+        refuse_kept_secrets(parsed, previous.config, merged.kept)
+    except KeptSecretRefused as exc:
+        details = [
+            {
+                "field": f"channels.{position}.config.{field}",
+                "message": message,
+                "type": "secret_not_kept",
+            }
+            for field, message in exc.problems
+        ]
+        first = details[0]
+        raise InvalidInput(f"{first['field']}: {first['message']}", details) from None
+    return parsed
+
+
+def _validate(position: int, channel_type: str, raw: dict[str, Any]) -> ChannelConfig:
+    try:
+        get_sender(channel_type)
+        return parse_channel_config(channel_type, raw)
     except UnknownChannelType as exc:
         raise InvalidInput(
             f"channels.{position}.type: {exc}", {"field": f"channels.{position}.type"}

@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from herald.callbacks.model import CallbackConfig, Channel
-from herald.channels.configs import parse_channel_config
+from herald.channels.configs import load_channel_config
 from herald.crypto import KeyRing, SecretDecryptError
 from herald.domain.errors import NotFound
 from herald.domain.subscriptions import Filters
-from herald.store.tables import callback_channels, callback_configs
+from herald.store.tables import callback_channels, callback_configs, targets
 
 
 def _channel(row: Any, keyring: KeyRing) -> Channel:
@@ -24,7 +24,7 @@ def _channel(row: Any, keyring: KeyRing) -> Channel:
         position=row.position,
         type=row.type,
         enabled=row.enabled,
-        config=parse_channel_config(row.type, keyring.decrypt_json(row.secret_config)),
+        config=load_channel_config(row.type, keyring.decrypt_json(row.secret_config)),
         target_key=row.target_key,
         rate_limit=row.rate_limit,
         policy=row.policy,
@@ -186,3 +186,14 @@ def _insert_channels(conn: Connection, channels: Sequence[Channel], keyring: Key
             for ch in channels
         ],
     )
+
+
+def hide_target_paths(conn: Connection, described: Sequence[tuple[str, str]]) -> None:
+    """Set each (target key, masked description) whose stored description differs: for URLs
+    whose path is secret, which an earlier description may still show."""
+    for key, description in described:
+        conn.execute(
+            sa.update(targets)
+            .where(targets.c.key == key, targets.c.description != description)
+            .values(description=description)
+        )

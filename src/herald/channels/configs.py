@@ -2,22 +2,23 @@
 
 The API stores a channel as `{"id", "type", "enabled", "config": {...}}`; `parse_channel_config`
 turns `config` into one of the models below or raises pydantic's `ValidationError` with the
-field path. Unknown fields are rejected so typos surface. `masked`, `merge_masked` and
-`secret_values` keep credentials out of API responses, history and logs; `host_warnings`
-flags unusual hosts without refusing them (proxies, Lark and private deployments exist).
+field path. Unknown fields are rejected so typos surface, and types are strict: `"3"` or `true`
+is not a number (3.0 is 3, as in JSON). `load_channel_config` reads stored settings, letting
+through the rules that only judge new input (see `herald.channels.fields`). Which values are
+secret, and how they are masked, redacted and kept, is `herald.channels.credentials`;
+`host_warnings` flags unusual hosts without refusing them (proxies, Lark and private
+deployments exist).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from herald.channels.fields import (
-    MASK,
     AgentId,
     ApiBase,
     AppSecret,
@@ -26,10 +27,12 @@ from herald.channels.fields import (
     DingTalkSecret,
     DingTalkWebhook,
     FeishuUrl,
+    HeaderNames,
     Headers,
     MentionId,
     Method,
     Mobile,
+    RetryInterval,
     Secret,
     SigningSecret,
     ToParty,
@@ -37,11 +40,9 @@ from herald.channels.fields import (
     ToUser,
     WeComBotUrl,
     mentions,
+    saving,
 )
-from herald.crypto import mask_secret, mask_url_credentials
-
-MIN_URL_CREDENTIAL = 8
-_SECRET_PARAM = re.compile(r"token|key|sign|secret|passw|pwd|auth|credential", re.IGNORECASE)
+from herald.shapes import JsonInt
 
 
 class UnknownChannelType(KeyError):
@@ -59,7 +60,7 @@ class UnknownChannelType(KeyError):
 class ChannelConfig(BaseModel):
     """Base of every channel type's settings; `channel_type` names the PRD `type`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     channel_type: ClassVar[str] = ""
 
 
@@ -105,19 +106,54 @@ class WeComBotConfig(ChannelConfig):
 
 
 class CustomConfig(ChannelConfig):
-    """PRD CustomCallbackConfig: the standard JSON message POSTed (or PUT) to any URL."""
+    """PRD CustomCallbackConfig: the standard JSON message POSTed (or PUT) to any URL.
+
+    `secret_headers` names headers whose values are secret besides those named like a credential;
+    `secret_url` makes the URL's path and query secret (masked everywhere, see `credentials`).
+    """
 
     channel_type: ClassVar[str] = "custom"
     url: CustomUrl
     method: Method = "POST"
     headers: Headers = Field(default_factory=dict)
-    timeout: Annotated[int, Field(ge=1, le=60)] = 10
-    retry_count: Annotated[int, Field(ge=0, le=20)] = 3
-    retry_interval: Annotated[int, Field(ge=0, le=3600)] = 5
+    secret_headers: HeaderNames = Field(default_factory=list)
+    secret_url: bool = False
+    timeout: Annotated[JsonInt, Field(ge=1, le=60)] = 10
+    retry_count: Annotated[JsonInt, Field(ge=0, le=20)] = 3
+    retry_interval: RetryInterval = 5
     signing_secret: SigningSecret = None
     # Deliver one task's events to this endpoint one after another, in event order; receivers
     # that order by the payload's `sequence` themselves may switch it off for more parallelism.
     ordered: bool = True
+
+    @field_validator("headers")
+    @classmethod
+    def _one_authorization(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        # aiohttp turns user:password@ into an Authorization header and refuses a second one,
+        # so such a config could never be sent: every attempt would fail the same way.
+        url = info.data.get("url")
+        if not (saving(info) and isinstance(url, str) and "authorization" in map(str.lower, value)):
+            return value
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(
+                "headers sets Authorization and url carries user:password@ credentials, but a "
+                "request has one Authorization: keep one of the two"
+            )
+        return value
+
+    @field_validator("secret_headers")
+    @classmethod
+    def _names_configured_headers(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        headers = info.data.get("headers")
+        known = {name.lower() for name in headers} if isinstance(headers, dict) else None
+        unknown = [name for name in value if known is not None and name.lower() not in known]
+        if unknown:
+            raise ValueError(
+                f"secret_headers lists {unknown[0]!r}, which is not one of the headers; "
+                "list only names of configured headers"
+            )
+        return value
 
 
 CONFIG_MODELS: Mapping[str, type[ChannelConfig]] = {
@@ -125,121 +161,46 @@ CONFIG_MODELS: Mapping[str, type[ChannelConfig]] = {
     for model in (FeishuConfig, DingTalkConfig, WeChatConfig, WeComBotConfig, CustomConfig)
 }
 
+# The fields holding a secret value of each type (custom headers are judged per header).
 SECRET_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "feishu": ("webhook_url", "sign_secret"),
-    "dingtalk": ("webhook_url", "sign_secret"),
+    "feishu": ("sign_secret",),
+    "dingtalk": ("sign_secret",),
     "wechat": ("secret",),
-    "wecom_bot": ("webhook_url",),
-    "custom": ("url", "headers", "signing_secret"),
+    "wecom_bot": (),
+    "custom": ("signing_secret",),
 }
-_URL_FIELDS = frozenset({"webhook_url", "url"})
+# The fields naming where a channel's requests go.
+URL_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "feishu": ("webhook_url",),
+    "dingtalk": ("webhook_url",),
+    "wechat": ("api_base",),
+    "wecom_bot": ("webhook_url",),
+    "custom": ("url",),
+}
+# Robot webhooks: whoever has the URL can post, so the whole URL is a secret.
+SECRET_URL_TYPES = frozenset({"feishu", "dingtalk", "wecom_bot"})
 
 
 def parse_channel_config(channel_type: str, config: Mapping[str, Any]) -> ChannelConfig:
-    """Validate `config` for `channel_type`.
+    """Validate new settings `config` for `channel_type`, every rule applied.
 
     Raises `UnknownChannelType` for a type without a model and pydantic's `ValidationError`
     (locations relative to `config`) for invalid settings.
     """
+    return _model(channel_type).model_validate(dict(config))
+
+
+def load_channel_config(channel_type: str, config: Mapping[str, Any]) -> ChannelConfig:
+    """Settings read back from the store: as `parse_channel_config`, without the rules that only
+    judge new input, so configs saved before a rule existed still load."""
+    return _model(channel_type).model_validate(dict(config), context={"stored": True})
+
+
+def _model(channel_type: str) -> type[ChannelConfig]:
     model = CONFIG_MODELS.get(channel_type)
     if model is None:
         raise UnknownChannelType(channel_type)
-    return model.model_validate(dict(config))
-
-
-def masked(config: ChannelConfig) -> dict[str, Any]:
-    """`config` as the API shows it: URLs with their credentials masked, other secrets and
-    every custom header value masked."""
-    shown = config.model_dump(mode="json")
-    for name in SECRET_FIELDS[config.channel_type]:
-        value = shown.get(name)
-        if value is not None:
-            shown[name] = _mask(name, value)
-    return shown
-
-
-def _mask(name: str, value: Any) -> Any:
-    if name == "headers":
-        return dict.fromkeys(value, MASK)
-    if name in _URL_FIELDS:
-        return mask_url_credentials(value)
-    return mask_secret(value)
-
-
-def merge_masked(incoming: Mapping[str, Any], stored: ChannelConfig) -> dict[str, Any]:
-    """`incoming` settings where every secret sent back masked keeps `stored`'s value.
-
-    A secret equal to what `masked(stored)` shows, or to "****", means "unchanged"; any other
-    value replaces the stored one, and a secret left out is removed. Custom headers merge by
-    name (ignoring case).
-    """
-    merged = dict(incoming)
-    for name in SECRET_FIELDS[stored.channel_type]:
-        current = getattr(stored, name)
-        if name not in merged or current is None:
-            continue
-        if name == "headers":
-            merged[name] = _merge_headers(merged[name], current)
-        elif merged[name] in (MASK, _mask(name, current)):
-            merged[name] = current
-    return merged
-
-
-def _merge_headers(incoming: Any, stored: Mapping[str, str]) -> Any:
-    if not isinstance(incoming, Mapping):
-        return incoming
-    by_name = {name.lower(): value for name, value in stored.items()}
-    return {
-        name: by_name[name.lower()] if value == MASK and name.lower() in by_name else value
-        for name, value in incoming.items()
-    }
-
-
-def secret_values(config: ChannelConfig) -> list[str]:
-    """Every credential in `config` in clear, for redacting text that may echo one back.
-
-    URLs contribute themselves and their credential parts (secret-looking query values, the
-    Feishu hook token, a userinfo password) because errors often quote only the token.
-    Values shorter than 4 characters are left out: redacting them would mangle any text.
-    """
-    found: list[str] = []
-    for name in SECRET_FIELDS[config.channel_type]:
-        value = getattr(config, name)
-        if value is None:
-            continue
-        if name == "headers":
-            found += [part for v in value.values() for part in _header_credentials(v)]
-        elif name in _URL_FIELDS:
-            found += [value, *_url_credentials(value)]
-        else:
-            found.append(value)
-    return sorted({v for v in found if len(v) >= 4}, key=len, reverse=True)
-
-
-# `<auth-scheme> <credentials>`, as in "Bearer abc…" or "Token abc…" (RFC 9110 §11.4).
-_SCHEME_AND_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*[ \t]+(\S.*?)\s*")
-
-
-def _header_credentials(value: str) -> list[str]:
-    """A header value and, when it is `<scheme> <credentials>`, the credentials alone:
-    receivers rejecting a request often echo just the token they were sent."""
-    match = _SCHEME_AND_CREDENTIALS.fullmatch(value.strip())
-    return [value, match.group(1)] if match else [value]
-
-
-def _url_credentials(url: str) -> list[str]:
-    parts = urlsplit(url)
-    found = [
-        v for k, v in parse_qsl(parts.query, keep_blank_values=True) if _SECRET_PARAM.search(k)
-    ]
-    if parts.password:
-        found.append(unquote(parts.password))
-    path = parts.path.rstrip("/")
-    if "/bot/v2/hook/" in path:  # Feishu and Lark put the bot's token in the path
-        found.append(unquote(path.rsplit("/", 1)[-1]))
-    # Parts of a URL are credentials only if they look like one: redacting a short word such
-    # as a path segment or a query value "1" would mangle every message that contains it.
-    return [v for v in found if len(v) >= MIN_URL_CREDENTIAL]
+    return model
 
 
 USUAL_HOSTS: Mapping[str, tuple[str, ...]] = {

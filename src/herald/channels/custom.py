@@ -26,8 +26,7 @@ from herald.channels.base import (
     trim,
 )
 from herald.channels.configs import ChannelConfig, CustomConfig
-from herald.channels.fields import MASK
-from herald.crypto import mask_url_credentials
+from herald.channels.credentials import secret_header_names, shown_headers, shown_url
 from herald.signing import standard_webhook_headers
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -64,16 +63,15 @@ class CustomSender:
         )
         base = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
         headers = merge_headers(base, endpoint.headers, signed)
-        user = {name.lower() for name in endpoint.headers}
-        redacted = {k: MASK if k.lower() in user else v for k, v in headers.items()}
         return OutboundRequest(
             method=endpoint.method,
             url=endpoint.url,
             headers=headers,
             body=body,
             timeout=float(endpoint.timeout),
-            redacted_url=mask_url_credentials(endpoint.url),
-            redacted_headers=redacted,
+            redacted_url=shown_url(endpoint, "url"),
+            # Only secret values are masked: the history shows what was sent.
+            redacted_headers=shown_headers(headers, secret_header_names(endpoint)),
         )
 
     def render_digest(

@@ -3,6 +3,10 @@
 Bounds keep stored settings small (URLs 2048, secrets 512, ids 128 characters, 50 headers of
 4096, 100 mentions); custom headers may not touch the connection or Standard Webhooks headers.
 Values that still hold the API's "****" mask are refused so a mask is never stored as a secret.
+
+Some rules only judge new input: validated with the context `{"stored": True}` (settings read
+back from the store), a URL's host spelling and a zero retry interval are let through, so
+configs saved before those rules existed stay readable (the egress guard still vets them).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
+from herald.hostforms import host_form_problem
+from herald.shapes import JsonInt
 from herald.signing import decode_webhook_secret
 
 MASK = "****"
@@ -35,6 +41,23 @@ RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signat
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 7230 token
 _MENTION_ID = re.compile(r"[A-Za-z0-9_\-@.:]+")
 _MOBILE = re.compile(r"\+?[0-9][0-9\- ]{2,19}")
+# Header names that carry credentials by convention: Authorization, Proxy-Authorization,
+# Cookie, and the API-key family (X-Api-Key, X-Auth-Token, X-Hub-Signature, X-Session-Id, …).
+_CREDENTIAL_HEADER = re.compile(
+    r"auth|token|secret|key|signature|passw|pwd|credential|session|cookie", re.IGNORECASE
+)
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether a header's value is a credential because of its name: names containing auth,
+    token, secret, key, signature, passw, pwd, credential, session or cookie (any case).
+    Other headers are ordinary text unless the channel lists them in `secret_headers`."""
+    return bool(_CREDENTIAL_HEADER.search(name))
+
+
+def saving(info: ValidationInfo) -> bool:
+    """False when the settings are read back from the store (see the module docstring)."""
+    return not (isinstance(info.context, dict) and info.context.get("stored"))
 
 
 def _error(kind: str, message: str) -> PydanticCustomError:
@@ -68,6 +91,9 @@ def _http_url(example: str) -> AfterValidator:
             raise _error("http_url", hint) from None
         if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
             raise _error("http_url", hint)
+        problem = host_form_problem(value) if saving(info) else None
+        if problem:
+            raise _error("http_url", problem)
         return _not_masked(value)
 
     return AfterValidator(check)
@@ -174,6 +200,27 @@ def _check_header(name: str, value: str) -> None:
     _not_masked(value)
 
 
+def _header_names(value: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for name in value:
+        if not _TOKEN.fullmatch(name) or len(name) > MAX_ID:
+            raise _error("secret_headers", f"{name!r} is not a valid HTTP header name")
+        if name.lower() in seen:
+            raise _error("secret_headers", f"header {name!r} is listed twice (names ignore case)")
+        seen.add(name.lower())
+    return value
+
+
+def _retry_interval(value: int, info: ValidationInfo) -> int:
+    if value < 1 and saving(info):
+        raise _error(
+            "retry_interval",
+            "retry_interval must be at least 1 second: retrying a failing endpoint at once "
+            "only adds load while it recovers",
+        )
+    return value
+
+
 def _unsigned_dingtalk(value: str) -> str:
     names = {name for name, _ in parse_qsl(urlsplit(value).query, keep_blank_values=True)}
     if names & {"timestamp", "sign"}:
@@ -235,4 +282,6 @@ CustomUrl = Annotated[
 ]
 Method = Annotated[Literal["POST", "PUT"], BeforeValidator(_upper)]
 Headers = Annotated[dict[str, str], AfterValidator(_headers)]
+HeaderNames = Annotated[list[str], Field(max_length=MAX_HEADERS), AfterValidator(_header_names)]
+RetryInterval = Annotated[JsonInt, Field(ge=0, le=3600), AfterValidator(_retry_interval)]
 SigningSecret = Annotated[Secret, _optional(_whsec)]

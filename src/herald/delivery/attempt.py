@@ -15,12 +15,12 @@ from typing import Any
 
 from herald.callbacks.model import CallbackConfig, Channel
 from herald.channels.base import OutboundRequest, Outcome, OutcomeKind
-from herald.channels.configs import secret_values
+from herald.channels.credentials import secret_values
 from herald.channels.registry import get_sender
 from herald.clock import Clock
 from herald.crypto import redact_text
 from herald.delivery.http import HttpClient, HttpResult
-from herald.delivery.tokens import WeComTokens
+from herald.delivery.tokens import TokenFailure, WeComTokens
 from herald.delivery.views import event_view
 from herald.domain.retry import MAX_RETRY_AFTER, RetryPolicy
 from herald.store.claims import Claimed
@@ -74,15 +74,16 @@ class AttemptRunner:
         token: str | None = None
         if channel.type == "wechat":
             got = await self.tokens.get(sender, channel.config)
-            if isinstance(got, Outcome):
-                return Sent(None, None, got)
+            if isinstance(got, TokenFailure):
+                # The gettoken transport result, so a guard refusal is recorded as blocked.
+                return Sent(None, got.transport, got.outcome)
             token = got
         sent = await self._once(sender, claimed, config, channel, token)
         if sent.outcome.kind is OutcomeKind.TOKEN_EXPIRED and token is not None:
             await self.tokens.invalidate(sender, channel.config, token)
             got = await self.tokens.get(sender, channel.config)
-            if isinstance(got, Outcome):
-                return Sent(sent.request, sent.result, got)
+            if isinstance(got, TokenFailure):
+                return Sent(sent.request, got.transport or sent.result, got.outcome)
             sent = await self._once(sender, claimed, config, channel, got)
         return sent
 

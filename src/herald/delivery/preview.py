@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from herald.callbacks.model import CallbackConfig
-from herald.channels.configs import secret_values
+from herald.channels.credentials import secret_values
 from herald.channels.registry import get_sender
 from herald.crypto import redact_text
 from herald.delivery.views import event_view

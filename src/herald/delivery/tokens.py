@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,13 +17,22 @@ import sqlalchemy as sa
 from herald.channels.base import Outcome, OutcomeKind
 from herald.clock import Clock
 from herald.crypto import KeyRing, fingerprint
-from herald.delivery.http import HttpClient
+from herald.delivery.http import HttpClient, HttpResult
 from herald.store.db import Database
 from herald.store.sql import insert_ignoring_duplicates
 from herald.store.tables import wecom_tokens
 
 EARLY_REFRESH = 300.0  # seconds before expiry a token counts as stale
 TOKEN_KEY = b"herald wecom token key v1"
+
+
+@dataclass(frozen=True)
+class TokenFailure:
+    """Why no token came: the outcome to record, and `transport` when gettoken got no HTTP
+    answer (refused by the egress guard, unreachable) so the attempt is judged like a send."""
+
+    outcome: Outcome
+    transport: HttpResult | None = None
 
 
 class WeComTokens:
@@ -37,8 +47,8 @@ class WeComTokens:
         self._memory: dict[str, tuple[str, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def get(self, sender: Any, config: Any) -> str | Outcome:
-        """A valid token for the app in `config`, or the outcome of a failed gettoken."""
+    async def get(self, sender: Any, config: Any) -> str | TokenFailure:
+        """A valid token for the app in `config`, or why gettoken failed."""
         key = fingerprint(sender.token_cache_key(config), TOKEN_KEY)
         fresh = self._fresh(key)
         if fresh:
@@ -75,17 +85,17 @@ class WeComTokens:
         with self.db.transaction() as uow:
             uow.execute(wecom_tokens.delete().where(wecom_tokens.c.key == key))
 
-    async def _fetch(self, key: str, sender: Any, config: Any) -> str | Outcome:
+    async def _fetch(self, key: str, sender: Any, config: Any) -> str | TokenFailure:
         request = sender.token_request(config)
         result = await self.http.request(
             request.method, request.url, request.headers, None, self.timeout
         )
         if result.status is None:
             kind = OutcomeKind.PERMANENT if result.blocked else OutcomeKind.RETRYABLE
-            return Outcome(kind, None, f"gettoken failed: {result.error}")
+            return TokenFailure(Outcome(kind, None, f"gettoken failed: {result.error}"), result)
         parsed = sender.parse_token(result.status, result.body)
         if isinstance(parsed, Outcome):
-            return parsed
+            return TokenFailure(parsed)
         token, expires_in = parsed
         expires_at = self.clock.time() + float(expires_in)
         self._memory[key] = (token, expires_at)

@@ -1,0 +1,250 @@
+"""Which parts of a channel's settings are secret, and how they are shown, redacted and kept.
+
+Secret are: the declared secret fields (`SECRET_FIELDS`: signing secrets, the WeCom app secret);
+the credential parts of every URL (a userinfo password, query values named like token, key,
+sign, secret, passw, pwd, auth or credential, the Feishu/Slack/Discord path tokens); the whole
+webhook URL of the chat robots, which is their credential; the path and query of a custom URL
+marked `secret_url`; and the values of custom headers named like a credential
+(`is_credential_header`) or listed in `secret_headers`. Everything else is ordinary text: shown
+in clear by the API, the history and previews, and never redacted from bodies or error texts.
+
+`masked` is what the API and the audit log show. `secret_values` lists the secrets in clear for
+`redact_text`. `merge_masked` lets a client send back what it read: a secret sent back exactly
+as shown keeps the stored value. `refuse_kept_secrets` is the destination rule: a stored secret
+belongs to the destination it was entered for, so when a URL field's scheme, host or port
+changes, every secret sent back masked is refused and must be entered again (otherwise whoever
+may edit a channel could redirect an admin's credentials to a server of their choosing).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+
+from yarl import URL
+
+from herald.channels.configs import (
+    SECRET_FIELDS,
+    SECRET_URL_TYPES,
+    URL_FIELDS,
+    ChannelConfig,
+    CustomConfig,
+)
+from herald.channels.fields import MASK, is_credential_header
+from herald.crypto import mask_secret, mask_url_credentials, url_credentials
+
+MIN_URL_CREDENTIAL = 8  # shorter URL parts are too likely to be ordinary words to redact
+MIN_SECRET = 4  # shorter secrets are left out of redaction: it would mangle any text
+
+
+def secret_header_names(config: ChannelConfig) -> frozenset[str]:
+    """Lower-case names of `config`'s headers whose values are secret (custom channels)."""
+    if not isinstance(config, CustomConfig):
+        return frozenset()
+    marked = {name.lower() for name in config.secret_headers}
+    return frozenset(
+        name.lower()
+        for name in config.headers
+        if is_credential_header(name) or name.lower() in marked
+    )
+
+
+def shown_headers(headers: Mapping[str, str], secret: frozenset[str]) -> dict[str, str]:
+    """`headers` with the values of the `secret` (lower-case) names replaced by the mask."""
+    return {name: MASK if name.lower() in secret else value for name, value in headers.items()}
+
+
+def shown_url(config: ChannelConfig, field: str) -> str:
+    """The URL in `field` as it may be shown: credential parts masked, and for a custom URL
+    marked `secret_url` its path and query replaced by `/****`."""
+    url: str = getattr(config, field)
+    if isinstance(config, CustomConfig) and config.secret_url:
+        return mask_path_and_query(url)
+    return mask_url_credentials(url)
+
+
+def mask_path_and_query(url: str) -> str:
+    """`scheme://host[:port]/****` (a userinfo password masked too); never raises."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    return mask_url_credentials(urlunsplit((parts.scheme, parts.netloc, "", "", ""))) + "/" + MASK
+
+
+def masked(config: ChannelConfig) -> dict[str, Any]:
+    """`config` as the API and the audit log show it: every secret masked, the rest in clear."""
+    shown = config.model_dump(mode="json")
+    for name in SECRET_FIELDS[config.channel_type]:
+        if shown.get(name) is not None:
+            shown[name] = mask_secret(shown[name])
+    for name in URL_FIELDS[config.channel_type]:
+        shown[name] = shown_url(config, name)
+    if isinstance(config, CustomConfig):
+        shown["headers"] = shown_headers(config.headers, secret_header_names(config))
+    return shown
+
+
+def secret_values(config: ChannelConfig) -> list[str]:
+    """Every secret of `config` in clear, longest first, for redacting text that may echo one.
+
+    Adds the credential alone for `<scheme> <credentials>` header values and the token parts of
+    URLs, since receivers and platforms often quote only those. Values shorter than 4 characters
+    are left out: redacting them would mangle any text.
+    """
+    found = [
+        value
+        for value in (getattr(config, name) for name in SECRET_FIELDS[config.channel_type])
+        if value is not None
+    ]
+    for name in URL_FIELDS[config.channel_type]:
+        found += _url_secrets(config, getattr(config, name))
+    if isinstance(config, CustomConfig):
+        secret = secret_header_names(config)
+        for name, value in config.headers.items():
+            if name.lower() in secret:
+                found += _header_credentials(value)
+    return sorted({v for v in found if len(v) >= MIN_SECRET}, key=len, reverse=True)
+
+
+def _url_secrets(config: ChannelConfig, url: str) -> list[str]:
+    credentials = url_credentials(url)
+    parts = [v for v in credentials if len(v) >= MIN_URL_CREDENTIAL]
+    if isinstance(config, CustomConfig) and config.secret_url:
+        return [url, *parts, *_path_and_query_parts(url)]
+    # A URL is worth redacting whole only when it is, or holds, a credential: a plain URL in an
+    # error text is ordinary information.
+    whole = config.channel_type in SECRET_URL_TYPES or bool(credentials)
+    return [url, *parts] if whole else parts
+
+
+def _path_and_query_parts(url: str) -> list[str]:
+    """The path and query of a secret URL, together and apart, with their longer pieces."""
+    split = urlsplit(url)
+    pieces = [split.path, split.query, unquote(split.path)]
+    if split.query:
+        pieces.append(f"{split.path}?{split.query}")
+    pieces += [unquote(segment) for segment in split.path.split("/")]
+    pieces += [value for _, value in parse_qsl(split.query, keep_blank_values=True)]
+    return [piece for piece in pieces if len(piece) >= MIN_URL_CREDENTIAL]
+
+
+# `<auth-scheme> <credentials>`, as in "Bearer abc…" or "Token abc…" (RFC 9110 §11.4).
+_SCHEME_AND_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*[ \t]+(\S.*?)\s*")
+
+
+def _header_credentials(value: str) -> list[str]:
+    """A header value and, when it is `<scheme> <credentials>`, the credentials alone:
+    receivers rejecting a request often echo just the token they were sent."""
+    match = _SCHEME_AND_CREDENTIALS.fullmatch(value.strip())
+    return [value, match.group(1)] if match else [value]
+
+
+# -- round-tripping -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Merged:
+    """New settings with masked secrets resolved; `kept` names the fields (a header as
+    `headers.<name>`) whose stored secret a masked value kept."""
+
+    settings: dict[str, Any]
+    kept: tuple[str, ...]
+
+
+def merge_masked(incoming: Mapping[str, Any], stored: ChannelConfig) -> Merged:
+    """`incoming` settings where every secret sent back masked keeps `stored`'s value.
+
+    A secret equal to what `masked(stored)` shows, or to "****", means "unchanged"; any other
+    value replaces the stored one, and a secret left out is removed. Headers sent back as "****"
+    keep the stored value of the header of that name (ignoring case). Whether keeping is allowed
+    is `refuse_kept_secrets`'s decision, once the new settings are valid.
+    """
+    merged, kept = dict(incoming), []
+    for name in URL_FIELDS[stored.channel_type]:
+        current, shown = getattr(stored, name), shown_url(stored, name)
+        if name in merged and merged[name] in (MASK, shown):
+            merged[name] = current
+            if shown != current:
+                kept.append(name)
+    for name in SECRET_FIELDS[stored.channel_type]:
+        current = getattr(stored, name)
+        if current is not None and name in merged and merged[name] in (MASK, mask_secret(current)):
+            merged[name] = current
+            kept.append(name)
+    if isinstance(stored, CustomConfig) and isinstance(merged.get("headers"), Mapping):
+        by_name = {name.lower(): value for name, value in stored.headers.items()}
+        headers = dict(merged["headers"])
+        for name, value in headers.items():
+            if value == MASK and name.lower() in by_name:
+                headers[name] = by_name[name.lower()]
+                kept.append(f"headers.{name}")
+        merged["headers"] = headers
+    return Merged(merged, tuple(kept))
+
+
+class KeptSecretRefused(ValueError):
+    """Secrets sent back masked that may not be kept; `problems` lists (field, message)."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
+        self.problems = list(problems)
+
+
+def destination(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of `url` as the HTTP client reads it, the default port filled in."""
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError):
+        return ("", url, None)  # unparseable: only an identical text is the same destination
+    return ((parsed.scheme or "").lower(), (parsed.raw_host or "").lower(), parsed.port)
+
+
+def refuse_kept_secrets(config: ChannelConfig, stored: ChannelConfig, kept: Sequence[str]) -> None:
+    """Raise `KeptSecretRefused` unless every secret `merge_masked` kept may stay.
+
+    `config` is the validated new settings, `stored` the old ones. A kept secret is refused
+    when any URL field's scheme, host or port differs from the stored one (it would go to
+    a destination it was not entered for), and when the new settings would show it in clear
+    (a header no longer secret, `secret_url` turned off): unmasking takes the value itself.
+    """
+    moved = [
+        name
+        for name in URL_FIELDS[config.channel_type]
+        if destination(getattr(config, name)) != destination(getattr(stored, name))
+    ]
+    if moved:
+        reason = (
+            f"{moved[0]} now points at another scheme, host or port, so this secret must be "
+            "entered again: a masked value cannot carry it to a new destination"
+        )
+        problems = [(field, reason) for field in kept]
+    else:
+        problems = _unmasked(config, stored, kept)
+    if problems:
+        raise KeptSecretRefused(problems)
+
+
+def _unmasked(
+    config: ChannelConfig, stored: ChannelConfig, kept: Sequence[str]
+) -> list[tuple[str, str]]:
+    if not isinstance(config, CustomConfig) or not isinstance(stored, CustomConfig):
+        return []
+    secret = secret_header_names(config)
+    problems = [
+        (
+            field,
+            "was sent back masked but the header is no longer secret (not named like a "
+            "credential, not in secret_headers): enter its value again to show it in clear",
+        )
+        for field in kept
+        if field.startswith("headers.") and field.removeprefix("headers.").lower() not in secret
+    ]
+    if "url" in kept and stored.secret_url and not config.secret_url:
+        problems.append(
+            ("url", "was sent back masked but secret_url is now false: enter the URL again")
+        )
+    return problems
