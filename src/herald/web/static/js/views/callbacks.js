@@ -60,10 +60,12 @@ const FIELDS = {
   custom: [
     { key: "url", kind: "url", required: true, placeholder: "https://ci.example.com/herald-hook" },
     { key: "method", kind: "select", choices: ["POST", "PUT"], default: "POST" },
+    { key: "secret_url", kind: "bool", help: "cfg.secret_url_help" },
     { key: "headers", kind: "headers" },
+    { key: "secret_headers", kind: "list", placeholder: "X-Tenant", help: "cfg.secret_headers_help" },
     { key: "timeout", kind: "int", min: 1, max: 60, default: 10 },
     { key: "retry_count", kind: "int", min: 0, max: 20, default: 3 },
-    { key: "retry_interval", kind: "int", min: 0, max: 3600, default: 5 },
+    { key: "retry_interval", kind: "int", min: 1, max: 3600, default: 5 },
     { key: "signing_secret", kind: "secret", placeholder: "whsec_…" },
   ],
 };
@@ -211,9 +213,10 @@ function channelCard(initial, { onRemove, onChange }) {
       const hasMask = typeof value === "string" && value.includes(MASK);
       let f;
       if (spec.kind === "bool") {
-        f = field(fieldLabel(spec.key), { type: "checkbox", checked: Boolean(value), ...common });
+        f = field(fieldLabel(spec.key), { type: "checkbox", checked: Boolean(value), help: spec.help ? t(spec.help) : undefined, ...common });
       } else if (spec.kind === "list") {
-        f = field(fieldLabel(spec.key), { value: Array.isArray(value) ? value.join(", ") : value, placeholder: spec.placeholder, help: t("cfg.list_help"), ...common });
+        const help = spec.help ? `${t(spec.help)} ${t("cfg.list_help")}` : t("cfg.list_help");
+        f = field(fieldLabel(spec.key), { value: Array.isArray(value) ? value.join(", ") : value, placeholder: spec.placeholder, help, ...common });
       } else if (spec.kind === "int") {
         f = field(fieldLabel(spec.key), { type: "number", min: spec.min, max: spec.max, step: 1, value, placeholder: spec.placeholder, ...common });
       } else if (spec.kind === "select") {
