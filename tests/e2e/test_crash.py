@@ -32,6 +32,9 @@ pytestmark = pytest.mark.slow
 
 CHANNELS = 10
 EVENTS = 200  # × CHANNELS = 2,000 deliveries
+# Room for many requests per sink at once (the limit is global across workers), so the killed
+# process always dies with some in flight.
+CONCURRENCY = {"HERALD_WORKER__PER_TARGET_CONCURRENCY": "16"}
 
 
 @pytest.fixture
@@ -102,7 +105,7 @@ def _received(fake, names: list[str]) -> tuple[int, int]:  # type: ignore[no-unt
 @pytest.mark.postgres
 def test_sigkill_of_one_of_two_workers_loses_nothing(pg_url: str, tmp_path: Path) -> None:
     c = _container(pg_url)
-    env = herald_env(pg_url)
+    env = herald_env(pg_url, **CONCURRENCY)
     with FakePlatformsThread() as fake:
         names = _setup(c, fake)
         first = HeraldProcess(["worker"], env, tmp_path / "w1.log")
@@ -134,7 +137,7 @@ def test_sigkill_of_the_embedded_server_loses_nothing(tmp_path: Path) -> None:
     migrate.upgrade(url)
     c = _container(url)
     port = free_port()
-    env = herald_env(url, HERALD_PORT=str(port), HERALD_ADMIN_TOKEN=ADMIN_TOKEN)
+    env = herald_env(url, HERALD_PORT=str(port), HERALD_ADMIN_TOKEN=ADMIN_TOKEN, **CONCURRENCY)
     with FakePlatformsThread() as fake:
         names = _setup(c, fake)
         server = HeraldProcess(["serve"], env, tmp_path / "serve1.log")
