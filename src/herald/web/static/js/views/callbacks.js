@@ -67,6 +67,7 @@ const FIELDS = {
     { key: "retry_count", kind: "int", min: 0, max: 20, default: 3 },
     { key: "retry_interval", kind: "int", min: 1, max: 3600, default: 5 },
     { key: "signing_secret", kind: "secret", placeholder: "whsec_…" },
+    { key: "ordered", kind: "bool", default: true, help: "cfg.ordered_help" },
   ],
 };
 
