@@ -463,6 +463,47 @@ def test_language_switch(open_page, world: World) -> None:
     shot(page, world, "task-zh")
 
 
+# -- stopping a task mid-deploy ----------------------------------------------------------------
+
+
+def test_a_task_stopped_mid_deploy_settles_in_both_languages(open_page, world: World) -> None:
+    task = world.api(
+        "POST",
+        "/release/tasks",
+        json={
+            "project_id": world.project_id,
+            "version_id": world.version_id,
+            "strategy": "rolling",
+            "environment": "staging",
+            "hosts": ["slow-1", "slow-2", "slow-3"],
+            "batch_size": 2,
+            "executor": {"type": "simulated", "host_seconds": 60},
+        },
+    )
+    world.api("POST", f"/release/tasks/{task['id']}/start")
+    page = open_page(f"/ui/tasks/{task['id']}")
+    hosts = by_testid(page, "hosts-table")
+    expect(hosts.locator('[data-value="running"]')).to_have_count(2)
+    by_testid(page, "task-stop").click()
+    by_testid(page, "dialog-confirm").click()
+    expect(by_testid(page, "task-status")).to_have_attribute("data-value", "stopped")
+    expect(hosts.locator('[data-value="running"]')).to_have_count(0)
+    expect(hosts.locator('[data-value="cancelled"]')).to_have_count(2)
+    expect(hosts.locator('[data-value="skipped"]')).to_have_count(1)
+    expect(hosts.locator('[data-value="cancelled"]').first).to_have_text("cancelled")
+    expect(by_testid(page, "progress-text")).to_have_text(
+        "0/3 done, 0 failed, 2 cancelled, 1 skipped"
+    )
+    running = by_testid(page, "progress-running").evaluate("el => el.style.width")
+    assert running == "0%"
+    assert by_testid(page, "progress-cancelled").evaluate("el => el.style.width").startswith("66")
+    shot(page, world, "task-stopped")
+    by_testid(page, "lang-select").select_option("zh")
+    expect(hosts.locator('[data-value="cancelled"]').first).to_have_text("已取消")
+    expect(hosts.locator('[data-value="skipped"]')).to_have_text("已跳过")
+    expect(by_testid(page, "progress-text")).to_have_text("已完成 0/3，失败 0，已取消 2，已跳过 1")
+
+
 # -- a viewer token -----------------------------------------------------------------------------
 
 

@@ -72,7 +72,15 @@ def test_canary_release_end_to_end_emits_three_events_once_each(
     r = client.post(f"/api/v1/release/tasks/{task['id']}/promote", headers=AUTH)
     assert r.status_code == 200
     done = wait_for_status(client, task["id"], {"success"})
-    assert done["counts"] == {"total": 6, "pending": 0, "running": 0, "success": 6, "failed": 0}
+    assert done["counts"] == {
+        "total": 6,
+        "pending": 0,
+        "running": 0,
+        "success": 6,
+        "failed": 0,
+        "cancelled": 0,
+        "skipped": 0,
+    }
     assert [h["status"] for h in done["host_results"]] == ["success"] * 6
     assert event_types(client, task["id"]) == [
         "canary_started",

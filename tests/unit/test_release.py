@@ -250,3 +250,58 @@ class TestLongRunning:
 def test_invalid_specs(changes: dict, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         make_task(**changes)
+
+
+class TestEndedTasksSettleTheirHosts:
+    """Issue 9, defect 7: every host of an ended task is in a final status."""
+
+    def test_stop_cancels_deploying_hosts_and_skips_the_rest(self) -> None:
+        task = make_task(Strategy.ROLLING, count=5)
+        task.start(at(0))
+        finish(task, ["h1", "h2"], at(1))
+        task.mark_running(["h3", "h4"], at(2))
+        task.stop(at(3), "enough")
+        status = {h: task.results[h].status for h in task.hosts}
+        assert status == {
+            "h1": HostStatus.SUCCESS,
+            "h2": HostStatus.SUCCESS,
+            "h3": HostStatus.CANCELLED,
+            "h4": HostStatus.CANCELLED,
+            "h5": HostStatus.SKIPPED,
+        }
+        assert task.results["h3"].finished_at == at(3)
+        assert task.results["h5"].started_at is None and task.results["h5"].finished_at is None
+
+    def test_a_failure_beyond_tolerance_cancels_the_rest_of_the_batch(self) -> None:
+        task = make_task(Strategy.BLUE_GREEN, count=3)
+        task.start(at(0))
+        task.mark_running(task.next_batch(), at(1))
+        task.record_result("h1", False, at(2), exit_code=1)
+        assert task.status is Status.FAILED
+        assert [task.results[h].status for h in task.hosts] == [
+            HostStatus.FAILED,
+            HostStatus.CANCELLED,
+            HostStatus.CANCELLED,
+        ]
+
+    def test_a_stopped_pending_task_skips_every_host(self) -> None:
+        task = make_task(Strategy.ROLLING, count=2)
+        task.stop(at(1))
+        assert {r.status for r in task.results.values()} == {HostStatus.SKIPPED}
+
+    def test_a_late_result_never_changes_a_final_host(self) -> None:
+        task = make_task(Strategy.ROLLING, count=2)
+        task.start(at(0))
+        task.mark_running(["h1", "h2"], at(1))
+        task.stop(at(2))
+        with pytest.raises(IllegalTransition):
+            task.record_result("h1", True, at(3))
+        with pytest.raises(IllegalTransition):
+            task.mark_running(["h1"], at(3))
+        assert task.results["h1"].status is HostStatus.CANCELLED
+
+    def test_host_output_is_made_storable(self) -> None:
+        task = make_task(Strategy.ROLLING, count=1)
+        task.start(at(0))
+        task.record_result("h1", True, at(1), output="a\x00b\ud800c")
+        assert task.results["h1"].output == "a\ufffdb\ufffdc"

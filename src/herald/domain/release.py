@@ -16,6 +16,9 @@ from typing import Any
 
 from herald.domain.errors import IllegalTransition, InvalidInput
 from herald.domain.events import EventType, ReleaseEvent
+from herald.domain.hosts import FINAL_HOST
+from herald.domain.hosts import HostResult as HostResult  # re-exported: part of the aggregate
+from herald.domain.hosts import HostStatus as HostStatus
 from herald.domain.labels import MAX_HOST_LENGTH, is_host_name
 
 
@@ -51,15 +54,7 @@ class Phase(StrEnum):
     FULL = "full"
 
 
-class HostStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCESS = "success"
-    FAILED = "failed"
-
-
 ACTIVE = frozenset({Status.PENDING, Status.RUNNING, Status.AWAITING_PROMOTION})
-FINISHED_HOST = frozenset({HostStatus.SUCCESS, HostStatus.FAILED})
 ENGINE_EXECUTORS = frozenset({"simulated", "command"})  # the others report progress via the API
 MAX_HOSTS = 5000
 
@@ -79,16 +74,6 @@ class Version:
     name: str
     description: str
     created_at: dt.datetime
-
-
-@dataclass
-class HostResult:
-    host: str
-    status: HostStatus = HostStatus.PENDING
-    exit_code: int | None = None
-    output: str = ""
-    started_at: dt.datetime | None = None
-    finished_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -205,7 +190,7 @@ class Task:
         self._require({Status.RUNNING}, "deploy hosts of")
         for host in hosts:
             result = self._phase_result(host)
-            if result.status not in FINISHED_HOST:
+            if result.status not in FINAL_HOST:
                 result.status = HostStatus.RUNNING
                 result.started_at = now
 
@@ -221,23 +206,19 @@ class Task:
         """Record one host's outcome and take the task as far as it now goes.
 
         Reporting the same outcome for a finished host again is a no-op (external systems retry);
-        reporting a different one is an illegal transition.
+        reporting a different one is an illegal transition. `output` is made storable.
         """
         self._require({Status.RUNNING}, "report host results for")
         result = self._phase_result(host)
         new_status = HostStatus.SUCCESS if ok else HostStatus.FAILED
-        if result.status in FINISHED_HOST:
+        if result.status in FINAL_HOST:
             if result.status is new_status:
                 return []
             raise IllegalTransition(
                 f"host {host!r} already finished with {result.status.value}; "
                 f"it cannot change to {new_status.value}"
             )
-        result.status = new_status
-        result.exit_code = exit_code
-        result.output = output
-        result.started_at = result.started_at or now
-        result.finished_at = now
+        result.finish(new_status, now, exit_code, output)
         return self._advance(now)
 
     def complete_phase(self, now: dt.datetime) -> list[ReleaseEvent]:
@@ -245,10 +226,8 @@ class Task:
         self._require({Status.RUNNING}, "complete the phase of")
         for host in self.phase_hosts():
             result = self.results[host]
-            if result.status not in FINISHED_HOST:
-                result.status = HostStatus.SUCCESS
-                result.started_at = result.started_at or now
-                result.finished_at = now
+            if result.status not in FINAL_HOST:
+                result.finish(HostStatus.SUCCESS, now, result.exit_code, result.output)
         return self._advance(now)
 
     def promote(self, now: dt.datetime) -> list[ReleaseEvent]:
@@ -307,7 +286,7 @@ class Task:
             self._finish(Status.FAILED, now, reason)
             return self._emit(EventType.TASK_FAILED, now)
         hosts = self.phase_hosts()
-        if any(self.results[h].status not in FINISHED_HOST for h in hosts):
+        if any(self.results[h].status not in FINAL_HOST for h in hosts):
             return []
         if self.phase is Phase.CANARY:
             self.status = Status.AWAITING_PROMOTION
@@ -317,6 +296,9 @@ class Task:
         return self._emit(EventType.FULL_COMPLETED, now)
 
     def _finish(self, status: Status, now: dt.datetime, reason: str | None) -> None:
+        """End the task; every host still pending or deploying gets its final status."""
+        for result in self.results.values():
+            result.settle(now)
         self.status = status
         self.finished_at = now
         self.reason = reason

@@ -16,8 +16,10 @@ from herald.clock import Clock
 from herald.config import CommandSpec
 from herald.domain.errors import Conflict, IllegalTransition, InvalidInput
 from herald.domain.events import ReleaseEvent
+from herald.domain.hosts import settled_counts
 from herald.domain.ids import new_id
 from herald.domain.release import (
+    ACTIVE,
     Status,
     Strategy,
     Task,
@@ -85,7 +87,11 @@ class ReleaseService:
     ) -> tuple[list[Any], dict[str, dict[str, int]]]:
         with self.db.read() as conn:
             rows = repo.list_tasks(conn, flt, before=before, limit=limit)
-            return rows, repo.host_counts(conn, [r.id for r in rows])
+            counts = repo.host_counts(conn, [r.id for r in rows])
+        for row in rows:
+            if row.status not in ACTIVE:
+                counts[row.id] = settled_counts(counts[row.id])
+        return rows, counts
 
     def task_events(self, task_id: str) -> list[Any]:
         with self.db.read() as conn:

@@ -87,7 +87,7 @@ def _task(row: Any, host_rows: Sequence[Any], emitted: set[EventType]) -> Task:
         )
         for h in host_rows
     }
-    return Task(
+    task = Task(
         id=row.id,
         spec=_spec(row, [h.host for h in host_rows]),
         created_at=row.created_at,
@@ -101,6 +101,11 @@ def _task(row: Any, host_rows: Sequence[Any], emitted: set[EventType]) -> Task:
         emitted=emitted,
         revision=row.revision,
     )
+    if not task.is_active and task.finished_at is not None:
+        # Tasks that ended before hosts had final statuses: read their hosts as settled.
+        for result in results.values():
+            result.settle(task.finished_at)
+    return task
 
 
 # Built once: constructing a statement costs more than running it on the release path.

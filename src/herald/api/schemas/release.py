@@ -85,7 +85,10 @@ class StopRequest(Strict):
 
 class HostResultOut(BaseModel):
     host: str
-    status: str
+    status: str = Field(
+        description="pending, running, success, failed; cancelled or skipped once the task "
+        "ended without deploying the host"
+    )
     exit_code: int | None
     output: str
     started_at: dt.datetime | None
@@ -93,11 +96,16 @@ class HostResultOut(BaseModel):
 
 
 class Counts(BaseModel):
+    """Hosts per status. `cancelled` and `skipped` are final statuses of hosts whose task
+    stopped or failed while they were deploying or before they started."""
+
     total: int
     pending: int
     running: int
     success: int
     failed: int
+    cancelled: int
+    skipped: int
 
 
 class TaskSummary(BaseModel):

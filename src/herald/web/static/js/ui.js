@@ -23,6 +23,7 @@ const TONES = {
   on: "ok",
   off: "muted",
   cancelled: "muted",
+  skipped: "muted",
 };
 
 /** A coloured pill with the translated label of `value` in `group`. */

@@ -32,15 +32,19 @@ const ACTIVE = new Set(["pending", "running", "awaiting_promotion"]);
 
 const enc = encodeURIComponent;
 
-/** The progress bar: success and failed segments over the total, with a text summary. */
+/**
+ * The progress bar: success, failed, deploying and cancelled segments over the total (skipped
+ * hosts leave the rest empty), with a text summary. Hosts of an ended task are never deploying:
+ * they are cancelled (interrupted) or skipped (never started).
+ */
 export function progress(counts, { compact = false } = {}) {
   const total = counts.total || 0;
   const pct = (n) => (total ? (100 * n) / total : 0);
-  const text = t("task.progress_text", {
-    done: counts.success,
-    total,
-    failed: counts.failed,
-  });
+  const cancelled = counts.cancelled || 0;
+  const skipped = counts.skipped || 0;
+  const text =
+    t("task.progress_text", { done: counts.success, total, failed: counts.failed }) +
+    (cancelled || skipped ? t("task.progress_settled", { cancelled, skipped }) : "");
   const bar = h(
     "div",
     {
@@ -55,13 +59,15 @@ export function progress(counts, { compact = false } = {}) {
     },
     h("span", { class: "seg seg-ok" }),
     h("span", { class: "seg seg-bad" }),
-    h("span", { class: "seg seg-run" }),
+    h("span", { class: "seg seg-run", dataset: { testid: "progress-running" } }),
+    h("span", { class: "seg seg-cancel", dataset: { testid: "progress-cancelled" } }),
   );
   // Widths through CSSOM: the CSP forbids inline style attributes, not style properties.
-  const [ok, bad, run] = bar.children;
+  const [ok, bad, run, cancel] = bar.children;
   ok.style.width = `${pct(counts.success)}%`;
   bad.style.width = `${pct(counts.failed)}%`;
   run.style.width = `${pct(counts.running)}%`;
+  cancel.style.width = `${pct(cancelled)}%`;
   if (compact) return h("div", { class: "progress-cell" }, bar, h("span", { class: "progress-label" }, `${counts.success}/${total}`, counts.failed ? h("span", { class: "bad-text" }, ` ✕${counts.failed}`) : null));
   return h("div", { class: "progress-block" }, bar, h("p", { class: "progress-text", dataset: { testid: "progress-text" } }, text));
 }
@@ -299,7 +305,7 @@ export async function taskView(ctx) {
       table(
         [
           { label: t("host.host"), cell: (r) => h("span", { class: "mono" }, r.host, canary.has(r.host) ? h("span", { class: "tag" }, t("host.canary")) : null) },
-          { label: t("host.status"), cell: (r) => badge("hstatus", r.status) },
+          { label: t("host.status"), cell: (r) => hostStatus(r.status) },
           { label: t("host.exit_code"), cell: (r) => (r.exit_code === null ? "—" : String(r.exit_code)) },
           { label: t("host.started"), cell: (r) => time(r.started_at) },
           { label: t("host.finished"), cell: (r) => time(r.finished_at) },
@@ -411,6 +417,13 @@ export async function taskView(ctx) {
   ctx.every(1500, () => {
     if (ACTIVE.has(task.status) || deliveries.some((d) => d.status === "pending")) refresh();
   });
+}
+
+/** A host's status; the final statuses of an ended task explain themselves on hover. */
+function hostStatus(status) {
+  const pill = badge("hstatus", status);
+  if (status === "cancelled" || status === "skipped") pill.title = t(`hstatus_hint.${status}`);
+  return pill;
 }
 
 function outputCell(text) {
