@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from herald.store.db import describe_error, is_transient
+
 
 @dataclass
 class Beat:
@@ -54,8 +56,13 @@ class Heartbeats:
 async def guarded_cycles(
     name: str, cycle: Callable[[], Awaitable[None]], beats: Heartbeats, log: logging.Logger
 ) -> None:
-    """Run `cycle()` forever; a failing cycle is logged and retried with backoff, never fatal."""
-    backoff = 0.5
+    """Run `cycle()` forever; a failing cycle is retried with backoff, never fatal.
+
+    The first failure of a run of failures is logged with its traceback, unless the database is
+    merely unavailable (`is_transient`); the repeats (an outage fails every cycle until it ends)
+    get one line each, and the recovery one more.
+    """
+    backoff, failures = 0.5, 0
     while True:
         try:
             await cycle()
@@ -63,9 +70,22 @@ async def guarded_cycles(
             raise
         except Exception as exc:
             beats.failed(name, f"{type(exc).__name__}: {str(exc)[:300]}")
-            log.exception("%s cycle failed; retrying in %.1fs", name, backoff)
+            if failures == 0 and not is_transient(exc):
+                log.exception("%s cycle failed; retrying in %.1fs", name, backoff)
+            else:  # an outage's traceback says nothing new; one line per retry is enough
+                again = " again" if failures else ""
+                log.warning(
+                    "%s cycle failed%s (%s); retrying in %.1fs",
+                    name,
+                    again,
+                    describe_error(exc),
+                    backoff,
+                )
+            failures += 1
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
             continue
-        backoff = 0.5
+        if failures:
+            log.info("%s cycle works again after %d failed cycle(s)", name, failures)
+        backoff, failures = 0.5, 0
         beats.beat(name)

@@ -4,6 +4,12 @@ Each engine instance leases the running tasks it drives (see `claim_engine_tasks
 the lease while it lives; a task whose engine died is picked up by another when the lease runs
 out, and hosts caught mid-deploy are deployed again. Events cannot repeat: each is unique per
 task and type in the store, and the aggregate knows which it already emitted.
+
+Store errors never leave a task running with nobody driving it. While the database is
+unavailable (`is_transient`), store calls wait and retry with backoff, logging the outage once;
+the task is never failed for it. Any other error while driving or timing a task (the store
+refusing the data, a bug) would repeat on every retry, so the task ends `failed` with the error
+as its reason and its `task_failed` event fires.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import datetime as dt
 import logging
 import os
 import socket
+from collections.abc import Callable
+from typing import TypeVar
 
 from herald.clock import Clock
 from herald.config import EngineSettings
@@ -25,10 +33,13 @@ from herald.engine.service import HostReport, ReleaseService
 from herald.heartbeat import Heartbeats, guarded_cycles
 from herald.store import projects as project_repo
 from herald.store import tasks as task_repo
-from herald.store.db import Database
+from herald.store.db import Database, describe_error, is_transient
 from herald.wakeup import Wakeups, wait_for
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+MIN_SLEEP = 0.05  # seconds between passes at least
+FIRST_RETRY, LAST_RETRY = 0.5, 30.0  # seconds between store retries while the database is away
 
 
 class ReleaseRunner:
@@ -53,6 +64,7 @@ class ReleaseRunner:
         self.wakeups = wakeups
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{new_id()[-8:]}"
         self._drivers: dict[str, asyncio.Task[None]] = {}
+        self._abandoned: set[str] = set()  # tasks not even a failure could be stored for
 
     async def run(self) -> None:
         """Drive tasks until cancelled; on the way out, stop driving and release the leases."""
@@ -70,7 +82,7 @@ class ReleaseRunner:
 
     async def tick(self) -> None:
         owned = set(await asyncio.to_thread(self._claim))
-        for task_id in owned:
+        for task_id in owned - self._abandoned:
             driver = self._drivers.get(task_id)
             if driver is None or driver.done():
                 self._drivers[task_id] = asyncio.create_task(self._drive(task_id))
@@ -88,20 +100,46 @@ class ReleaseRunner:
             return task_repo.claim_engine_tasks(uow.conn, self.owner, now, until)
 
     def _run_timers(self) -> None:
+        """Run due timers; an outage ends the pass (the cycle backs off), other errors end the
+        task whose timers raised them."""
         with self.db.read() as conn:
             due = task_repo.due_timer_task_ids(conn, self.clock.now())
-        for task_id in due:
+        for task_id in set(due) - self._abandoned:
             try:
                 self.service.run_timers(task_id)
             except DomainError as exc:
                 log.warning("timers of task %s: %s", task_id, exc.message)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                self._give_up(task_id, exc)
+
+    def _give_up(self, task_id: str, exc: BaseException) -> None:
+        """End the task `failed` because driving it raised `exc`, which retrying would repeat."""
+        reason = f"the release engine could not go on: {describe_error(exc)}"
+        log.error("task %s: %s; failing the task", task_id, reason, exc_info=exc)
+        try:
+            self.service.fail(task_id, reason)
+        except DomainError as err:  # it ended meanwhile: nothing left to do
+            log.warning("task %s: %s", task_id, err.message)
+        except Exception as err:
+            if is_transient(err):
+                raise
+            # Retrying would fail the same way, once per pass: leave the task to the operator.
+            self._abandoned.add(task_id)
+            log.error(
+                "task %s: its failure cannot be stored either (%s); this engine stops driving it",
+                task_id,
+                describe_error(err),
+            )
 
     def _sleep_seconds(self) -> float:
         sleep = min(self.settings.poll_interval, self.settings.lease_seconds / 3)
         with self.db.read() as conn:
             upcoming = task_repo.next_timer_at(conn)
         if upcoming is not None:
-            sleep = min(sleep, max((upcoming - self.clock.now()).total_seconds(), 0.0))
+            # A floor: a timer that stays due (its task cannot be changed) must not spin the loop.
+            sleep = min(sleep, max((upcoming - self.clock.now()).total_seconds(), MIN_SLEEP))
         return sleep
 
     async def _shutdown(self) -> None:
@@ -125,22 +163,42 @@ class ReleaseRunner:
             raise
         except DomainError as exc:
             log.warning("task %s: %s", task_id, exc.message)
-        except Exception:
-            log.exception("engine failed while driving task %s", task_id)
+        except Exception as exc:
+            await self._store(self._give_up, task_id, exc)
+
+    async def _store(self, call: Callable[..., T], *args: object) -> T:
+        """Run a blocking store call in a thread; while the database is unavailable, wait with
+        backoff and call again (every engine call is safe to repeat), logging the outage once."""
+        delay, failures = FIRST_RETRY, 0
+        while True:
+            try:
+                result = await asyncio.to_thread(call, *args)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if failures == 0:
+                    log.warning("database unavailable (%s); retrying", describe_error(exc))
+                failures += 1
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LAST_RETRY)
+                continue
+            if failures:
+                log.info("database available again after %d retries", failures)
+            return result
 
     async def _next_batch(self, task_id: str) -> bool:
         """Deploy the task's next batch; False when there is nothing (more) to do now."""
-        task = await asyncio.to_thread(self.service.get_task, task_id)
+        task = await self._store(self.service.get_task, task_id)
         batch = task.next_batch()
         if not batch:
             return False
         kind = str(task.spec.executor.get("type"))
         executor = self.executors.for_type(kind)
         if executor is None:
-            await asyncio.to_thread(self.service.fail, task_id, f"no executor for {kind!r}")
+            await self._store(self.service.fail, task_id, f"no executor for {kind!r}")
             return False
-        targets = await asyncio.to_thread(self._targets, task, batch)
-        await asyncio.to_thread(self.service.dispatch, task_id, batch)
+        targets = await self._store(self._targets, task, batch)
+        await self._store(self.service.dispatch, task_id, batch)
         return await self._deploy(task_id, targets, executor)
 
     def _targets(self, task: Task, hosts: list[str]) -> list[DeployTarget]:
@@ -171,7 +229,7 @@ class ReleaseRunner:
         try:
             for finished in asyncio.as_completed(pending):
                 report = await finished
-                task = await asyncio.to_thread(self.service.record_results, task_id, [report])
+                task = await self._store(self.service.record_results, task_id, [report])
                 if task.status is not Status.RUNNING:
                     return False
         finally:

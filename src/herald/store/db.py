@@ -18,6 +18,24 @@ from sqlalchemy.engine import Connection, Engine
 
 READONLY = "herald_readonly"
 
+# The database cannot be reached or is busy right now: worth waiting for, never a verdict on the
+# data. Every other error of a statement (bad data, a broken constraint) repeats if retried.
+_TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True if `exc` says the database is unavailable for now rather than refusing the work."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _TRANSIENT)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line description of `exc` without SQL text or bound values, for logs and reasons."""
+    cause = exc.orig if isinstance(exc, sa.exc.StatementError) and exc.orig else exc
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {first[:300]}" if first else type(cause).__name__
+
 
 def normalise_url(url: str) -> str:
     """Accept `postgresql://` and `postgres://` and use the psycopg 3 driver for them."""
