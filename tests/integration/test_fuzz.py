@@ -203,6 +203,9 @@ SEMANTIC_RULES: list[tuple[str, str]] = [
     # `cursor` is opaque: only values a previous page returned are meaningful. The document gives
     # its length bound; which strings decode to a position cannot be expressed in a schema.
     (r"^cursor is not one this API returned$", "opaque paging cursor"),
+    # Text no store can hold (NUL, unpaired surrogates) is refused in every string, on every
+    # route (guide §8); saying so in every string's schema would be noise.
+    (r": must not contain (the NUL character|an unpaired surrogate)", "unstorable text"),
     # Cross-field rules of a task: they depend on the number of hosts and on the strategy.
     (r"^canary_count must be at least 1 and less than the number of hosts", "canary vs hosts"),
     (r"^canary_count applies to the canary strategy only", "canary_count vs strategy"),

@@ -7,12 +7,13 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from herald import __version__
 from herald.api.errors import install_error_handlers
 from herald.api.limits import BodyLimitMiddleware
 from herald.api.routes import audit, callbacks, health, history, metrics, projects, tasks, tokens
+from herald.api.storable import refuse_unstorable_text
 from herald.web import router as web_router
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def create_app(container: Container, background: Sequence[Background] = ()) -> F
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable_text)],
     )
     app.state.container = container
     install_error_handlers(app)
