@@ -3,6 +3,10 @@
 Each transition loads the task, applies the domain method, saves the task (optimistic lock on
 its revision) and inserts the resulting events in one transaction; a concurrent change makes the
 save fail and the whole transition is re-applied to the fresh state.
+
+The actions people and external systems take (create, start, promote, stop, rollback, report)
+are audited in that same transaction: who (the acting token, or `system`), when, and the task's
+state before and after (`herald.engine.trail`). What the engine does on its own is not.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from herald.clock import Clock
 from herald.config import CommandSpec
+from herald.domain.access import Principal
 from herald.domain.errors import Conflict, IllegalTransition, InvalidInput
 from herald.domain.events import ReleaseEvent
 from herald.domain.hosts import settled_counts
@@ -27,7 +32,10 @@ from herald.domain.release import (
     TaskType,
 )
 from herald.domain.snapshot import build_payload
+from herald.engine import trail
 from herald.engine.executor_config import parse_executor
+from herald.engine.trail import Acting
+from herald.store import audit
 from herald.store import projects as project_repo
 from herald.store import tasks as repo
 from herald.store.db import Database, UnitOfWork
@@ -60,13 +68,14 @@ class ReleaseService:
 
     # -- creation and queries ------------------------------------------------------------
 
-    def create_task(self, spec: TaskSpec) -> Task:
+    def create_task(self, spec: TaskSpec, actor: Principal | None = None) -> Task:
         executor = parse_executor(spec.executor, self.commands)
         spec = TaskSpec(**{**spec.__dict__, "executor": executor.model_dump()})
         task = Task.create(new_id(), spec, self.clock.now())
         with self.db.transaction() as uow:
             self._check_refs(uow, spec)
             repo.insert_task(uow.conn, task)
+            self._audit(uow, Acting(actor, "task.create"), task, None, trail.created(task))
         return task
 
     def _check_refs(self, uow: UnitOfWork, spec: TaskSpec) -> None:
@@ -99,23 +108,36 @@ class ReleaseService:
 
     # -- transitions -----------------------------------------------------------------------
 
-    def start(self, task_id: str) -> Task:
-        task = self.transition(task_id, lambda t, now: t.start(now))
+    # The actions below are audited as `task.<action>`, acting as `actor` (None: system).
+
+    def start(self, task_id: str, actor: Principal | None = None) -> Task:
+        acting = Acting(actor, "task.start")
+        task = self.transition(task_id, lambda t, now: t.start(now), acting)
         self.wakeups.tasks.fire()
         return task
 
-    def promote(self, task_id: str) -> Task:
-        task = self.transition(task_id, lambda t, now: t.promote(now))
+    def promote(self, task_id: str, actor: Principal | None = None) -> Task:
+        acting = Acting(actor, "task.promote")
+        task = self.transition(task_id, lambda t, now: t.promote(now), acting)
         self.wakeups.tasks.fire()
         return task
 
-    def stop(self, task_id: str, reason: str | None = None) -> Task:
-        return self.transition(task_id, lambda t, now: t.stop(now, reason))
+    def stop(self, task_id: str, reason: str | None = None, actor: Principal | None = None) -> Task:
+        acting = Acting(actor, "task.stop")
+        return self.transition(task_id, lambda t, now: t.stop(now, reason), acting)
 
     def report(
-        self, task_id: str, results: Sequence[HostReport], status: str | None, reason: str | None
+        self,
+        task_id: str,
+        results: Sequence[HostReport],
+        status: str | None,
+        reason: str | None,
+        actor: Principal | None = None,
     ) -> Task:
-        """Apply an external system's progress report: host results first, then the status."""
+        """Apply an external system's progress report: host results first, then the status.
+
+        The audit entry's `after` also holds what was reported (`reported`).
+        """
 
         def apply(task: Task, now: dt.datetime) -> list[ReleaseEvent]:
             if task.driven_by_engine:
@@ -133,24 +155,27 @@ class ReleaseService:
             emitted += _apply_status(task, status, reason, now)
             return emitted
 
-        return self.transition(task_id, apply)
+        said = trail.reported([(r.host, r.ok, r.exit_code) for r in results], status, reason)
+        return self.transition(task_id, apply, Acting(actor, "task.report"), {"reported": said})
 
-    def rollback(self, task_id: str) -> Task:
+    def rollback(self, task_id: str, actor: Principal | None = None) -> Task:
         """Create a pending rollback task to the project's previous successful version.
 
-        A task still active is stopped first, in the same transaction.
+        A task still active is stopped first, in the same transaction. Audited twice: as
+        `task.rollback` of the source (with `rollback_task_id`) and `task.create` of the new task.
         """
         for _ in range(MAX_ATTEMPTS):
             try:
-                return self._rollback_once(task_id)
+                return self._rollback_once(task_id, actor)
             except repo.StaleTask:
                 continue
         raise Conflict(f"task {task_id} keeps changing; try the rollback again")
 
-    def _rollback_once(self, task_id: str) -> Task:
+    def _rollback_once(self, task_id: str, actor: Principal | None) -> Task:
         with self.db.transaction() as uow:
             loaded = repo.load_task(uow.conn, task_id, for_update=True)
             source = loaded.task
+            before = trail.state(source)
             target = repo.last_successful_version(
                 uow.conn,
                 source.spec.project_id,
@@ -170,6 +195,9 @@ class ReleaseService:
             spec = _rollback_spec(source, target)
             task = Task.create(new_id(), spec, self.clock.now())
             repo.insert_task(uow.conn, task)
+            after = {**trail.state(source), "rollback_task_id": task.id}
+            self._audit(uow, Acting(actor, "task.rollback"), source, before, after)
+            self._audit(uow, Acting(actor, "task.create"), task, None, trail.created(task))
         return task
 
     # -- engine-facing ---------------------------------------------------------------------
@@ -214,18 +242,45 @@ class ReleaseService:
             self.wakeups.tasks.fire()
         return task
 
-    def transition(self, task_id: str, apply: Apply) -> Task:
+    def transition(
+        self,
+        task_id: str,
+        apply: Apply,
+        acting: Acting | None = None,
+        note: Mapping[str, Any] | None = None,
+    ) -> Task:
+        """Apply `apply` to the task and save it with its events; with `acting`, audit it too
+        (`note` joins the entry's `after`)."""
         for _ in range(MAX_ATTEMPTS):
             try:
                 with self.db.transaction() as uow:
                     loaded = repo.load_task(uow.conn, task_id, for_update=True)
+                    before = trail.state(loaded.task) if acting else None
                     events = apply(loaded.task, self.clock.now())
                     repo.save_task(uow.conn, loaded)
                     self._write_events(uow, loaded.task, events)
+                    if acting is not None:
+                        after = {**trail.state(loaded.task), **(note or {})}
+                        self._audit(uow, acting, loaded.task, before, after)
                 return loaded.task
             except repo.StaleTask:
                 continue
         raise Conflict(f"task {task_id} keeps changing; try again")
+
+    def _audit(
+        self, uow: UnitOfWork, acting: Acting, task: Task, before: Any, after: dict[str, Any]
+    ) -> None:
+        audit.record(
+            uow.conn,
+            acting.actor,
+            action=acting.action,
+            resource_type="task",
+            resource_id=task.id,
+            project_id=task.spec.project_id,
+            before=before,
+            after=after,
+            at=self.clock.now(),
+        )
 
     def _write_events(self, uow: UnitOfWork, task: Task, events: Sequence[ReleaseEvent]) -> None:
         if not events:

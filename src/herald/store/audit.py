@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,22 +42,38 @@ def record(
     )
 
 
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which entries to list. `action` is an exact action (`task.stop`) or, without a dot, a
+    family of actions (`task`: every `task.…`); `task_id` selects the entries about that task."""
+
+    project_ids: set[str] | None = None  # None: every project, and entries without one
+    project_id: str | None = None
+    resource_id: str | None = None
+    task_id: str | None = None
+    action: str | None = None
+
+
 def list_entries(
-    conn: Connection,
-    *,
-    project_ids: set[str] | None,
-    project_id: str | None,
-    resource_id: str | None,
-    before: str | None,
-    limit: int,
+    conn: Connection, flt: AuditFilter, *, before: str | None, limit: int
 ) -> list[Any]:
     query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-    if project_ids is not None:
-        query = query.where(audit_log.c.project_id.in_(sorted(project_ids)))
-    if project_id is not None:
-        query = query.where(audit_log.c.project_id == project_id)
-    if resource_id is not None:
-        query = query.where(audit_log.c.resource_id == resource_id)
+    if flt.project_ids is not None:
+        query = query.where(audit_log.c.project_id.in_(sorted(flt.project_ids)))
+    for column, value in (
+        (audit_log.c.project_id, flt.project_id),
+        (audit_log.c.resource_id, flt.resource_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if flt.task_id is not None:
+        query = query.where(
+            audit_log.c.resource_type == "task", audit_log.c.resource_id == flt.task_id
+        )
+    if flt.action is not None and "." in flt.action:
+        query = query.where(audit_log.c.action == flt.action)
+    elif flt.action is not None:
+        query = query.where(audit_log.c.action.startswith(flt.action + ".", autoescape=True))
     if before:
         query = query.where(audit_log.c.id < before)
     return list(conn.execute(query))

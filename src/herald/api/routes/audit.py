@@ -1,4 +1,5 @@
-"""The audit log: who changed which config or token, when, before and after (secrets masked)."""
+"""The audit log: who changed which config, token or task, when, before and after (secrets
+masked)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from herald.store import audit
 
 router = APIRouter(tags=["audit"], responses=ERRORS)
 
+ACTION = r"^[a-z_]+(\.[a-z_]+)?$"
+
 
 @router.get("/audit", summary="Audit log entries, newest first")
 def audit_log(
@@ -21,17 +24,27 @@ def audit_log(
     paging: PagingDep,
     project_id: Annotated[str | None, Query(max_length=36)] = None,
     resource_id: Annotated[str | None, Query(max_length=36)] = None,
+    task_id: Annotated[
+        str | None, Query(max_length=36, description="entries about this task")
+    ] = None,
+    action: Annotated[
+        str | None,
+        Query(
+            max_length=50,
+            pattern=ACTION,
+            description="an action such as `task.stop`, or a family such as `task`",
+        ),
+    ] = None,
 ) -> Page[AuditOut]:
-    if project_id is not None:
-        principal.require_read(project_id)
+    # Entries of projects the token may not read never match (an unknown project_id neither).
+    flt = audit.AuditFilter(
+        project_ids=principal.visible_projects,
+        project_id=project_id,
+        resource_id=resource_id,
+        task_id=task_id,
+        action=action,
+    )
     with c.db.read() as conn:
-        rows = audit.list_entries(
-            conn,
-            project_ids=principal.visible_projects,
-            project_id=project_id,
-            resource_id=resource_id,
-            before=paging.cursor,
-            limit=paging.limit + 1,
-        )
+        rows = audit.list_entries(conn, flt, before=paging.cursor, limit=paging.limit + 1)
     items = [AuditOut(**row._mapping) for row in rows]
     return make_page(items, paging.limit, lambda e: e.id)

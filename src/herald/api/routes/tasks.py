@@ -112,7 +112,7 @@ def create_task(body: TaskCreate, principal: PrincipalDep, c: ContainerDep) -> T
         auto_promote_after=body.auto_promote_after,
         long_running_after=body.long_running_after,
     )
-    return task_out(c.release.create_task(spec), c.clock)
+    return task_out(c.release.create_task(spec, principal), c.clock)
 
 
 @router.get("/tasks", summary="List tasks, newest first")
@@ -155,13 +155,13 @@ def get_task(task_id: str, principal: PrincipalDep, c: ContainerDep) -> TaskOut:
 @router.post("/tasks/{task_id}/start", summary="Start a pending task")
 def start_task(task_id: str, principal: PrincipalDep, c: ContainerDep) -> TaskOut:
     _load(task_id, principal, c, write=True)
-    return task_out(c.release.start(task_id), c.clock)
+    return task_out(c.release.start(task_id, principal), c.clock)
 
 
 @router.post("/tasks/{task_id}/promote", summary="Promote a canary awaiting promotion")
 def promote_task(task_id: str, principal: PrincipalDep, c: ContainerDep) -> TaskOut:
     _load(task_id, principal, c, write=True)
-    return task_out(c.release.promote(task_id), c.clock)
+    return task_out(c.release.promote(task_id, principal), c.clock)
 
 
 @router.post("/tasks/{task_id}/stop", summary="Stop an active task")
@@ -173,7 +173,8 @@ def stop_task(
 ) -> TaskOut:
     _load(task_id, principal, c, write=True)
     reason = body.reason if body else None
-    return task_out(c.release.stop(task_id, reason or f"stopped by {principal.name}"), c.clock)
+    stopped = c.release.stop(task_id, reason or f"stopped by {principal.name}", principal)
+    return task_out(stopped, c.clock)
 
 
 @router.post(
@@ -183,7 +184,7 @@ def stop_task(
 )
 def rollback_task(task_id: str, principal: PrincipalDep, c: ContainerDep) -> TaskOut:
     _load(task_id, principal, c, write=True)
-    return task_out(c.release.rollback(task_id), c.clock)
+    return task_out(c.release.rollback(task_id, principal), c.clock)
 
 
 @router.post("/tasks/{task_id}/report", summary="Report host results and/or status (external)")
@@ -194,7 +195,8 @@ def report_task(
     results = [
         HostReport(r.host, r.status == "success", r.exit_code, r.output) for r in body.results
     ]
-    return task_out(c.release.report(task_id, results, body.status, body.reason), c.clock)
+    task = c.release.report(task_id, results, body.status, body.reason, principal)
+    return task_out(task, c.clock)
 
 
 @router.get("/tasks/{task_id}/events", summary="The events recorded for the task, in order")
