@@ -21,6 +21,7 @@ from herald.bootstrap import Container
 from herald.config import Settings, load_settings, unknown_environment
 from herald.crypto import InsecureKeyFileError
 from herald.domain.access import Role
+from herald.domain.errors import DomainError
 from herald.keys import MissingSecretKey
 from herald.observability.logging import setup_logging
 from herald.runtime import tune_garbage_collector
@@ -238,6 +239,9 @@ def tokens_revoke(token_id: str) -> None:
     container = _build(_settings(), embedded=True)
     try:
         container.tokens.revoke(token_id, None)
+    except DomainError as exc:  # unknown token, or the last active admin token
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
     finally:
         container.close()
     typer.echo(f"revoked {token_id}")

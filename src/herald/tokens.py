@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from herald.clock import Clock
 from herald.domain.access import Principal, Role
-from herald.domain.errors import InvalidInput
+from herald.domain.errors import Conflict, InvalidInput
 from herald.domain.ids import new_id
 from herald.store import audit
 from herald.store import projects as project_repo
@@ -118,8 +118,18 @@ class TokenService:
             return repo.get_token(conn, token_id)
 
     def revoke(self, token_id: str, actor: Principal | None) -> None:
+        """Revoke the token (revoking a revoked token changes nothing). The last active admin
+        token is never revoked (`Conflict`): nobody could manage tokens or projects any more."""
         with self.db.transaction() as uow:
-            before = describe(repo.get_token(uow.conn, token_id))
+            row = repo.get_token(uow.conn, token_id)
+            before = describe(row)
+            if row.revoked_at is None and repo.active_admin_ids(uow.conn) == [token_id]:
+                raise Conflict(
+                    f"token {row.name!r} is the last active admin token; revoking it would lock "
+                    "everyone out of administration. Create another admin token first, then "
+                    "revoke this one",
+                    {"token_id": token_id},
+                )
             repo.revoke(uow.conn, token_id, self.clock.now())
             self._audit(uow.conn, actor, "token.revoke", token_id, before)
 

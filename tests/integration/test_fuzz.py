@@ -202,7 +202,7 @@ def fresh_world(template: Path, directory: Path) -> Iterator[World]:
 SEMANTIC_RULES: list[tuple[str, str]] = [
     # `cursor` is opaque: only values a previous page returned are meaningful. The document gives
     # its length bound; which strings decode to a position cannot be expressed in a schema.
-    (r"^cursor is not one this API returned$", "opaque paging cursor"),
+    (r"^cursor is not one this API returned: ", "opaque paging cursor"),
     # Text no store can hold (NUL, unpaired surrogates) is refused in every string, on every
     # route (guide §8); saying so in every string's schema would be noise.
     (r": must not contain (the NUL character|an unpaired surrogate)", "unstorable text"),

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from herald import __version__
 from herald.api.errors import install_error_handlers
 from herald.api.limits import BodyLimitMiddleware
+from herald.api.methods import PathMethods
 from herald.api.routes import audit, callbacks, health, history, metrics, projects, tasks, tokens
 from herald.api.storable import refuse_unstorable_text
 from herald.web import router as web_router
@@ -54,14 +55,19 @@ def create_app(container: Container, background: Sequence[Background] = ()) -> F
     app.state.container = container
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
-    app.include_router(projects.router, prefix=RELEASE_PREFIX)
-    app.include_router(tasks.router, prefix=RELEASE_PREFIX)
-    # Static /callbacks/... paths first, so /callbacks/history is never read as a config id.
-    app.include_router(history.router, prefix=RELEASE_PREFIX)
-    app.include_router(callbacks.router, prefix=RELEASE_PREFIX)
-    app.include_router(tokens.router, prefix=API_PREFIX)
-    app.include_router(audit.router, prefix=API_PREFIX)
-    app.include_router(web_router)  # the web UI at /ui (not in the OpenAPI document)
+    routers = [
+        ("", health.router),
+        ("", metrics.router),
+        (RELEASE_PREFIX, projects.router),
+        (RELEASE_PREFIX, tasks.router),
+        # Static /callbacks/... paths first, so /callbacks/history is never read as a config id.
+        (RELEASE_PREFIX, history.router),
+        (RELEASE_PREFIX, callbacks.router),
+        (API_PREFIX, tokens.router),
+        (API_PREFIX, audit.router),
+        ("", web_router),  # the web UI at /ui (not in the OpenAPI document)
+    ]
+    for prefix, router in routers:
+        app.include_router(router, prefix=prefix)
+    app.state.path_methods = PathMethods(routers)
     return app

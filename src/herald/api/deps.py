@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -58,18 +60,36 @@ class Paging:
         self.cursor = decode_cursor(cursor) if cursor else None
 
 
+# A cursor is the page's last position (an id) and a short checksum of it, base64url-encoded.
+# The checksum makes a cursor Herald did not issue (garbled, truncated, hand-made) a clear 400
+# instead of a silently empty or wrong page; it is not a secret, only a check.
+_CURSOR_SEPARATOR = "~"
+_BAD_CURSOR = (
+    "cursor is not one this API returned: pass the next_cursor of the previous page unchanged, "
+    "or leave cursor out to start from the first page"
+)
+
+
+def _checksum(position: str) -> str:
+    digest = hashlib.blake2b(position.encode(), digest_size=6, person=b"herald-cursor")
+    return digest.hexdigest()
+
+
 def encode_cursor(position: str) -> str:
-    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+    raw = f"{position}{_CURSOR_SEPARATOR}{_checksum(position)}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> str:
+    """The position inside a cursor from `encode_cursor`; `ApiError` 400 for any other text."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ApiError(400, "bad_request", "cursor is not one this API returned") from None
-    if not raw or len(raw) > 150 or not raw.isprintable():
-        raise ApiError(400, "bad_request", "cursor is not one this API returned")
-    return raw
+        raise ApiError(400, "bad_request", _BAD_CURSOR, {"field": "cursor"}) from None
+    position, _, checksum = raw.rpartition(_CURSOR_SEPARATOR)
+    if not position or not hmac.compare_digest(checksum, _checksum(position)):
+        raise ApiError(400, "bad_request", _BAD_CURSOR, {"field": "cursor"})
+    return position
 
 
 PagingDep = Annotated[Paging, Depends()]

@@ -102,9 +102,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(status, CODE_BY_STATUS[status], message, details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = CODE_BY_STATUS.get(exc.status_code, "error")
-        return error_response(exc.status_code, code, str(exc.detail), None, exc.headers)
+        headers = dict(exc.headers or {})
+        details = None
+        if exc.status_code == 405:
+            allowed: list[str] = request.app.state.path_methods.allowed(request.url.path)
+            headers["Allow"] = ", ".join(allowed)
+            details = {"allowed": allowed}
+        return error_response(exc.status_code, code, str(exc.detail), details, headers or None)
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:

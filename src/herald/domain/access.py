@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from herald.domain.errors import DomainError
+from herald.domain.errors import DomainError, NotFound
 
 
 class Role(StrEnum):
@@ -40,18 +40,18 @@ class Principal:
     def can_write(self, project_id: str) -> bool:
         return self.is_admin or (self.role is Role.MAINTAINER and project_id in self.projects)
 
-    def require_read(self, project_id: str) -> None:
+    def require_read(self, project_id: str, unknown: NotFound) -> None:
+        """Raise `unknown` (the answer for a resource that does not exist) unless the caller may
+        read `project_id`: a 403 would confirm that the resource exists and name its project."""
         if not self.can_read(project_id):
-            raise Forbidden(
-                f"token {self.name!r} may not read project {project_id}",
-                {"project_id": project_id, "role": self.role.value},
-            )
+            raise unknown
 
-    def require_write(self, project_id: str) -> None:
+    def require_write(self, project_id: str, unknown: NotFound) -> None:
+        """As `require_read`; a caller who may read but not change the project gets `Forbidden`."""
+        self.require_read(project_id, unknown)
         if not self.can_write(project_id):
-            verb = "change" if self.can_read(project_id) else "read or change"
             raise Forbidden(
-                f"token {self.name!r} ({self.role.value}) may not {verb} project {project_id}",
+                f"token {self.name!r} ({self.role.value}) may not change project {project_id}",
                 {"project_id": project_id, "role": self.role.value},
             )
 

@@ -22,6 +22,11 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+def missing(kind: str, key: str, resource_id: str) -> NotFound:
+    """The one answer for an unknown resource, also given for one the caller may not see."""
+    return NotFound(f"{kind} {resource_id} does not exist", {key: resource_id})
+
+
 class IllegalTransition(DomainError):
     """A state change that the task's current state does not allow."""
 

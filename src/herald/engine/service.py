@@ -19,7 +19,7 @@ from typing import Any
 from herald.clock import Clock
 from herald.config import CommandSpec
 from herald.domain.access import Principal
-from herald.domain.errors import Conflict, IllegalTransition, InvalidInput
+from herald.domain.errors import Conflict, IllegalTransition, InvalidInput, missing
 from herald.domain.events import ReleaseEvent
 from herald.domain.hosts import settled_counts
 from herald.domain.ids import new_id
@@ -73,14 +73,16 @@ class ReleaseService:
         spec = TaskSpec(**{**spec.__dict__, "executor": executor.model_dump()})
         task = Task.create(new_id(), spec, self.clock.now())
         with self.db.transaction() as uow:
-            self._check_refs(uow, spec)
+            self._check_refs(uow, spec, actor)
             repo.insert_task(uow.conn, task)
             self._audit(uow, Acting(actor, "task.create"), task, None, trail.created(task))
         return task
 
-    def _check_refs(self, uow: UnitOfWork, spec: TaskSpec) -> None:
+    def _check_refs(self, uow: UnitOfWork, spec: TaskSpec, actor: Principal | None) -> None:
         project_repo.get_project(uow.conn, spec.project_id)
         version = project_repo.get_version(uow.conn, spec.version_id)
+        if actor is not None and not actor.can_read(version.project_id):
+            raise missing("version", "version_id", version.id)  # as if unknown: see api.unknown
         if version.project_id != spec.project_id:
             raise InvalidInput(
                 f"version {spec.version_id} belongs to another project, not {spec.project_id}",

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from herald.domain.errors import Conflict, NotFound
+from herald.domain.errors import Conflict, missing
 from herald.store.tables import (
     callback_channels,
     callback_configs,
@@ -86,7 +86,7 @@ def latest_attempts(conn: Connection, delivery_ids: Sequence[str]) -> dict[str, 
 def get_delivery(conn: Connection, delivery_id: str) -> Any:
     row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).first()
     if row is None:
-        raise NotFound(f"delivery {delivery_id} does not exist", {"delivery_id": delivery_id})
+        raise missing("delivery", "delivery_id", delivery_id)
     return row
 
 

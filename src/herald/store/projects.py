@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from herald.domain.errors import Conflict, NotFound
+from herald.domain.errors import Conflict, missing
 from herald.domain.release import Project, Version
 from herald.store.tables import projects, versions
 
@@ -47,7 +47,7 @@ _VERSION = sa.select(versions).where(versions.c.id == sa.bindparam("version_id")
 def get_project(conn: Connection, project_id: str) -> Project:
     row = conn.execute(_PROJECT, {"project_id": project_id}).first()
     if row is None:
-        raise NotFound(f"project {project_id} does not exist", {"project_id": project_id})
+        raise missing("project", "project_id", project_id)
     return _project(row)
 
 
@@ -87,7 +87,7 @@ def insert_version(conn: Connection, version: Version) -> None:
 def get_version(conn: Connection, version_id: str) -> Version:
     row = conn.execute(_VERSION, {"version_id": version_id}).first()
     if row is None:
-        raise NotFound(f"version {version_id} does not exist", {"version_id": version_id})
+        raise missing("version", "version_id", version_id)
     return _version(row)
 
 

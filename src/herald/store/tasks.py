@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from herald.domain.errors import Conflict, NotFound
+from herald.domain.errors import Conflict, missing
 from herald.domain.events import EventType
 from herald.domain.release import (
     Environment,
@@ -124,7 +124,7 @@ def load_task(conn: Connection, task_id: str, *, for_update: bool = False) -> Lo
     params = {"task_id": task_id}
     row = conn.execute(_TASK_LOCKED if locked else _TASK, params).first()
     if row is None:
-        raise NotFound(f"task {task_id} does not exist", {"task_id": task_id})
+        raise missing("task", "task_id", task_id)
     host_rows = conn.execute(_HOSTS, params).all()
     emitted = {EventType(t) for (t,) in conn.execute(_EMITTED, params)}
     task = _task(row, host_rows, emitted)

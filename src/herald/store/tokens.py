@@ -85,6 +85,17 @@ def revoke(conn: Connection, token_id: str, now: dt.datetime) -> None:
     )
 
 
+def active_admin_ids(conn: Connection) -> list[str]:
+    """The active admin tokens, locked on PostgreSQL until the transaction ends: two admins
+    revoking each other at once then see each other's revocation (the later one waits)."""
+    query = sa.select(api_tokens.c.id).where(
+        api_tokens.c.role == Role.ADMIN.value, api_tokens.c.revoked_at.is_(None)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return [r.id for r in conn.execute(query)]
+
+
 def has_active_admin(conn: Connection, name: str) -> bool:
     query = sa.select(api_tokens.c.id).where(
         api_tokens.c.name == name,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 
+from herald.api import unknown
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
 from herald.api.schemas.callbacks import (
     ChannelOut,
@@ -51,8 +52,7 @@ def list_all(
     paging: PagingDep,
     project_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> Page[ConfigOut]:
-    if project_id is not None:
-        principal.require_read(project_id)
+    # A project the token may not read filters like an unknown one: nothing matches.
     found = c.callbacks.configs(
         visible=principal.visible_projects,
         project_id=project_id,
@@ -66,7 +66,7 @@ def list_all(
 def list_for_project(
     project_id: str, principal: PrincipalDep, c: ContainerDep, paging: PagingDep
 ) -> Page[ConfigOut]:
-    principal.require_read(project_id)
+    principal.require_read(project_id, unknown.project(project_id))
     found = c.callbacks.configs(
         visible=None, project_id=project_id, after=paging.cursor, limit=paging.limit + 1
     )
@@ -79,16 +79,16 @@ def list_for_project(
     summary="Create a callback config for the project",
 )
 def create(project_id: str, body: ConfigIn, principal: PrincipalDep, c: ContainerDep) -> ConfigOut:
-    principal.require_write(project_id)
+    principal.require_write(project_id, unknown.project(project_id))
     return config_out(c.callbacks.create(project_id, body, principal))
 
 
 def _guard(config_id: str, principal: PrincipalDep, c: ContainerDep, write: bool) -> None:
     project_id = c.callbacks.project_of(config_id)
     if write:
-        principal.require_write(project_id)
+        principal.require_write(project_id, unknown.config(config_id))
     else:
-        principal.require_read(project_id)
+        principal.require_read(project_id, unknown.config(config_id))
 
 
 @router.get("/callbacks/{config_id}", summary="Get a callback config")
@@ -133,7 +133,7 @@ def _preview(
 def preview_new(
     project_id: str, body: NewConfigPreviewIn, principal: PrincipalDep, c: ContainerDep
 ) -> list[ChannelPreview]:
-    principal.require_write(project_id)
+    principal.require_write(project_id, unknown.project(project_id))
     return _preview(c, project_id, body.config, None, body.event_type)
 
 
@@ -149,9 +149,9 @@ def preview(
 ) -> list[ChannelPreview]:
     body = body or PreviewIn()
     base = c.callbacks.get(config_id)
-    principal.require_read(base.project_id)
+    principal.require_read(base.project_id, unknown.config(config_id))
     if body.config is not None:
-        principal.require_write(base.project_id)
+        principal.require_write(base.project_id, unknown.config(config_id))
     return _preview(c, base.project_id, body.config, base, body.event_type)
 
 
@@ -166,7 +166,7 @@ async def send_test(
 ) -> SendTestOut:
     body = body or SendTestIn()
     project_id = await asyncio.to_thread(c.callbacks.project_of, config_id)
-    principal.require_write(project_id)
+    principal.require_write(project_id, unknown.config(config_id))
     outcomes = await c.test_sender.send(config_id, body.event_type, body.channel_id)
     return SendTestOut(
         config_id=config_id,

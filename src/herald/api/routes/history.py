@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator, BeforeValidator
 
+from herald.api import unknown
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
 from herald.api.schemas.callbacks import (
     AttemptOut,
@@ -121,16 +122,13 @@ def all_history(
     task_id: Annotated[str | None, Query(max_length=36)] = None,
     config_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> Page[HistoryOut]:
-    if q.project_id:
-        principal.require_read(q.project_id)
+    # A project the token may not read filters like an unknown one: nothing matches.
     flt = q.filter(principal.visible_projects, task_id=task_id, config_id=config_id)
     return _page(c, flt, paging)
 
 
 @router.get("/callbacks/stats", summary="Counts, success rate and latency per channel and event")
 def stats(principal: PrincipalDep, c: ContainerDep, q: QueryDep) -> list[StatOut]:
-    if q.project_id:
-        principal.require_read(q.project_id)
     return [StatOut(**s) for s in c.history.stats(q.filter(principal.visible_projects))]
 
 
@@ -143,7 +141,7 @@ def delivery_targets(principal: PrincipalDep, c: ContainerDep) -> list[TargetOut
 def delivery_detail(delivery_id: str, principal: PrincipalDep, c: ContainerDep) -> HistoryDetail:
     found = c.history.detail(delivery_id)
     row = found["delivery"]
-    principal.require_read(row.project_id)
+    principal.require_read(row.project_id, unknown.delivery(delivery_id))
     attempts = found["attempts"]
     base = history_out(row, attempts[-1] if attempts else None)
     return HistoryDetail(
@@ -180,7 +178,8 @@ def delivery_detail(delivery_id: str, principal: PrincipalDep, c: ContainerDep) 
 
 @router.post("/callbacks/history/{delivery_id}/resend", summary="Send a delivery again now")
 def resend(delivery_id: str, principal: PrincipalDep, c: ContainerDep) -> HistoryOut:
-    principal.require_write(c.history.get(delivery_id).project_id)
+    project_id = c.history.get(delivery_id).project_id
+    principal.require_write(project_id, unknown.delivery(delivery_id))
     return history_out(c.history.resend(delivery_id), None)
 
 
@@ -189,7 +188,7 @@ def task_history(
     task_id: str, principal: PrincipalDep, c: ContainerDep, paging: PagingDep, q: QueryDep
 ) -> Page[HistoryOut]:
     task = c.release.get_task(task_id)
-    principal.require_read(task.spec.project_id)
+    principal.require_read(task.spec.project_id, unknown.task(task_id))
     return _page(c, q.filter(None, task_id=task_id), paging)
 
 
@@ -197,5 +196,5 @@ def task_history(
 def config_history(
     config_id: str, principal: PrincipalDep, c: ContainerDep, paging: PagingDep, q: QueryDep
 ) -> Page[HistoryOut]:
-    principal.require_read(c.callbacks.project_of(config_id))
+    principal.require_read(c.callbacks.project_of(config_id), unknown.config(config_id))
     return _page(c, q.filter(None, config_id=config_id), paging)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from herald.api import unknown
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
 from herald.api.schemas.common import ERRORS, Page
 from herald.api.schemas.release import ProjectCreate, ProjectOut, VersionCreate, VersionOut
@@ -40,9 +41,8 @@ def list_projects(principal: PrincipalDep, c: ContainerDep, paging: PagingDep) -
 
 @router.get("/projects/{project_id}", summary="Get a project")
 def get_project(project_id: str, principal: PrincipalDep, c: ContainerDep) -> ProjectOut:
-    project = c.catalog.get_project(project_id)
-    principal.require_read(project.id)
-    return project_out(project)
+    principal.require_read(project_id, unknown.project(project_id))
+    return project_out(c.catalog.get_project(project_id))
 
 
 @router.post(
@@ -53,7 +53,7 @@ def get_project(project_id: str, principal: PrincipalDep, c: ContainerDep) -> Pr
 def create_version(
     project_id: str, body: VersionCreate, principal: PrincipalDep, c: ContainerDep
 ) -> VersionOut:
-    principal.require_write(project_id)
+    principal.require_write(project_id, unknown.project(project_id))
     return version_out(c.catalog.create_version(project_id, body.name, body.description))
 
 
@@ -61,6 +61,6 @@ def create_version(
 def list_versions(
     project_id: str, principal: PrincipalDep, c: ContainerDep, paging: PagingDep
 ) -> Page[VersionOut]:
-    principal.require_read(project_id)
+    principal.require_read(project_id, unknown.project(project_id))
     found = c.catalog.list_versions(project_id, paging.cursor, paging.limit + 1)
     return make_page([version_out(v) for v in found], paging.limit, lambda v: v.id)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
 
+from herald.api import unknown
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
 from herald.api.schemas.common import ERRORS, Page
 from herald.api.schemas.release import (
@@ -97,7 +98,7 @@ def _summary(row: Any, counts: dict[str, int]) -> TaskSummary:
 
 @router.post("/tasks", status_code=status.HTTP_201_CREATED, summary="Create a release task")
 def create_task(body: TaskCreate, principal: PrincipalDep, c: ContainerDep) -> TaskOut:
-    principal.require_write(body.project_id)
+    principal.require_write(body.project_id, unknown.project(body.project_id))
     spec = TaskSpec(
         project_id=body.project_id,
         version_id=body.version_id,
@@ -125,8 +126,7 @@ def list_tasks(
     environment: Environment | None = None,
     type_: Annotated[TaskType | None, Query(alias="type")] = None,
 ) -> Page[TaskSummary]:
-    if project_id is not None:
-        principal.require_read(project_id)
+    # A project the token may not read filters like an unknown one: nothing matches.
     flt = TaskFilter(
         project_ids=principal.visible_projects,
         project_id=project_id,
@@ -141,9 +141,9 @@ def list_tasks(
 def _load(task_id: str, principal: PrincipalDep, c: ContainerDep, write: bool) -> Task:
     task = c.release.get_task(task_id)
     if write:
-        principal.require_write(task.spec.project_id)
+        principal.require_write(task.spec.project_id, unknown.task(task_id))
     else:
-        principal.require_read(task.spec.project_id)
+        principal.require_read(task.spec.project_id, unknown.task(task_id))
     return task
 
 
