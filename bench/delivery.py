@@ -34,10 +34,10 @@ import psycopg
 import sqlalchemy as sa
 
 from herald.bootstrap import Container
-from herald.callbacks.inputs import ConfigIn
-from herald.config import ExplicitSettings
 from herald.domain.ids import new_id
 from herald.domain.release import Environment, Strategy, TaskSpec, TaskType
+from herald.publishing.config_inputs import ConfigIn
+from herald.runtime.settings import ExplicitSettings
 from herald.store import migrate
 from herald.store.outbox import insert_event
 from herald.store.tables import deliveries

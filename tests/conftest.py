@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 
 from herald.bootstrap import Container
-from herald.clock import SystemClock
-from herald.config import ExplicitSettings, Settings
+from herald.runtime.clock import SystemClock
+from herald.runtime.settings import ExplicitSettings, Settings
 from herald.store import migrate
 from herald.store.db import create_engine
 from herald.store.tables import metadata

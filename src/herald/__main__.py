@@ -1,3 +1,3 @@
-from herald.cli import main
+from herald.cli.commands import main
 
 main()

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from herald.callbacks.service import CallbackService
-from herald.clock import Clock, SystemClock
-from herald.config import Settings
-from herald.crypto import KeyRing
+from herald.access.token_service import TokenService
 from herald.delivery.testsend import SendTester
 from herald.delivery.worker import DeliveryWorker, WorkerParts
-from herald.egress import EgressPolicy
 from herald.engine.catalog import Catalog
 from herald.engine.executors import ExecutorSet
+from herald.engine.releases import ReleaseService
 from herald.engine.runner import ReleaseRunner
-from herald.engine.service import ReleaseService
-from herald.heartbeat import Heartbeats
-from herald.history import HistoryService
-from herald.keys import build_keyring
+from herald.history.reads import HistoryService
 from herald.observability.metrics import Metrics
+from herald.publishing.callback_configs import CallbackService
+from herald.runtime.clock import Clock, SystemClock
+from herald.runtime.heartbeats import Heartbeats
+from herald.runtime.settings import Settings
+from herald.runtime.wakeups import Wakeups
+from herald.security.egress import EgressPolicy
+from herald.security.encryption import KeyRing
+from herald.security.keys import build_keyring
 from herald.store.db import Database, create_engine
-from herald.tokens import TokenService
-from herald.wakeup import Wakeups
 
 
 @dataclass

@@ -15,13 +15,13 @@ import pytest
 import sqlalchemy as sa
 
 from herald.bootstrap import Container
-from herald.config import ExplicitSettings
 from herald.fakeplatforms import Behaviour, FakePlatformsThread
+from herald.runtime.settings import ExplicitSettings
 from herald.store import migrate
 from herald.store.tables import deliveries
 from tests.conftest import ADMIN_TOKEN, PG_ADMIN_DSN
 from tests.e2e.processes import SECRET_KEY, HeraldProcess, free_port, herald_env, wait_http
-from tests.integration.delivery_support import (
+from tests.integration.delivery.delivery_support import (
     add_config,
     custom_channel,
     emit_stopped_tasks,

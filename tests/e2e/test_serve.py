@@ -22,7 +22,7 @@ import pytest
 
 from herald.fakeplatforms import FakePlatforms, FakePlatformsThread
 from herald.fakeplatforms.records import Platform
-from herald.signing import new_webhook_secret
+from herald.security.signing import new_webhook_secret
 from herald.store import migrate
 from tests.conftest import PG_ADMIN_DSN
 from tests.e2e.processes import HERALD, HeraldProcess, free_port, herald_env, wait_http

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Depends, FastAPI
 
 from herald import __version__
-from herald.api.errors import install_error_handlers
-from herald.api.limits import BodyLimitMiddleware
+from herald.api.body_limit import BodyLimitMiddleware
+from herald.api.error_responses import install_error_handlers
 from herald.api.methods import PathMethods
-from herald.api.routes import audit, callbacks, health, history, metrics, projects, tasks, tokens
+from herald.api.routes import audit, callbacks, health, projects, tasks, tokens
+from herald.api.routes import callback_history as history
+from herald.api.routes import prometheus as metrics
 from herald.api.storable import refuse_unstorable_text
 from herald.web import router as web_router
 

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from fastapi import Depends, Query, Request
 
-from herald.api.errors import ApiError
-from herald.api.schemas.common import Page
-from herald.domain.access import Principal
+from herald.access.roles import Principal
+from herald.api.error_responses import ApiError
+from herald.api.schemas.common_schemas import Page
 
 if TYPE_CHECKING:
     from herald.bootstrap import Container

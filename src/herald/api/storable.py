@@ -1,7 +1,7 @@
 """Refuse request text that no store can hold, wherever it appears in a request.
 
 PostgreSQL text cannot hold NUL and no store can encode an unpaired surrogate (see
-`herald.domain.text`). SQLite would take a NUL that PostgreSQL refuses, so rather than depend on
+`herald.domain.storable_text`). SQLite would take a NUL that PostgreSQL refuses, so rather than depend on
 the store, every request is checked the same way before any route runs: path parameters, query
 parameters (names and values) and every string of a JSON body, object keys included. The first
 offending place is answered 422 `validation_error`, named like validation errors (`path.task_id`,
@@ -16,8 +16,8 @@ from typing import Any
 
 from fastapi import Request
 
-from herald.api.errors import ApiError
-from herald.domain.text import problem, storable
+from herald.api.error_responses import ApiError
+from herald.domain.storable_text import problem, storable
 
 
 async def refuse_unstorable_text(request: Request) -> None:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from herald.channels.configs import ChannelConfig
+from herald.channels.channel_config import ChannelConfig
 from herald.domain.events import EventContext, EventPayload
-from herald.domain.limits import fit_hosts, largest_fitting
 from herald.domain.messages import Message, build_digest_message, longest_text, shorten_text
+from herald.domain.text_limits import fit_hosts, largest_fitting
 
 USER_AGENT = "Herald-Webhook/1"  # on every request, so receivers and firewalls can tell Herald
 CHAT_TIMEOUT = 10.0  # seconds per attempt for chat platforms (they answer in well under 1 s)

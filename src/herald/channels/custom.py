@@ -25,9 +25,9 @@ from herald.channels.base import (
     retry_after,
     trim,
 )
-from herald.channels.configs import ChannelConfig, CustomConfig
+from herald.channels.channel_config import ChannelConfig, CustomConfig
 from herald.channels.credentials import secret_header_names, shown_headers, shown_url
-from herald.signing import standard_webhook_headers
+from herald.security.signing import standard_webhook_headers
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 

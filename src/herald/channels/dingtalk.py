@@ -27,10 +27,10 @@ from herald.channels.base import (
     retry_after,
     trim,
 )
-from herald.channels.configs import ChannelConfig, DingTalkConfig
-from herald.crypto import mask_url_credentials
+from herald.channels.channel_config import ChannelConfig, DingTalkConfig
 from herald.domain.messages import Message, digest_lines, footer, host_sections, text
-from herald.signing import dingtalk_signed_url
+from herald.security.encryption import mask_url_credentials
+from herald.security.signing import dingtalk_signed_url
 
 MAX_BODY = 20_000  # errcode 460101 past this
 PENALTY = 600.0  # 130101: the robot is throttled for 10 minutes

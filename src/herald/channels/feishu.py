@@ -27,10 +27,10 @@ from herald.channels.base import (
     retry_after,
     trim,
 )
-from herald.channels.configs import ChannelConfig, FeishuConfig
-from herald.crypto import mask_url_credentials
+from herald.channels.channel_config import ChannelConfig, FeishuConfig
 from herald.domain.messages import Message, digest_lines, footer, host_sections, text
-from herald.signing import feishu_sign
+from herald.security.encryption import mask_url_credentials
+from herald.security.signing import feishu_sign
 
 MAX_BODY = 20_000  # the documented cap is "20 KB"; 20,000 bytes is safe under either reading
 RATE_LIMIT_WAIT = 5.0  # no documented penalty; the per-second window clears well within this

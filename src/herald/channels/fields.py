@@ -19,9 +19,9 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from herald.hostforms import host_form_problem
-from herald.shapes import JsonInt
-from herald.signing import decode_webhook_secret
+from herald.domain.shapes import JsonInt
+from herald.security.host_forms import host_form_problem
+from herald.security.signing import decode_webhook_secret
 
 MASK = "****"
 MAX_URL = 2048

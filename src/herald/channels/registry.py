@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from herald.channels.base import Sender
-from herald.channels.configs import UnknownChannelType
+from herald.channels.channel_config import UnknownChannelType
 from herald.channels.custom import CustomSender
 from herald.channels.dingtalk import DingTalkSender
 from herald.channels.feishu import FeishuSender

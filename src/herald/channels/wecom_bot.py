@@ -25,10 +25,10 @@ from herald.channels.base import (
     parse_json_object,
     trim,
 )
-from herald.channels.configs import ChannelConfig, WeComBotConfig
+from herald.channels.channel_config import ChannelConfig, WeComBotConfig
 from herald.channels.wecom_app import classify, wecom_markdown
-from herald.crypto import mask_url_credentials
 from herald.domain.messages import Message
+from herald.security.encryption import mask_url_credentials
 
 MAX_CONTENT = 4096
 

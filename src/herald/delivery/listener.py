@@ -7,7 +7,7 @@ import logging
 
 import psycopg
 
-from herald.store.delivery import DELIVERIES_CHANNEL
+from herald.store.fanout import DELIVERIES_CHANNEL
 from herald.store.outbox import EVENTS_CHANNEL
 
 log = logging.getLogger(__name__)

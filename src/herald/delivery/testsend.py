@@ -12,18 +12,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from herald.callbacks import store as config_store
-from herald.callbacks.model import CallbackConfig, Channel
-from herald.delivery.attempt import AttemptRunner
-from herald.delivery.http import HttpClient
-from herald.delivery.tokens import WeComTokens
+from herald.delivery.attempts import AttemptRunner
+from herald.delivery.http_client import HttpClient
+from herald.delivery.wecom_tokens import WeComTokens
 from herald.delivery.worker import DEFAULT_ATTEMPTS, WorkerParts, claim_policy
 from herald.domain.errors import InvalidInput
 from herald.domain.events import EventType
 from herald.domain.ids import new_id
 from herald.domain.samples import sample_event
-from herald.store import claims, results
-from herald.store import projects as project_repo
+from herald.publishing.config_model import CallbackConfig, Channel
+from herald.store import claims, project_repo, results
+from herald.store import config_repo as config_store
 from herald.store.results import AttemptRecord
 from herald.store.tables import deliveries
 

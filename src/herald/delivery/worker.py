@@ -27,28 +27,29 @@ from typing import Any
 from aiohttp.abc import AbstractResolver
 from sqlalchemy.engine import Connection
 
-from herald.callbacks import store as config_store
-from herald.callbacks.model import CallbackConfig
 from herald.channels.base import RateLimit
 from herald.channels.registry import SENDERS
-from herald.clock import Clock
-from herald.config import WorkerSettings
-from herald.crypto import KeyRing
-from herald.delivery.attempt import AttemptRunner, orphan_record, retry_policy
-from herald.delivery.http import HttpClient
+from herald.delivery.attempts import AttemptRunner, orphan_record, retry_policy
+from herald.delivery.http_client import HttpClient
 from herald.delivery.listener import listen
-from herald.delivery.tokens import WeComTokens
+from herald.delivery.wecom_tokens import WeComTokens
 from herald.domain.ids import new_id
 from herald.domain.ratelimit import Limit
 from herald.domain.retry import DEFAULT_SCHEDULE
-from herald.egress import EgressPolicy
-from herald.heartbeat import Heartbeats, guarded_cycles
 from herald.observability.metrics import Metrics
-from herald.store import claims, delivery, results
+from herald.publishing.config_model import CallbackConfig
+from herald.runtime.clock import Clock
+from herald.runtime.heartbeats import Heartbeats, guarded_cycles
+from herald.runtime.settings import WorkerSettings
+from herald.runtime.wakeups import Wakeups
+from herald.security.egress import EgressPolicy
+from herald.security.encryption import KeyRing
+from herald.store import claims, results
+from herald.store import config_repo as config_store
+from herald.store import fanout as delivery
 from herald.store.claims import Claimed, ClaimPolicy
 from herald.store.db import Database
 from herald.store.results import AttemptRecord
-from herald.wakeup import Wakeups
 
 log = logging.getLogger(__name__)
 DEFAULT_ATTEMPTS = len(DEFAULT_SCHEDULE) + 1

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from herald.domain.text import storable
+from herald.domain.storable_text import storable
 
 
 class HostStatus(StrEnum):

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from herald.domain.events import EventContext, EventPayload, EventType
-from herald.domain.limits import truncate_utf8
+from herald.domain.text_limits import truncate_utf8
 
 DIGEST = "digest"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from herald.clock import Clock
 from herald.domain.ids import new_id
 from herald.domain.release import Project, Version
-from herald.store import projects as repo
+from herald.runtime.clock import Clock
+from herald.store import project_repo as repo
 from herald.store.db import Database
 
 

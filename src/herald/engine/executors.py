@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from herald.config import CommandSpec
-from herald.engine.service import HostReport
+from herald.engine.releases import HostReport
+from herald.runtime.settings import CommandSpec
 
 
 @dataclass(frozen=True)

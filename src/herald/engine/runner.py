@@ -23,18 +23,17 @@ import socket
 from collections.abc import Callable
 from typing import TypeVar
 
-from herald.clock import Clock
-from herald.config import EngineSettings
 from herald.domain.errors import DomainError
 from herald.domain.ids import new_id
 from herald.domain.release import Status, Task
 from herald.engine.executors import DeployTarget, Executor, ExecutorSet
-from herald.engine.service import HostReport, ReleaseService
-from herald.heartbeat import Heartbeats, guarded_cycles
-from herald.store import projects as project_repo
-from herald.store import tasks as task_repo
+from herald.engine.releases import HostReport, ReleaseService
+from herald.runtime.clock import Clock
+from herald.runtime.heartbeats import Heartbeats, guarded_cycles
+from herald.runtime.settings import EngineSettings
+from herald.runtime.wakeups import Wakeups, wait_for
+from herald.store import project_repo, task_repo
 from herald.store.db import Database, describe_error, is_transient
-from herald.wakeup import Wakeups, wait_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,7 +1,7 @@
 """What the audit log keeps about release actions: the task's state before and after.
 
 Entries are written by `ReleaseService` in the transaction of the change they describe (see
-`herald.store.audit`). Engine-driven progress (host results, timers) is not audited: the task's
+`herald.store.audit_repo`). Engine-driven progress (host results, timers) is not audited: the task's
 host results and events are its record.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from herald.domain.access import Principal
+from herald.access.roles import Principal
 from herald.domain.hosts import HostStatus
 from herald.domain.release import Task
 

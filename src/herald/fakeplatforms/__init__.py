@@ -16,16 +16,16 @@ is recorded as a `RecordedRequest`, readable through `FakePlatforms.received()`.
 """
 
 from herald.fakeplatforms.control import FakeConfig, apply_config
-from herald.fakeplatforms.dingtalk import DingTalkRobot
-from herald.fakeplatforms.endpoint import Behaviour, EndpointConfig, verify_standard_webhook
-from herald.fakeplatforms.feishu import FeishuBot
-from herald.fakeplatforms.limits import Clock, Limits
+from herald.fakeplatforms.fake_dingtalk import DingTalkRobot
+from herald.fakeplatforms.fake_endpoint import Behaviour, EndpointConfig, verify_standard_webhook
+from herald.fakeplatforms.fake_feishu import FeishuBot
+from herald.fakeplatforms.fake_wecom_app import WeComApp
+from herald.fakeplatforms.fake_wecom_bot import WeComBot
+from herald.fakeplatforms.hub import FakePlatforms
+from herald.fakeplatforms.platform_limits import Clock, Limits
 from herald.fakeplatforms.records import EndpointStats, Platform, RecordedRequest
-from herald.fakeplatforms.registry import FakePlatforms
 from herald.fakeplatforms.server import build_app, serve, start_server
 from herald.fakeplatforms.testing import FakePlatformsThread, ManualClock, running_fake_platforms
-from herald.fakeplatforms.wecom import WeComApp
-from herald.fakeplatforms.wecom_bot import WeComBot
 
 __all__ = [
     "Behaviour",

@@ -25,9 +25,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from herald.fakeplatforms.endpoint import Behaviour
-from herald.fakeplatforms.limits import Limits
-from herald.fakeplatforms.registry import FakePlatforms
+from herald.fakeplatforms.fake_endpoint import Behaviour
+from herald.fakeplatforms.hub import FakePlatforms
+from herald.fakeplatforms.platform_limits import Limits
 
 # Field types are strings here because limits.py uses postponed annotations.
 _INT_LIMITS = frozenset(f.name for f in dataclasses.fields(Limits) if f.type == "int")

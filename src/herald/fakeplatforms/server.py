@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from herald.fakeplatforms.control import apply_config, control_routes
-from herald.fakeplatforms.registry import FakePlatforms
+from herald.fakeplatforms.hub import FakePlatforms
 
 # Platform caps are ~20 KB; the custom endpoint accepts larger bodies so size-related engine
 # tests see the fake's answer rather than aiohttp's 413.

@@ -17,8 +17,8 @@ from types import TracebackType
 from typing import Any
 
 from herald.fakeplatforms.control import apply_config
-from herald.fakeplatforms.limits import Clock, Limits
-from herald.fakeplatforms.registry import FakePlatforms
+from herald.fakeplatforms.hub import FakePlatforms
+from herald.fakeplatforms.platform_limits import Clock, Limits
 from herald.fakeplatforms.server import start_server
 
 STARTUP_TIMEOUT_S = 10.0

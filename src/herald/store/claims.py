@@ -27,9 +27,15 @@ from sqlalchemy.engine import Connection
 
 from herald.domain.dispatch import Candidate, plan_target
 from herald.domain.ratelimit import Limit
+from herald.store.delivery_order import (
+    PENDING,
+    earlier_pending,
+    in_flight,
+    in_flight_count,
+    note_missed,
+)
+from herald.store.dialect import lock_rows
 from herald.store.digests import backlog_of, merge_into_digest
-from herald.store.order import PENDING, earlier_pending, in_flight, in_flight_count, note_missed
-from herald.store.sql import lock_rows
 from herald.store.tables import callback_channels, callback_configs, deliveries, events
 from herald.store.target_state import load_target_states, save_target_state
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from herald.domain.breaker import Circuit
 from herald.domain.ids import new_id
-from herald.store.sql import lock_rows
+from herald.store.dialect import lock_rows
 from herald.store.tables import deliveries, delivery_attempts, targets
 
 

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection
 
 from herald.domain.breaker import Circuit
 from herald.domain.dispatch import TargetState
-from herald.store.delivery import ensure_targets
-from herald.store.sql import lock_rows
+from herald.store.dialect import lock_rows
+from herald.store.fanout import ensure_targets
 from herald.store.tables import targets
 
 

@@ -6,6 +6,6 @@ assets are plain files in `static/` (vanilla JavaScript modules and CSS, no buil
 ship in the wheel as package data.
 """
 
-from herald.web.routes import router
+from herald.web.ui_routes import router
 
 __all__ = ["router"]

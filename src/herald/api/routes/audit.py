@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
-from herald.api.schemas.callbacks import AuditOut
-from herald.api.schemas.common import ERRORS, Page
-from herald.store import audit
+from herald.api.schemas.callback_schemas import AuditOut
+from herald.api.schemas.common_schemas import ERRORS, Page
+from herald.store import audit_repo as audit
 
 router = APIRouter(tags=["audit"], responses=ERRORS)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 
 from herald.api import unknown
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
-from herald.api.schemas.callbacks import (
+from herald.api.schemas.callback_schemas import (
     ChannelOut,
     ChannelPreview,
     ChannelTestResult,
@@ -20,12 +20,12 @@ from herald.api.schemas.callbacks import (
     SendTestIn,
     SendTestOut,
 )
-from herald.api.schemas.common import ERRORS, Page
-from herald.callbacks.model import CallbackConfig
-from herald.callbacks.service import describe_config
-from herald.channels.configs import host_warnings
-from herald.delivery.preview import render_preview
+from herald.api.schemas.common_schemas import ERRORS, Page
+from herald.channels.channel_config import host_warnings
 from herald.domain.events import EventType
+from herald.publishing.callback_configs import describe_config
+from herald.publishing.config_model import CallbackConfig
+from herald.publishing.preview import render_preview
 
 router = APIRouter(tags=["callbacks"], responses=ERRORS)
 

@@ -6,8 +6,8 @@ from fastapi import APIRouter, status
 
 from herald.api import unknown
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
-from herald.api.schemas.common import ERRORS, Page
-from herald.api.schemas.release import ProjectCreate, ProjectOut, VersionCreate, VersionOut
+from herald.api.schemas.common_schemas import ERRORS, Page
+from herald.api.schemas.release_schemas import ProjectCreate, ProjectOut, VersionCreate, VersionOut
 from herald.domain.release import Project, Version
 
 router = APIRouter(tags=["projects"], responses=ERRORS)

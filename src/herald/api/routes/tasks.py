@@ -8,8 +8,8 @@ from fastapi import APIRouter, Body, Query, status
 
 from herald.api import unknown
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
-from herald.api.schemas.common import ERRORS, Page
-from herald.api.schemas.release import (
+from herald.api.schemas.common_schemas import ERRORS, Page
+from herald.api.schemas.release_schemas import (
     Counts,
     EventOut,
     HostResultOut,
@@ -19,11 +19,11 @@ from herald.api.schemas.release import (
     TaskReport,
     TaskSummary,
 )
-from herald.clock import Clock
 from herald.domain.events import format_duration
 from herald.domain.release import Environment, HostStatus, Status, Task, TaskSpec, TaskType
-from herald.engine.service import HostReport
-from herald.store.tasks import TaskFilter
+from herald.engine.releases import HostReport
+from herald.runtime.clock import Clock
+from herald.store.task_repo import TaskFilter
 
 router = APIRouter(tags=["tasks"], responses=ERRORS)
 

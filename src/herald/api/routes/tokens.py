@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from herald.api.deps import ContainerDep, PrincipalDep
-from herald.api.schemas.common import ERRORS
-from herald.api.schemas.tokens import TokenCreate, TokenCreated, TokenOut, WhoAmI
+from herald.api.schemas.common_schemas import ERRORS
+from herald.api.schemas.token_schemas import TokenCreate, TokenCreated, TokenOut, WhoAmI
 
 router = APIRouter(tags=["tokens"], responses=ERRORS)
 

@@ -1,0 +1,146 @@
+"""Projects, versions, tasks and their events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from herald.api.schemas.common_schemas import Description, Name, ResourceId, Strict, VersionName
+from herald.domain.labels import LABEL_PATTERN, MAX_HOST_LENGTH
+from herald.domain.release import Environment, Strategy, TaskType
+from herald.engine.executor_specs import ExecutorConfig, ExternalExecutor
+
+# The pattern and the list bounds below are documented for clients; the domain enforces them with
+# messages that name the rule (see herald.domain.release.validate_spec).
+Host = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_HOST_LENGTH, json_schema_extra={"pattern": LABEL_PATTERN}),
+]
+
+
+class ProjectCreate(Strict):
+    name: Name
+    description: Description = ""
+
+
+class ProjectOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    created_at: dt.datetime
+
+
+class VersionCreate(Strict):
+    name: VersionName
+    description: Description = ""
+
+
+class VersionOut(BaseModel):
+    id: str
+    project_id: str
+    name: str
+    description: str
+    created_at: dt.datetime
+
+
+class TaskCreate(Strict):
+    project_id: ResourceId
+    version_id: ResourceId
+    type: TaskType = TaskType.DEPLOY
+    strategy: Strategy
+    environment: Environment
+    hosts: list[Host] = Field(
+        max_length=5000, json_schema_extra={"minItems": 1, "uniqueItems": True}
+    )
+    canary_count: int = Field(default=0, ge=0, le=5000)
+    batch_size: int = Field(default=1, ge=1, le=5000)
+    max_failed: int = Field(default=0, ge=0, le=5000, description="failed hosts tolerated")
+    executor: ExecutorConfig = Field(default_factory=lambda: ExternalExecutor(type="external"))
+    auto_promote_after: float | None = Field(
+        default=None, ge=0, le=7 * 86400, description="seconds in awaiting_promotion, then promote"
+    )
+    long_running_after: float | None = Field(
+        default=None, gt=0, le=30 * 86400, description="seconds after start that emit long_running"
+    )
+
+
+class HostResultIn(Strict):
+    host: Host
+    status: Literal["success", "failed"]
+    exit_code: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    output: str = Field(default="", max_length=65536)
+
+
+class TaskReport(Strict):
+    results: list[HostResultIn] = Field(default_factory=list, max_length=5000)
+    status: Literal["running", "awaiting_promotion", "success", "failed", "stopped"] | None = None
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class StopRequest(Strict):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class HostResultOut(BaseModel):
+    host: str
+    status: str = Field(
+        description="pending, running, success, failed; cancelled or skipped once the task "
+        "ended without deploying the host"
+    )
+    exit_code: int | None
+    output: str
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class Counts(BaseModel):
+    """Hosts per status. `cancelled` and `skipped` are final statuses of hosts whose task
+    stopped or failed while they were deploying or before they started."""
+
+    total: int
+    pending: int
+    running: int
+    success: int
+    failed: int
+    cancelled: int
+    skipped: int
+
+
+class TaskSummary(BaseModel):
+    id: str
+    project_id: str
+    version_id: str
+    type: str
+    strategy: str
+    environment: str
+    status: str
+    phase: str | None
+    reason: str | None
+    counts: Counts
+    rollback_of: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class TaskOut(TaskSummary):
+    hosts: list[str]
+    canary_count: int
+    batch_size: int
+    max_failed: int
+    executor: dict[str, Any]
+    auto_promote_after: float | None
+    long_running_after: float | None
+    duration: str
+    duration_seconds: float
+    host_results: list[HostResultOut]
+
+
+class EventOut(BaseModel):
+    id: str
+    task_id: str
+    event_type: str
+    payload: dict[str, Any] = Field(description="the PRD §3.3 standard callback message")
+    created_at: dt.datetime

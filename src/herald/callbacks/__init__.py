@@ -1,1 +1,0 @@
-"""Callback configuration: which project events go to which channels, secrets encrypted."""

@@ -1,0 +1,6 @@
+"""The event publisher: which callback configs an event reaches, and what each
+channel's message says (subscriptions and their configuration, templates in their sandbox,
+previews).
+
+May import `domain`, `runtime`, `security`, `channels` and `store`.
+"""

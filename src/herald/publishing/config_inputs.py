@@ -1,0 +1,98 @@
+"""What callers send to configure callbacks (PRD §4.1 CallbackConfig / CallbackChannel).
+
+Types are strict: `"3"`, `true` or `"yes"` are not numbers or booleans (an integer is accepted
+where a float is expected, and 3.0 where an integer is, as in JSON). The read-only fields of an
+answer (`id`, `project_id`, `created_at`, `updated_at`, `warnings`) are accepted and ignored, so
+a config read with GET can be edited and sent back with PUT as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from herald.channels.channel_config import CONFIG_MODELS
+from herald.domain.events import EventType
+from herald.domain.release import Environment, Strategy, TaskType
+from herald.domain.shapes import JsonInt, Name, ResourceId, Strict
+
+TemplateText = Annotated[str, Field(max_length=8000)]
+TemplateKey = Literal[
+    "default",
+    "canary_started",
+    "canary_completed",
+    "full_completed",
+    "task_failed",
+    "task_stopped",
+    "long_running",
+]
+
+
+class MessageTemplate(Strict):
+    """Sandboxed Jinja templates; `title` replaces the headline, `body` the generated text."""
+
+    title: TemplateText | None = None
+    body: TemplateText | None = None
+
+
+Templates = dict[TemplateKey, MessageTemplate]
+
+
+def read_only() -> Any:
+    """A field of the answer that a request may carry back; its value is ignored."""
+    return Field(
+        default=None,
+        exclude=True,
+        description="read-only: accepted so an answer can be sent back, and ignored",
+        json_schema_extra={"readOnly": True},
+    )
+
+
+class RateLimitIn(Strict):
+    count: JsonInt = Field(ge=1, le=10000)
+    per_seconds: float = Field(gt=0, le=86400, strict=True)
+
+
+class Filters(Strict):
+    environments: list[Environment] = Field(default_factory=list, max_length=3)
+    task_types: list[TaskType] = Field(default_factory=list, max_length=3)
+    strategies: list[Strategy] = Field(default_factory=list, max_length=3)
+
+
+class ChannelIn(Strict):
+    id: ResourceId | None = Field(default=None, description="keep a channel's id when updating")
+    # The valid types are documented as an enum; the service checks them itself so an unknown
+    # type is answered with the list of valid ones.
+    type: Annotated[
+        str,
+        Field(
+            max_length=32,
+            description="feishu, dingtalk, wechat, wecom_bot, custom",
+            json_schema_extra={"enum": sorted(CONFIG_MODELS)},
+        ),
+    ]
+    enabled: bool = Field(default=True, strict=True)
+    config: dict[str, Any] = Field(description="channel-specific settings; see the channel guide")
+    rate_limit: RateLimitIn | None = Field(
+        default=None, description="override the platform's published limit for this target"
+    )
+    templates: Templates | None = None
+    warnings: Any = read_only()
+
+
+class ConfigIn(Strict):
+    name: Name = "default"
+    enabled: bool = Field(default=True, strict=True)
+    events: list[EventType] = Field(min_length=1, max_length=6)
+    channels: list[ChannelIn] = Field(min_length=1, max_length=20)
+    filters: Filters = Field(default_factory=Filters)
+    locale: Literal["zh", "en"] | None = Field(
+        default=None, description="message language; default: the server's HERALD_LOCALE"
+    )
+    templates: Templates | None = None
+    id: Any = read_only()
+    project_id: Any = read_only()
+    created_at: Any = read_only()
+    updated_at: Any = read_only()
+    warnings: Any = read_only()

@@ -1,0 +1,113 @@
+"""API tokens, stored as SHA-256 hashes: the plaintext exists only in the creation response.
+
+Tokens are 32 random bytes, so a fast hash is enough (there is nothing to brute-force); lookup is
+by hash, so verification takes one indexed query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from herald.access.roles import Principal, Role
+from herald.domain.errors import NotFound
+from herald.store.tables import api_tokens
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def insert_token(
+    conn: Connection,
+    *,
+    token_id: str,
+    name: str,
+    role: Role,
+    projects: list[str],
+    token: str,
+    created_by: str | None,
+    now: dt.datetime,
+) -> None:
+    conn.execute(
+        api_tokens.insert().values(
+            id=token_id,
+            name=name,
+            role=role.value,
+            projects=sorted(projects),
+            token_hash=token_hash(token),
+            prefix=token[:12],
+            created_by=created_by,
+            created_at=now,
+        )
+    )
+
+
+def principal_for(conn: Connection, token: str) -> Principal | None:
+    row = conn.execute(
+        sa.select(api_tokens).where(
+            api_tokens.c.token_hash == token_hash(token), api_tokens.c.revoked_at.is_(None)
+        )
+    ).first()
+    if row is None:
+        return None
+    return Principal(row.id, row.name, Role(row.role), frozenset(row.projects))
+
+
+def touch(conn: Connection, token_id: str, now: dt.datetime) -> None:
+    conn.execute(api_tokens.update().where(api_tokens.c.id == token_id).values(last_used_at=now))
+
+
+def list_tokens(conn: Connection, include_revoked: bool) -> list[Any]:
+    query = sa.select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.id)
+    if not include_revoked:
+        query = query.where(api_tokens.c.revoked_at.is_(None))
+    return list(conn.execute(query))
+
+
+def get_token(conn: Connection, token_id: str) -> Any:
+    row = conn.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id)).first()
+    if row is None:
+        raise NotFound(f"token {token_id} does not exist")
+    return row
+
+
+def revoke(conn: Connection, token_id: str, now: dt.datetime) -> None:
+    get_token(conn, token_id)
+    conn.execute(
+        api_tokens.update()
+        .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def active_admin_ids(conn: Connection) -> list[str]:
+    """The active admin tokens, locked on PostgreSQL until the transaction ends: two admins
+    revoking each other at once then see each other's revocation (the later one waits)."""
+    query = sa.select(api_tokens.c.id).where(
+        api_tokens.c.role == Role.ADMIN.value, api_tokens.c.revoked_at.is_(None)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return [r.id for r in conn.execute(query)]
+
+
+def has_active_admin(conn: Connection, name: str) -> bool:
+    query = sa.select(api_tokens.c.id).where(
+        api_tokens.c.name == name,
+        api_tokens.c.role == Role.ADMIN.value,
+        api_tokens.c.revoked_at.is_(None),
+    )
+    return conn.execute(query).first() is not None
+
+
+def revoke_named(conn: Connection, name: str, now: dt.datetime) -> None:
+    conn.execute(
+        api_tokens.update()
+        .where(api_tokens.c.name == name, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
