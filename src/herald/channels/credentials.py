@@ -34,7 +34,7 @@ from herald.channels.channel_config import (
     CustomConfig,
 )
 from herald.channels.fields import MASK, is_credential_header
-from herald.security.encryption import mask_secret, mask_url_credentials, url_credentials
+from herald.security.redaction import mask_secret, mask_url_credentials, url_credentials
 
 MIN_URL_CREDENTIAL = 8  # shorter URL parts are too likely to be ordinary words to redact
 MIN_SECRET = 4  # shorter secrets are left out of redaction: it would mangle any text

@@ -29,7 +29,7 @@ from herald.channels.base import (
 )
 from herald.channels.channel_config import ChannelConfig, DingTalkConfig
 from herald.domain.messages import Message, digest_lines, footer, host_sections, text
-from herald.security.encryption import mask_url_credentials
+from herald.security.redaction import mask_url_credentials
 from herald.security.signing import dingtalk_signed_url
 
 MAX_BODY = 20_000  # errcode 460101 past this

@@ -29,7 +29,7 @@ from herald.channels.base import (
 )
 from herald.channels.channel_config import ChannelConfig, FeishuConfig
 from herald.domain.messages import Message, digest_lines, footer, host_sections, text
-from herald.security.encryption import mask_url_credentials
+from herald.security.redaction import mask_url_credentials
 from herald.security.signing import feishu_sign
 
 MAX_BODY = 20_000  # the documented cap is "20 KB"; 20,000 bytes is safe under either reading

@@ -34,7 +34,7 @@ from herald.channels.base import (
 from herald.channels.channel_config import ChannelConfig, WeChatConfig
 from herald.domain.events import EventType
 from herald.domain.messages import Message, digest_lines, footer, host_sections, text
-from herald.security.encryption import mask_url_credentials
+from herald.security.redaction import mask_url_credentials
 
 MAX_CONTENT = 2048
 DEFAULT_TOKEN_TTL = 7200.0

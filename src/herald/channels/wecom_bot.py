@@ -28,7 +28,7 @@ from herald.channels.base import (
 from herald.channels.channel_config import ChannelConfig, WeComBotConfig
 from herald.channels.wecom_app import classify, wecom_markdown
 from herald.domain.messages import Message
-from herald.security.encryption import mask_url_credentials
+from herald.security.redaction import mask_url_credentials
 
 MAX_CONTENT = 4096
 

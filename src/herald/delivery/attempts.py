@@ -22,7 +22,7 @@ from herald.domain.retry import MAX_RETRY_AFTER, RetryPolicy
 from herald.publishing.config_model import CallbackConfig, Channel
 from herald.publishing.event_views import event_view
 from herald.runtime.clock import Clock
-from herald.security.encryption import redact_text
+from herald.security.redaction import redact_text
 from herald.store.claims import Claimed
 from herald.store.results import AttemptRecord
 

@@ -13,7 +13,7 @@ from herald.domain.release import Project
 from herald.domain.samples import sample_event
 from herald.publishing.config_model import CallbackConfig
 from herald.publishing.event_views import event_view
-from herald.security.encryption import redact_text
+from herald.security.redaction import redact_text
 
 PLACEHOLDER_TOKEN = "ACCESS_TOKEN"  # noqa: S105 - a visible stand-in; real tokens come at send time
 

@@ -17,10 +17,8 @@ from herald.security.encryption import (
     fingerprint,
     generate_key,
     load_or_create_key_file,
-    mask_secret,
-    mask_url_credentials,
-    redact_text,
 )
+from herald.security.redaction import mask_secret, mask_url_credentials, redact_text
 
 PASSPHRASE = "correct horse battery staple, 32+ chars"
 OLD_KEY = generate_key()
