@@ -2,7 +2,8 @@
 
 A sender does no I/O: it renders an event into an `OutboundRequest` (with a redacted copy
 safe for history) and judges the platform's answer into an `Outcome`. The delivery engine
-does the sending, the retries and the bookkeeping.
+does the sending, the retries and the bookkeeping. What only some channels can do (token
+auth, their own retry policy) is in `herald.channels.capabilities`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from herald.channels.channel_config import ChannelConfig
+from herald.channels.config_base import ChannelConfig
 from herald.domain.events import EventContext, EventPayload
 from herald.domain.messages import Message, build_digest_message, longest_text, shorten_text
 from herald.domain.text_limits import fit_hosts, largest_fitting
 
 USER_AGENT = "Herald-Webhook/1"  # on every request, so receivers and firewalls can tell Herald
-CHAT_TIMEOUT = 10.0  # seconds per attempt for chat platforms (they answer in well under 1 s)
+# Seconds per attempt for senders without a timeout of their own, unless the caller passes the
+# operator's `worker.request_timeout` (chat platforms answer in well under 1 s).
+CHAT_TIMEOUT = 10.0
 MAX_RETRY_AFTER = 3600.0  # a receiver cannot park a delivery for longer than this
 MAX_LISTED_HOSTS = 50  # beyond this a chat message lists hosts as "…另有 k 台" even if they fit
 MAX_LISTED_LINES = 100  # digest lines, likewise
@@ -57,8 +60,9 @@ class Outcome:
 
 @dataclass(frozen=True)
 class OutboundRequest:
-    """One HTTP request to make. `url` and `headers` may hold credentials and are never
-    logged or stored; `redacted_url` and `redacted_headers` are their history-safe copies."""
+    """One HTTP request to make, within `timeout` seconds (the engine honours it for every
+    request). `url` and `headers` may hold credentials and are never logged or stored;
+    `redacted_url` and `redacted_headers` are their history-safe copies."""
 
     method: str
     url: str
@@ -94,6 +98,9 @@ class Sender(Protocol):
     supports_digest: ClassVar[bool]
     renders_message: ClassVar[bool]  # False: the sender never reads `EventView.message`
     one_at_a_time: ClassVar[bool]  # True: one request in flight per target (chat platforms)
+    # The most HTTP requests one delivery may take (a token fetch and a resend after a refresh
+    # count): a claim's lease lasts this many request timeouts.
+    requests_per_delivery: ClassVar[int]
 
     def target_identity(self, config: ChannelConfig) -> str:
         """The credential-bearing identity of the rate-limited target (fingerprinted by the
@@ -107,9 +114,11 @@ class Sender(Protocol):
         *,
         now: float,
         access_token: str | None = None,
+        default_timeout: float = CHAT_TIMEOUT,
     ) -> OutboundRequest:
         """The request delivering `event`; `now` (Unix seconds) dates signatures.
-        `access_token` is for WeCom applications and ignored by the others."""
+        `access_token` is for senders with token auth (`capabilities.TokenAuth`) and ignored by
+        the others. `default_timeout` is the request's timeout unless the settings carry one."""
         ...
 
     def render_digest(
@@ -119,9 +128,10 @@ class Sender(Protocol):
         *,
         now: float,
         access_token: str | None = None,
+        default_timeout: float = CHAT_TIMEOUT,
     ) -> OutboundRequest:
         """One request summing up `events` (chat channels only; `supports_digest` says which).
-        `access_token` as for `render`."""
+        `access_token` and `default_timeout` as for `render`."""
         ...
 
     def judge(self, status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
@@ -284,7 +294,8 @@ def body_excerpt(body: bytes) -> str:
 
 class ChatSender(Generic[ConfigT]):
     """What the chat senders share: a message (or a digest of several) turned into one request
-    by `_request`; the pasted webhook URL identifies the rate-limited target.
+    by `_request`, within the caller's `default_timeout`; the destination URL (the pasted
+    webhook) identifies the rate-limited target.
 
     Subclasses set `model` (their config class) and the `Sender` class attributes.
     """
@@ -295,12 +306,14 @@ class ChatSender(Generic[ConfigT]):
     # Chat platforms limit per robot or app; requests in parallel would only race each other
     # into the limit and could arrive out of order.
     one_at_a_time: ClassVar[bool] = True
+    requests_per_delivery: ClassVar[int] = 1
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock  # only for Retry-After dates
 
     def target_identity(self, config: ChannelConfig) -> str:
-        webhook = getattr(expect_config(config, self.model), "webhook_url", None)
+        settings = expect_config(config, self.model)
+        webhook = getattr(settings, settings.destination_field, None)
         if not isinstance(webhook, str):
             raise TypeError(f"{type(self).__name__} must say what identifies its target")
         return webhook
@@ -312,8 +325,10 @@ class ChatSender(Generic[ConfigT]):
         *,
         now: float,
         access_token: str | None = None,
+        default_timeout: float = CHAT_TIMEOUT,
     ) -> OutboundRequest:
-        return self._request(event.message, expect_config(config, self.model), now, access_token)
+        settings = expect_config(config, self.model)
+        return self._request(event.message, settings, now, access_token, default_timeout)
 
     def render_digest(
         self,
@@ -322,11 +337,18 @@ class ChatSender(Generic[ConfigT]):
         *,
         now: float,
         access_token: str | None = None,
+        default_timeout: float = CHAT_TIMEOUT,
     ) -> OutboundRequest:
         digest = digest_message(events)
-        return self._request(digest, expect_config(config, self.model), now, access_token)
+        settings = expect_config(config, self.model)
+        return self._request(digest, settings, now, access_token, default_timeout)
 
     def _request(
-        self, message: Message, config: ConfigT, now: float, access_token: str | None
+        self,
+        message: Message,
+        config: ConfigT,
+        now: float,
+        access_token: str | None,
+        timeout: float,
     ) -> OutboundRequest:
         raise NotImplementedError

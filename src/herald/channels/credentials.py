@@ -1,12 +1,14 @@
 """Which parts of a channel's settings are secret, and how they are shown, redacted and kept.
 
-Secret are: the declared secret fields (`SECRET_FIELDS`: signing secrets, the WeCom app secret);
-the credential parts of every URL (a userinfo password, query values named like token, key,
-sign, secret, passw, pwd, auth or credential, the Feishu/Slack/Discord path tokens); the whole
-webhook URL of the chat robots, which is their credential; the path and query of a custom URL
-marked `secret_url`; and the values of custom headers named like a credential
-(`is_credential_header`) or listed in `secret_headers`. Everything else is ordinary text: shown
-in clear by the API, the history and previews, and never redacted from bodies or error texts.
+Everything here derives from the marks on the settings model (`herald.channels.config_base`):
+secret are the fields marked `SecretValue` (signing secrets, the WeCom app secret); the
+credential parts of every `DestinationUrl` (a userinfo password, query values named like token,
+key, sign, secret, passw, pwd, auth or credential, the Feishu/Slack/Discord path tokens), the
+whole URL when it is marked `whole` (a chat robot's webhook is its credential), and its path and
+query while the field its mark names (`secret_url`) is true; and in a `SecretHeaders` field the
+values of headers named like a credential (`is_credential_header`) or listed in the field its
+mark names (`secret_headers`). Everything else is ordinary text: shown in clear by the API, the
+history and previews, and never redacted from bodies or error texts.
 
 `masked` is what the API and the audit log show. `secret_values` lists the secrets in clear for
 `redact_text`. `merge_masked` lets a client send back what it read: a secret sent back exactly
@@ -26,13 +28,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from yarl import URL
 
-from herald.channels.channel_config import (
-    SECRET_FIELDS,
-    SECRET_URL_TYPES,
-    URL_FIELDS,
-    ChannelConfig,
-    CustomConfig,
-)
+from herald.channels.config_base import ChannelConfig, DestinationUrl, marks
 from herald.channels.fields import MASK, is_credential_header
 from herald.security.redaction import mask_secret, mask_url_credentials, url_credentials
 
@@ -40,16 +36,22 @@ MIN_URL_CREDENTIAL = 8  # shorter URL parts are too likely to be ordinary words 
 MIN_SECRET = 4  # shorter secrets are left out of redaction: it would mangle any text
 
 
+def destination_fields(config: ChannelConfig) -> tuple[str, ...]:
+    """The fields of `config` naming where its requests go (its `DestinationUrl` fields)."""
+    return tuple(name for name, _ in marks(type(config)).urls)
+
+
 def secret_header_names(config: ChannelConfig) -> frozenset[str]:
-    """Lower-case names of `config`'s headers whose values are secret (custom channels)."""
-    if not isinstance(config, CustomConfig):
-        return frozenset()
-    marked = {name.lower() for name in config.secret_headers}
-    return frozenset(
-        name.lower()
-        for name in config.headers
-        if is_credential_header(name) or name.lower() in marked
-    )
+    """Lower-case names of `config`'s headers whose values are secret (`SecretHeaders` fields)."""
+    found: set[str] = set()
+    for field, mark in marks(type(config)).headers:
+        listed = {name.lower() for name in getattr(config, mark.listed_in)}
+        found.update(
+            name.lower()
+            for name in getattr(config, field)
+            if is_credential_header(name) or name.lower() in listed
+        )
+    return frozenset(found)
 
 
 def shown_headers(headers: Mapping[str, str], secret: frozenset[str]) -> dict[str, str]:
@@ -58,12 +60,29 @@ def shown_headers(headers: Mapping[str, str], secret: frozenset[str]) -> dict[st
 
 
 def shown_url(config: ChannelConfig, field: str) -> str:
-    """The URL in `field` as it may be shown: credential parts masked, and for a custom URL
-    marked `secret_url` its path and query replaced by `/****`."""
+    """The URL in `field` as it may be shown: credential parts masked, and while its path is
+    secret (`hides_path`) its path and query replaced by `/****`."""
     url: str = getattr(config, field)
-    if isinstance(config, CustomConfig) and config.secret_url:
+    if _path_secret(config, dict(marks(type(config)).urls)[field]):
         return mask_path_and_query(url)
     return mask_url_credentials(url)
+
+
+def hides_path(config: ChannelConfig) -> bool:
+    """Whether a destination URL's path and query are secret in `config` (`secret_url`)."""
+    return any(_path_secret(config, mark) for _, mark in marks(type(config)).urls)
+
+
+def _path_secret(config: ChannelConfig, mark: DestinationUrl) -> bool:
+    return mark.path_secret_if is not None and bool(getattr(config, mark.path_secret_if))
+
+
+def describe_target(config: ChannelConfig) -> str:
+    """The target of `config` as the targets list shows it: the type and its destination (the
+    model's `target_description` over the masked settings), secrets masked."""
+    view = masked(config)
+    template = config.target_description or "{" + config.destination_field + "}"
+    return f"{config.channel_type} {template.format_map(view)}".strip()
 
 
 def mask_path_and_query(url: str) -> str:
@@ -78,13 +97,14 @@ def mask_path_and_query(url: str) -> str:
 def masked(config: ChannelConfig) -> dict[str, Any]:
     """`config` as the API and the audit log show it: every secret masked, the rest in clear."""
     shown = config.model_dump(mode="json")
-    for name in SECRET_FIELDS[config.channel_type]:
+    found = marks(type(config))
+    for name in found.secrets:
         if shown.get(name) is not None:
             shown[name] = mask_secret(shown[name])
-    for name in URL_FIELDS[config.channel_type]:
+    for name, _ in found.urls:
         shown[name] = shown_url(config, name)
-    if isinstance(config, CustomConfig):
-        shown["headers"] = shown_headers(config.headers, secret_header_names(config))
+    for name, _ in found.headers:
+        shown[name] = shown_headers(getattr(config, name), secret_header_names(config))
     return shown
 
 
@@ -95,29 +115,28 @@ def secret_values(config: ChannelConfig) -> list[str]:
     URLs, since receivers and platforms often quote only those. Values shorter than 4 characters
     are left out: redacting them would mangle any text.
     """
+    declared = marks(type(config))
     found = [
-        value
-        for value in (getattr(config, name) for name in SECRET_FIELDS[config.channel_type])
-        if value is not None
+        value for value in (getattr(config, name) for name in declared.secrets) if value is not None
     ]
-    for name in URL_FIELDS[config.channel_type]:
-        found += _url_secrets(config, getattr(config, name))
-    if isinstance(config, CustomConfig):
-        secret = secret_header_names(config)
-        for name, value in config.headers.items():
-            if name.lower() in secret:
+    for name, mark in declared.urls:
+        found += _url_secrets(config, mark, getattr(config, name))
+    secret = secret_header_names(config)
+    for name, _ in declared.headers:
+        for header, value in getattr(config, name).items():
+            if header.lower() in secret:
                 found += _header_credentials(value)
     return sorted({v for v in found if len(v) >= MIN_SECRET}, key=len, reverse=True)
 
 
-def _url_secrets(config: ChannelConfig, url: str) -> list[str]:
+def _url_secrets(config: ChannelConfig, mark: DestinationUrl, url: str) -> list[str]:
     credentials = url_credentials(url)
     parts = [v for v in credentials if len(v) >= MIN_URL_CREDENTIAL]
-    if isinstance(config, CustomConfig) and config.secret_url:
+    if _path_secret(config, mark):
         return [url, *parts, *_path_and_query_parts(url)]
     # A URL is worth redacting whole only when it is, or holds, a credential: a plain URL in an
     # error text is ordinary information.
-    whole = config.channel_type in SECRET_URL_TYPES or bool(credentials)
+    whole = mark.whole or bool(credentials)
     return [url, *parts] if whole else parts
 
 
@@ -164,26 +183,36 @@ def merge_masked(incoming: Mapping[str, Any], stored: ChannelConfig) -> Merged:
     is `refuse_kept_secrets`'s decision, once the new settings are valid.
     """
     merged, kept = dict(incoming), []
-    for name in URL_FIELDS[stored.channel_type]:
+    declared = marks(type(stored))
+    for name, _ in declared.urls:
         current, shown = getattr(stored, name), shown_url(stored, name)
         if name in merged and merged[name] in (MASK, shown):
             merged[name] = current
             if shown != current:
                 kept.append(name)
-    for name in SECRET_FIELDS[stored.channel_type]:
+    for name in declared.secrets:
         current = getattr(stored, name)
         if current is not None and name in merged and merged[name] in (MASK, mask_secret(current)):
             merged[name] = current
             kept.append(name)
-    if isinstance(stored, CustomConfig) and isinstance(merged.get("headers"), Mapping):
-        by_name = {name.lower(): value for name, value in stored.headers.items()}
-        headers = dict(merged["headers"])
-        for name, value in headers.items():
-            if value == MASK and name.lower() in by_name:
-                headers[name] = by_name[name.lower()]
-                kept.append(f"headers.{name}")
-        merged["headers"] = headers
+    for name, _ in declared.headers:
+        if isinstance(merged.get(name), Mapping):
+            merged[name] = _merge_headers(name, merged[name], getattr(stored, name), kept)
     return Merged(merged, tuple(kept))
+
+
+def _merge_headers(
+    field: str, incoming: Mapping[str, Any], stored: Mapping[str, str], kept: list[str]
+) -> dict[str, Any]:
+    """`incoming` headers where "****" keeps the stored value of the header of that name;
+    appends `<field>.<name>` to `kept` for each."""
+    by_name = {name.lower(): value for name, value in stored.items()}
+    headers = dict(incoming)
+    for name, value in headers.items():
+        if value == MASK and name.lower() in by_name:
+            headers[name] = by_name[name.lower()]
+            kept.append(f"{field}.{name}")
+    return headers
 
 
 class KeptSecretRefused(ValueError):
@@ -213,7 +242,7 @@ def refuse_kept_secrets(config: ChannelConfig, stored: ChannelConfig, kept: Sequ
     """
     moved = [
         name
-        for name in URL_FIELDS[config.channel_type]
+        for name in destination_fields(config)
         if destination(getattr(config, name)) != destination(getattr(stored, name))
     ]
     if moved:
@@ -231,20 +260,25 @@ def refuse_kept_secrets(config: ChannelConfig, stored: ChannelConfig, kept: Sequ
 def _unmasked(
     config: ChannelConfig, stored: ChannelConfig, kept: Sequence[str]
 ) -> list[tuple[str, str]]:
-    if not isinstance(config, CustomConfig) or not isinstance(stored, CustomConfig):
+    """Kept secrets the new settings would show in clear (both settings of one type)."""
+    if type(config) is not type(stored):
         return []
+    declared = marks(type(config))
     secret = secret_header_names(config)
     problems = [
         (
             field,
             "was sent back masked but the header is no longer secret (not named like a "
-            "credential, not in secret_headers): enter its value again to show it in clear",
+            f"credential, not in {mark.listed_in}): enter its value again to show it in clear",
         )
+        for name, mark in declared.headers
         for field in kept
-        if field.startswith("headers.") and field.removeprefix("headers.").lower() not in secret
+        if field.startswith(f"{name}.") and field.removeprefix(f"{name}.").lower() not in secret
     ]
-    if "url" in kept and stored.secret_url and not config.secret_url:
-        problems.append(
-            ("url", "was sent back masked but secret_url is now false: enter the URL again")
-        )
+    for name, url_mark in declared.urls:
+        flag = url_mark.path_secret_if
+        if name in kept and flag and getattr(stored, flag) and not getattr(config, flag):
+            problems.append(
+                (name, f"was sent back masked but {flag} is now false: enter the URL again")
+            )
     return problems

@@ -8,11 +8,14 @@ with `{"status":1111,"wait":5,…}` and no errcode at all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import AfterValidator, Field
 
 from herald.channels.base import (
-    CHAT_TIMEOUT,
     JSON_HEADERS,
     ChatSender,
     OutboundRequest,
@@ -27,7 +30,16 @@ from herald.channels.base import (
     retry_after,
     trim,
 )
-from herald.channels.channel_config import ChannelConfig, DingTalkConfig
+from herald.channels.config_base import ChannelConfig, DestinationUrl, FieldText, Text
+from herald.channels.fields import (
+    MAX_URL,
+    MentionId,
+    Secret,
+    field_error,
+    http_url,
+    mentions,
+    optional,
+)
 from herald.domain.messages import Message, digest_lines, footer, host_sections, text
 from herald.security.redaction import mask_url_credentials
 from herald.security.signing import dingtalk_signed_url
@@ -75,6 +87,76 @@ SECURITY_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
+_MOBILE = re.compile(r"\+?[0-9][0-9\- ]{2,19}")
+
+
+def _mobile(value: str) -> str:
+    if not _MOBILE.fullmatch(value):
+        raise field_error("mobile", f"{value!r} is not a phone number such as 13800000000")
+    return value
+
+
+def _signing_secret(value: str) -> str:
+    if not value.startswith("SEC"):
+        raise field_error(
+            "sign_secret",
+            "sign_secret must be the robot's signing secret, which starts with SEC "
+            "(DingTalk robot settings → 安全设置 → 加签)",
+        )
+    return value
+
+
+def _unsigned(value: str) -> str:
+    names = {name for name, _ in parse_qsl(urlsplit(value).query, keep_blank_values=True)}
+    if names & {"timestamp", "sign"}:
+        raise field_error(
+            "webhook_url",
+            "webhook_url must be the robot's plain URL without timestamp/sign parameters; put "
+            "the SEC… secret in sign_secret and Herald signs every message",
+        )
+    return value
+
+
+DingTalkWebhook = Annotated[
+    str,
+    Field(max_length=MAX_URL),
+    http_url("https://oapi.dingtalk.com/robot/send?access_token=…"),
+    AfterValidator(_unsigned),
+    # Whoever has a robot's webhook URL can post to its group: the whole URL is the credential.
+    DestinationUrl(whole=True),
+]
+DingTalkSecret = Annotated[Secret, optional(_signing_secret)]
+Mobile = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_mobile)]
+
+
+class DingTalkConfig(ChannelConfig):
+    """A DingTalk custom robot: its webhook URL and, with 加签 on, its SEC… signing secret."""
+
+    channel_type: ClassVar[str] = "dingtalk"
+    type_label: ClassVar[Text] = Text("钉钉", "DingTalk")
+    destination_field: ClassVar[str] = "webhook_url"
+    usual_hosts: ClassVar[tuple[str, ...]] = ("oapi.dingtalk.com",)
+    credential_param: ClassVar[str | None] = "access_token"
+    field_texts: ClassVar[Mapping[str, FieldText]] = {
+        "webhook_url": FieldText(
+            Text("Webhook 地址", "Webhook URL"),
+            placeholder="https://oapi.dingtalk.com/robot/send?access_token=…",
+        ),
+        "sign_secret": FieldText(Text("签名密钥", "Signing secret"), placeholder="SEC…"),
+        "at_mobiles": FieldText(
+            Text("@成员（手机号）", "Mention members (phone numbers)"), placeholder="13800000000"
+        ),
+        "at_user_ids": FieldText(Text("@成员（userId）", "Mention members (userId)")),
+        "at_all": FieldText(Text("@所有人", "@all")),
+    }
+
+    webhook_url: DingTalkWebhook
+    sign_secret: DingTalkSecret = None
+    at_mobiles: list[Mobile] = mentions()
+    at_user_ids: list[MentionId] = mentions()
+    at_all: bool = False
+
+
 class DingTalkSender(ChatSender[DingTalkConfig]):
     """Sender for the `dingtalk` channel type."""
 
@@ -84,7 +166,12 @@ class DingTalkSender(ChatSender[DingTalkConfig]):
     default_rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit(20, 60.0),)
 
     def _request(
-        self, message: Message, config: DingTalkConfig, now: float, access_token: str | None
+        self,
+        message: Message,
+        config: DingTalkConfig,
+        now: float,
+        access_token: str | None,
+        timeout: float,
     ) -> OutboundRequest:
         url = config.webhook_url
         if config.sign_secret:
@@ -98,7 +185,7 @@ class DingTalkSender(ChatSender[DingTalkConfig]):
             url=url,
             headers=JSON_HEADERS,
             body=fit_message(render, message, MAX_BODY),
-            timeout=CHAT_TIMEOUT,
+            timeout=timeout,
             redacted_url=mask_url_credentials(url),
             redacted_headers=JSON_HEADERS,
         )

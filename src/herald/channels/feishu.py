@@ -9,10 +9,11 @@ for the legacy answer without `code`; business errors arrive with HTTP 200.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field
 
 from herald.channels.base import (
-    CHAT_TIMEOUT,
     JSON_HEADERS,
     ChatSender,
     OutboundRequest,
@@ -27,7 +28,14 @@ from herald.channels.base import (
     retry_after,
     trim,
 )
-from herald.channels.channel_config import ChannelConfig, FeishuConfig
+from herald.channels.config_base import (
+    ChannelConfig,
+    DestinationUrl,
+    FieldText,
+    PathHint,
+    Text,
+)
+from herald.channels.fields import MAX_URL, MentionId, Secret, http_url, mentions
 from herald.domain.messages import Message, digest_lines, footer, host_sections, text
 from herald.security.redaction import mask_url_credentials
 from herald.security.signing import feishu_sign
@@ -53,6 +61,42 @@ PERMANENT_HINTS: Mapping[int, str] = {
 }
 RATE_LIMIT_CODES = frozenset({11232, 99991400})
 
+FeishuUrl = Annotated[
+    str,
+    Field(max_length=MAX_URL),
+    http_url("https://open.feishu.cn/open-apis/bot/v2/hook/…"),
+    # Whoever has a bot's webhook URL can post to its group: the whole URL is the credential.
+    DestinationUrl(whole=True),
+]
+
+
+class FeishuConfig(ChannelConfig):
+    """A Feishu / Lark custom bot: its webhook URL and, with 签名校验 on, its signing secret."""
+
+    channel_type: ClassVar[str] = "feishu"
+    type_label: ClassVar[Text] = Text("飞书", "Feishu")
+    destination_field: ClassVar[str] = "webhook_url"
+    usual_hosts: ClassVar[tuple[str, ...]] = ("open.feishu.cn", "open.larksuite.com")
+    path_hint: ClassVar[PathHint | None] = PathHint(
+        "/open-apis/bot/v2/hook/", "a bot webhook (…/open-apis/bot/v2/hook/<token>)"
+    )
+    field_texts: ClassVar[Mapping[str, FieldText]] = {
+        "webhook_url": FieldText(
+            Text("Webhook 地址", "Webhook URL"),
+            placeholder="https://open.feishu.cn/open-apis/bot/v2/hook/…",
+        ),
+        "sign_secret": FieldText(Text("签名密钥", "Signing secret")),
+        "mention_all": FieldText(Text("@所有人", "@all")),
+        "mention_open_ids": FieldText(
+            Text("@成员（open_id）", "Mention members (open_id)"), placeholder="ou_…"
+        ),
+    }
+
+    webhook_url: FeishuUrl
+    sign_secret: Secret = None
+    mention_all: bool = False
+    mention_open_ids: list[MentionId] = mentions()
+
 
 class FeishuSender(ChatSender[FeishuConfig]):
     """Sender for the `feishu` channel type."""
@@ -66,7 +110,12 @@ class FeishuSender(ChatSender[FeishuConfig]):
     )
 
     def _request(
-        self, message: Message, config: FeishuConfig, now: float, access_token: str | None
+        self,
+        message: Message,
+        config: FeishuConfig,
+        now: float,
+        access_token: str | None,
+        timeout: float,
     ) -> OutboundRequest:
         envelope: dict[str, Any] = {}
         if config.sign_secret:
@@ -86,7 +135,7 @@ class FeishuSender(ChatSender[FeishuConfig]):
             url=config.webhook_url,
             headers=JSON_HEADERS,
             body=fit_message(render, message, MAX_BODY),
-            timeout=CHAT_TIMEOUT,
+            timeout=timeout,
             redacted_url=mask_url_credentials(config.webhook_url),
             redacted_headers=JSON_HEADERS,
         )

@@ -1,8 +1,8 @@
 """WeCom application messages (the PRD's `wechat` type): markdown sent with an access token.
 
 Contract notes: platforms.md §3.1 and §3.3. Senders do no I/O, so the token round trip is
-split: `token_request` builds the gettoken call, `parse_token` reads its answer, and `render`
-takes the token as a keyword. `judge` answers TOKEN_EXPIRED for 40014/42001/41001 so the engine
+split (the `capabilities.TokenAuth` protocol): `token_request` builds the gettoken call,
+`parse_token` reads its answer, and `render` takes the token as a keyword. `judge` answers TOKEN_EXPIRED for 40014/42001/41001 so the engine
 refreshes once and resends. Content stays within 2048 UTF-8 bytes. Classification uses
 `errcode` only: `errmsg` wording varies and embeds request ids.
 """
@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
-from urllib.parse import quote, urlencode
+from typing import Annotated, Any, ClassVar
+from urllib.parse import quote, urlencode, urlsplit
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from herald.channels.base import (
     CHAT_TIMEOUT,
@@ -31,7 +33,15 @@ from herald.channels.base import (
     retry_after,
     trim,
 )
-from herald.channels.channel_config import ChannelConfig, WeChatConfig
+from herald.channels.config_base import ChannelConfig, DestinationUrl, FieldText, Text
+from herald.channels.fields import (
+    MAX_ID,
+    MAX_URL,
+    RequiredSecret,
+    empty_is_none,
+    field_error,
+    http_url,
+)
 from herald.domain.events import EventType
 from herald.domain.messages import Message, digest_lines, footer, host_sections, text
 from herald.security.redaction import mask_url_credentials
@@ -71,6 +81,91 @@ STATUS_TONES: Mapping[str, str] = {
 }
 
 
+def _strict_int(value: Any) -> Any:
+    # The PRD types agent_id as int64; "1000002" in JSON is most likely a form bug, not intent.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise field_error(
+            "int_type",
+            "agent_id must be an integer: the AgentId shown on the app's page in the WeCom "
+            "admin console, e.g. 1000002",
+        )
+    return value
+
+
+def _recipients(limit: int, what: str) -> AfterValidator:
+    def check(value: str | None) -> str | None:
+        ids = [part for part in (value or "").split("|") if part]
+        if len(ids) > limit:
+            raise field_error(
+                "recipients", f"at most {limit} {what} separated by |, got {len(ids)}"
+            )
+        if any(len(part) > MAX_ID or part != part.strip() for part in ids):
+            raise field_error("recipients", f"each of the {what} must be 1-{MAX_ID} characters")
+        return value
+
+    return AfterValidator(check)
+
+
+def _api_base(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise field_error(
+            "api_base", "api_base must be scheme://host[:port][/prefix] without a query or fragment"
+        )
+    return value.rstrip("/")
+
+
+Recipients = Annotated[
+    Annotated[str, Field(max_length=14_000)] | None, BeforeValidator(empty_is_none)
+]
+CorpId = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+AgentId = Annotated[int, BeforeValidator(_strict_int), Field(ge=1, le=2**63 - 1)]
+ToUser = Annotated[str, Field(max_length=70_000), _recipients(1000, "users")]
+ToParty = Annotated[Recipients, _recipients(100, "parties")]
+ToTag = Annotated[Recipients, _recipients(100, "tags")]
+ApiBase = Annotated[
+    str,
+    Field(max_length=MAX_URL),
+    http_url("https://qyapi.weixin.qq.com"),
+    AfterValidator(_api_base),
+    DestinationUrl(),
+]
+
+
+class WeChatConfig(ChannelConfig):
+    """The PRD's `wechat` type: a WeCom self-built application (corp id, agent id, secret)."""
+
+    channel_type: ClassVar[str] = "wechat"
+    type_label: ClassVar[Text] = Text("企业微信应用", "WeCom app")
+    destination_field: ClassVar[str] = "api_base"
+    usual_hosts: ClassVar[tuple[str, ...]] = ("qyapi.weixin.qq.com",)
+    target_description: ClassVar[str | None] = "{api_base} agent {agent_id}"
+    field_texts: ClassVar[Mapping[str, FieldText]] = {
+        "corp_id": FieldText(Text("企业 ID（corp_id）", "Corp ID"), placeholder="ww…"),
+        "agent_id": FieldText(Text("应用 AgentId", "AgentId"), placeholder="1000002"),
+        "secret": FieldText(Text("应用 Secret", "App secret")),
+        # Emptied, to_user means "no users" (parties or tags only), not the default @all.
+        "to_user": FieldText(Text("接收成员（to_user）", "To users (to_user)"), send_empty=True),
+        "to_party": FieldText(Text("接收部门（to_party）", "To departments (to_party)")),
+        "to_tag": FieldText(Text("接收标签（to_tag）", "To tags (to_tag)")),
+        "api_base": FieldText(Text("API 地址", "API base")),
+    }
+
+    corp_id: CorpId
+    agent_id: AgentId
+    secret: RequiredSecret
+    to_user: ToUser = "@all"
+    to_party: ToParty = None
+    to_tag: ToTag = None
+    api_base: ApiBase = "https://qyapi.weixin.qq.com"
+
+    @model_validator(mode="after")
+    def _has_recipient(self) -> WeChatConfig:
+        if not (self.to_user or self.to_party or self.to_tag):
+            raise ValueError("at least one of to_user, to_party or to_tag must name a recipient")
+        return self
+
+
 class WeComAppSender(ChatSender[WeChatConfig]):
     """Sender for the `wechat` channel type (WeCom application message API)."""
 
@@ -80,6 +175,7 @@ class WeComAppSender(ChatSender[WeChatConfig]):
     # Each member takes at most 30 messages a minute from an app and WeCom silently drops
     # the rest, so the app as a whole is held to that pace.
     default_rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit(30, 60.0),)
+    requests_per_delivery: ClassVar[int] = 3  # gettoken, send, send again after a refresh
 
     def target_identity(self, config: ChannelConfig) -> str:
         app = expect_config(config, WeChatConfig)
@@ -90,7 +186,9 @@ class WeComAppSender(ChatSender[WeChatConfig]):
         app = expect_config(config, WeChatConfig)
         return f"{app.api_base}\n{app.corp_id}\n{app.secret}"
 
-    def token_request(self, config: ChannelConfig) -> OutboundRequest:
+    def token_request(
+        self, config: ChannelConfig, *, timeout: float = CHAT_TIMEOUT
+    ) -> OutboundRequest:
         """GET {api_base}/cgi-bin/gettoken?corpid=…&corpsecret=… (the secret is redacted)."""
         app = expect_config(config, WeChatConfig)
         query = urlencode({"corpid": app.corp_id, "corpsecret": app.secret})
@@ -100,7 +198,7 @@ class WeComAppSender(ChatSender[WeChatConfig]):
             url=url,
             headers={},
             body=b"",
-            timeout=CHAT_TIMEOUT,
+            timeout=timeout,
             redacted_url=mask_url_credentials(url),
             redacted_headers={},
         )
@@ -119,7 +217,12 @@ class WeComAppSender(ChatSender[WeChatConfig]):
         return classify(code, reply, status, {}, self._clock)
 
     def _request(
-        self, message: Message, app: WeChatConfig, now: float, access_token: str | None
+        self,
+        message: Message,
+        app: WeChatConfig,
+        now: float,
+        access_token: str | None,
+        timeout: float,
     ) -> OutboundRequest:
         if not access_token:
             raise ValueError("a wechat message needs an access token: call token_request first")
@@ -130,7 +233,7 @@ class WeComAppSender(ChatSender[WeChatConfig]):
             url=url,
             headers=JSON_HEADERS,
             body=json_bytes(build_body(app, content.decode())),
-            timeout=CHAT_TIMEOUT,
+            timeout=timeout,
             redacted_url=mask_url_credentials(url),
             redacted_headers=JSON_HEADERS,
         )

@@ -8,10 +8,11 @@ application messages. Errors arrive with HTTP 200 and are classified by `errcode
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Annotated, ClassVar
+
+from pydantic import Field
 
 from herald.channels.base import (
-    CHAT_TIMEOUT,
     JSON_HEADERS,
     ChatSender,
     OutboundRequest,
@@ -25,7 +26,8 @@ from herald.channels.base import (
     parse_json_object,
     trim,
 )
-from herald.channels.channel_config import ChannelConfig, WeComBotConfig
+from herald.channels.config_base import ChannelConfig, DestinationUrl, FieldText, Text
+from herald.channels.fields import MAX_URL, http_url
 from herald.channels.wecom_app import classify, wecom_markdown
 from herald.domain.messages import Message
 from herald.security.redaction import mask_url_credentials
@@ -42,6 +44,33 @@ PERMANENT_HINTS: Mapping[int, str] = {
 }
 
 
+WeComBotUrl = Annotated[
+    str,
+    Field(max_length=MAX_URL),
+    http_url("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…"),
+    # Whoever has a robot's webhook URL can post to its group: the whole URL is the credential.
+    DestinationUrl(whole=True),
+]
+
+
+class WeComBotConfig(ChannelConfig):
+    """A WeCom group robot: its webhook URL, whose `key` is the only credential."""
+
+    channel_type: ClassVar[str] = "wecom_bot"
+    type_label: ClassVar[Text] = Text("企业微信群机器人", "WeCom robot")
+    destination_field: ClassVar[str] = "webhook_url"
+    usual_hosts: ClassVar[tuple[str, ...]] = ("qyapi.weixin.qq.com",)
+    credential_param: ClassVar[str | None] = "key"
+    field_texts: ClassVar[Mapping[str, FieldText]] = {
+        "webhook_url": FieldText(
+            Text("Webhook 地址", "Webhook URL"),
+            placeholder="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…",
+        ),
+    }
+
+    webhook_url: WeComBotUrl
+
+
 class WeComBotSender(ChatSender[WeComBotConfig]):
     """Sender for the `wecom_bot` channel type."""
 
@@ -51,7 +80,12 @@ class WeComBotSender(ChatSender[WeComBotConfig]):
     default_rate_limits: ClassVar[tuple[RateLimit, ...]] = (RateLimit(20, 60.0),)
 
     def _request(
-        self, message: Message, config: WeComBotConfig, now: float, access_token: str | None
+        self,
+        message: Message,
+        config: WeComBotConfig,
+        now: float,
+        access_token: str | None,
+        timeout: float,
     ) -> OutboundRequest:
         content = fit_message(lambda m, n: wecom_markdown(m, n).encode(), message, MAX_CONTENT)
         body = {"msgtype": "markdown", "markdown": {"content": content.decode()}}
@@ -60,7 +94,7 @@ class WeComBotSender(ChatSender[WeComBotConfig]):
             url=config.webhook_url,
             headers=JSON_HEADERS,
             body=json_bytes(body),
-            timeout=CHAT_TIMEOUT,
+            timeout=timeout,
             redacted_url=mask_url_credentials(config.webhook_url),
             redacted_headers=JSON_HEADERS,
         )

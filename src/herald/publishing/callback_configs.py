@@ -15,14 +15,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from herald.access.roles import Principal
-from herald.channels.channel_config import (
-    URL_FIELDS,
-    ChannelConfig,
-    CustomConfig,
-    parse_channel_config,
-)
+from herald.channels.capabilities import OwnRetryPolicy
+from herald.channels.channel_config import ChannelConfig, parse_channel_config
 from herald.channels.credentials import (
     KeptSecretRefused,
+    describe_target,
+    destination_fields,
+    hides_path,
     masked,
     merge_masked,
     refuse_kept_secrets,
@@ -55,15 +54,9 @@ def target_key(channel_type: str, config: ChannelConfig) -> str:
 
 
 def channel_policy(config: ChannelConfig) -> dict[str, Any] | None:
-    """The retry settings fan-out and workers need without decrypting the channel (custom only)."""
-    if isinstance(config, CustomConfig):
-        return {
-            "retries": config.retry_count,
-            "interval": float(config.retry_interval),
-            "timeout": float(config.timeout),
-            "ordered": config.ordered,
-        }
-    return None
+    """The retry settings fan-out and workers need without decrypting the channel, for settings
+    that carry their own (`OwnRetryPolicy`); None: Herald's schedule and timeout."""
+    return config.delivery_policy() if isinstance(config, OwnRetryPolicy) else None
 
 
 def describe_config(config: CallbackConfig) -> dict[str, Any]:
@@ -96,7 +89,7 @@ def check_egress(position: int, config: ChannelConfig, policy: EgressPolicy) -> 
 
     Only a first line: names are resolved, and checked, when a delivery connects.
     """
-    for name in URL_FIELDS[config.channel_type]:
+    for name in destination_fields(config):
         try:
             check_url(getattr(config, name), policy)
         except EgressDenied as exc:
@@ -221,21 +214,14 @@ class CallbackService:
 def _register_targets(uow: UnitOfWork, channels: Sequence[Channel], now: Any) -> None:
     """Create the channels' target rows; a target row is shared and described once, so the
     description of a URL marked `secret_url` is masked again even if the row came first."""
-    described = [(ch.target_key, ch.type, _describe_target(ch)) for ch in channels]
+    described = [(ch.target_key, ch.type, describe_target(ch.config)) for ch in channels]
     ensure_targets(uow.conn, described, now)
     hidden = [
         (key, description)
         for ch, (key, _, description) in zip(channels, described, strict=True)
-        if isinstance(ch.config, CustomConfig) and ch.config.secret_url
+        if hides_path(ch.config)
     ]
     store.hide_target_paths(uow.conn, hidden)
-
-
-def _describe_target(channel: Channel) -> str:
-    view = masked(channel.config)
-    where = view.get("webhook_url") or view.get("url") or view.get("api_base") or ""
-    extra = f" agent {view['agent_id']}" if "agent_id" in view else ""
-    return f"{channel.type} {where}{extra}".strip()
 
 
 def _assemble(

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from herald.channels.channel_config import CONFIG_MODELS
+from herald.channels.registry import channel_types
 from herald.domain.events import EventType
 from herald.domain.release import Environment, Strategy, TaskType
 from herald.domain.shapes import JsonInt, Name, ResourceId, Strict
@@ -60,18 +60,17 @@ class Filters(Strict):
     strategies: list[Strategy] = Field(default_factory=list, max_length=3)
 
 
+def _registered_types(schema: dict[str, Any]) -> None:
+    # Read from the registry when the schema is generated, so it lists every registered type.
+    schema["description"] = ", ".join(channel_types())
+    schema["enum"] = sorted(channel_types())
+
+
 class ChannelIn(Strict):
     id: ResourceId | None = Field(default=None, description="keep a channel's id when updating")
     # The valid types are documented as an enum; the service checks them itself so an unknown
     # type is answered with the list of valid ones.
-    type: Annotated[
-        str,
-        Field(
-            max_length=32,
-            description="feishu, dingtalk, wechat, wecom_bot, custom",
-            json_schema_extra={"enum": sorted(CONFIG_MODELS)},
-        ),
-    ]
+    type: Annotated[str, Field(max_length=32, json_schema_extra=_registered_types)]
     enabled: bool = Field(default=True, strict=True)
     config: dict[str, Any] = Field(description="channel-specific settings; see the channel guide")
     rate_limit: RateLimitIn | None = Field(

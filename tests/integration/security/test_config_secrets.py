@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from herald.api.app import create_app
 from herald.bootstrap import Container
-from herald.channels.channel_config import CustomConfig
+from herald.channels.custom import CustomConfig
 from herald.fakeplatforms import Behaviour, FakePlatforms, FakePlatformsThread
 from herald.fakeplatforms.records import Platform
 from tests.integration.api.helpers import AUTH, create_project

@@ -8,18 +8,17 @@ import pytest
 from pydantic import ValidationError
 
 from herald.channels.channel_config import (
-    SECRET_FIELDS,
-    URL_FIELDS,
-    CustomConfig,
-    DingTalkConfig,
     UnknownChannelType,
-    WeChatConfig,
     host_warnings,
     load_channel_config,
     parse_channel_config,
 )
-from herald.channels.credentials import masked, merge_masked, secret_values
+from herald.channels.config_base import marks
+from herald.channels.credentials import destination_fields, masked, merge_masked, secret_values
+from herald.channels.custom import CustomConfig
+from herald.channels.dingtalk import DingTalkConfig
 from herald.channels.registry import SENDERS
+from herald.channels.wecom_app import WeChatConfig
 from tests.unit.channels.support import CHANNEL_TYPES, RAW_CONFIGS, config
 
 URL = "https://example.com/hook"
@@ -285,10 +284,34 @@ def test_unknown_type_lists_the_valid_ones() -> None:
     assert "carrier-pigeon" in str(caught.value) and "wecom_bot" in str(caught.value)
 
 
-def test_every_sender_has_a_model_and_secret_fields() -> None:
-    assert set(SENDERS) == set(SECRET_FIELDS) == set(URL_FIELDS) == set(CHANNEL_TYPES)
+# What the marks on the built-in models declare (the per-type tables they replaced).
+SECRET_FIELDS = {
+    "feishu": ("sign_secret",),
+    "dingtalk": ("sign_secret",),
+    "wechat": ("secret",),
+    "wecom_bot": (),
+    "custom": ("signing_secret",),
+}
+URL_FIELDS = {
+    "feishu": ("webhook_url",),
+    "dingtalk": ("webhook_url",),
+    "wechat": ("api_base",),
+    "wecom_bot": ("webhook_url",),
+    "custom": ("url",),
+}
+
+
+def test_every_sender_has_a_model_with_its_secret_and_url_fields_marked() -> None:
+    assert tuple(SENDERS) == CHANNEL_TYPES
     for channel_type, sender in SENDERS.items():
-        assert sender.config_model.channel_type == channel_type
+        model = sender.config_model
+        assert model.channel_type == channel_type
+        assert marks(model).secrets == SECRET_FIELDS[channel_type]
+        assert destination_fields(config(channel_type)) == URL_FIELDS[channel_type]
+        whole = {name for name, mark in marks(model).urls if mark.whole}
+        assert whole == (
+            {"webhook_url"} if channel_type in ("feishu", "dingtalk", "wecom_bot") else set()
+        )
 
 
 def test_masked_hides_every_secret() -> None:

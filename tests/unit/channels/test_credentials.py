@@ -7,20 +7,17 @@ from typing import Any
 
 import pytest
 
-from herald.channels.channel_config import (
-    SECRET_FIELDS,
-    URL_FIELDS,
-    ChannelConfig,
-    CustomConfig,
-    parse_channel_config,
-)
+from herald.channels.channel_config import ChannelConfig, parse_channel_config
+from herald.channels.config_base import marks
 from herald.channels.credentials import (
     KeptSecretRefused,
+    destination_fields,
     masked,
     merge_masked,
     refuse_kept_secrets,
     secret_values,
 )
+from herald.channels.custom import CustomConfig
 from herald.channels.fields import is_credential_header
 from tests.unit.channels.support import CHANNEL_TYPES, config
 
@@ -125,7 +122,7 @@ KEPT = {
 
 def moved(channel_type: str, url: str) -> tuple[ChannelConfig, ChannelConfig, tuple[str, ...]]:
     stored = config(channel_type)
-    (field,) = URL_FIELDS[channel_type]
+    (field,) = destination_fields(stored)
     merged = merge_masked({**masked(stored), field: url}, stored)
     return parse_channel_config(channel_type, merged.settings), stored, merged.kept
 
@@ -134,14 +131,15 @@ def moved(channel_type: str, url: str) -> tuple[ChannelConfig, ChannelConfig, tu
 def test_masked_secrets_do_not_follow_a_new_destination(channel_type: str) -> None:
     new, stored, kept = moved(channel_type, MOVED[channel_type])
     assert set(kept) == KEPT[channel_type]
-    assert set(SECRET_FIELDS[channel_type]) <= KEPT[channel_type]  # every declared secret
+    declared = marks(type(stored)).secrets
+    assert set(declared) <= KEPT[channel_type]  # every declared secret
     if not kept:  # a robot's only secret is its URL, entered anew
         refuse_kept_secrets(new, stored, kept)
         return
     with pytest.raises(KeptSecretRefused) as refused:
         refuse_kept_secrets(new, stored, kept)
     assert {field for field, _ in refused.value.problems} == KEPT[channel_type]
-    (url_field,) = URL_FIELDS[channel_type]
+    (url_field,) = destination_fields(stored)
     assert all(
         f"{url_field} now points at another scheme, host or port" in message
         and "entered again" in message
