@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from herald.channels.base import OutboundRequest, Outcome, OutcomeKind
+from herald.channels.base import OutboundRequest, Outcome, OutcomeKind, Sender
+from herald.channels.capabilities import TokenAuth
 from herald.channels.credentials import secret_values
 from herald.channels.registry import get_sender
 from herald.delivery.http_client import HttpClient, HttpResult
@@ -71,15 +72,14 @@ class AttemptRunner:
 
     async def _send(self, claimed: Claimed, config: CallbackConfig, channel: Channel) -> Sent:
         sender = get_sender(channel.type)
-        token: str | None = None
-        if channel.type == "wechat":
-            got = await self.tokens.get(sender, channel.config)
-            if isinstance(got, TokenFailure):
-                # The gettoken transport result, so a guard refusal is recorded as blocked.
-                return Sent(None, got.transport, got.outcome)
-            token = got
+        if not isinstance(sender, TokenAuth):
+            return await self._once(sender, claimed, config, channel, None)
+        token = await self.tokens.get(sender, channel.config)
+        if isinstance(token, TokenFailure):
+            # The gettoken transport result, so a guard refusal is recorded as blocked.
+            return Sent(None, token.transport, token.outcome)
         sent = await self._once(sender, claimed, config, channel, token)
-        if sent.outcome.kind is OutcomeKind.TOKEN_EXPIRED and token is not None:
+        if sent.outcome.kind is OutcomeKind.TOKEN_EXPIRED:
             await self.tokens.invalidate(sender, channel.config, token)
             got = await self.tokens.get(sender, channel.config)
             if isinstance(got, TokenFailure):
@@ -89,17 +89,15 @@ class AttemptRunner:
 
     async def _once(
         self,
-        sender: Any,
+        sender: Sender,
         claimed: Claimed,
         config: CallbackConfig,
         channel: Channel,
         token: str | None,
     ) -> Sent:
         request = self._render(sender, claimed, config, channel, token)
-        # Custom channels carry their own timeout; chat platforms share the operator's setting.
-        seconds = request.timeout if channel.type == "custom" else self.chat_timeout
         result = await self.http.request(
-            request.method, request.url, request.headers, request.body, seconds
+            request.method, request.url, request.headers, request.body, request.timeout
         )
         if result.status is None:
             kind = OutcomeKind.PERMANENT if result.blocked else OutcomeKind.RETRYABLE
@@ -109,18 +107,22 @@ class AttemptRunner:
 
     def _render(
         self,
-        sender: Any,
+        sender: Sender,
         claimed: Claimed,
         config: CallbackConfig,
         channel: Channel,
         token: str | None,
     ) -> OutboundRequest:
-        now = self.clock.time()
+        """The request for `claimed`; senders without a timeout of their own get the operator's
+        (`worker.request_timeout`)."""
+        now, timeout = self.clock.time(), self.chat_timeout
         if claimed.kind == "digest":
             views = [
                 event_view(did, ev, config, channel, self.base_url) for did, ev in claimed.members
             ]
-            return sender.render_digest(views, channel.config, now=now, access_token=token)  # type: ignore[no-any-return]
+            return sender.render_digest(
+                views, channel.config, now=now, access_token=token, default_timeout=timeout
+            )
         if claimed.payload is None:
             raise LookupError(f"delivery {claimed.id} has no event to send")
         view = event_view(
@@ -132,7 +134,9 @@ class AttemptRunner:
             with_message=sender.renders_message,
             missed_before=claimed.missed_before,
         )
-        return sender.render(view, channel.config, now=now, access_token=token)  # type: ignore[no-any-return]
+        return sender.render(
+            view, channel.config, now=now, access_token=token, default_timeout=timeout
+        )
 
     def _record(
         self, claimed: Claimed, channel: Channel, sent: Sent, started: dt.datetime

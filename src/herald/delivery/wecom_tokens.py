@@ -1,4 +1,5 @@
-"""WeCom access tokens: cached per app for every worker, refreshed once when WeCom rejects one.
+"""Access tokens of channels with token auth (`channels.capabilities.TokenAuth`: WeCom
+applications): cached per app for every worker, refreshed once when the platform rejects one.
 
 Tokens live in process memory and, encrypted, in the store so other workers reuse them instead
 of calling gettoken (WeCom throttles and may block apps that fetch tokens too often). A refresh
@@ -10,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
 from herald.channels.base import Outcome, OutcomeKind
+from herald.channels.capabilities import TokenAuth
+from herald.channels.config_base import ChannelConfig
 from herald.delivery.http_client import HttpClient, HttpResult
 from herald.runtime.clock import Clock
 from herald.security.encryption import KeyRing, fingerprint
@@ -47,7 +49,7 @@ class WeComTokens:
         self._memory: dict[str, tuple[str, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def get(self, sender: Any, config: Any) -> str | TokenFailure:
+    async def get(self, sender: TokenAuth, config: ChannelConfig) -> str | TokenFailure:
         """A valid token for the app in `config`, or why gettoken failed."""
         key = fingerprint(sender.token_cache_key(config), TOKEN_KEY)
         fresh = self._fresh(key)
@@ -59,7 +61,7 @@ class WeComTokens:
                 return fresh
             return await self._fetch(key, sender, config)
 
-    async def invalidate(self, sender: Any, config: Any, token: str) -> None:
+    async def invalidate(self, sender: TokenAuth, config: ChannelConfig, token: str) -> None:
         key = fingerprint(sender.token_cache_key(config), TOKEN_KEY)
         cached = self._memory.get(key)
         if cached and cached[0] == token:
@@ -85,10 +87,12 @@ class WeComTokens:
         with self.db.transaction() as uow:
             uow.execute(wecom_tokens.delete().where(wecom_tokens.c.key == key))
 
-    async def _fetch(self, key: str, sender: Any, config: Any) -> str | TokenFailure:
-        request = sender.token_request(config)
+    async def _fetch(
+        self, key: str, sender: TokenAuth, config: ChannelConfig
+    ) -> str | TokenFailure:
+        request = sender.token_request(config, timeout=self.timeout)
         result = await self.http.request(
-            request.method, request.url, request.headers, None, self.timeout
+            request.method, request.url, request.headers, None, request.timeout
         )
         if result.status is None:
             kind = OutcomeKind.PERMANENT if result.blocked else OutcomeKind.RETRYABLE

@@ -84,7 +84,8 @@ def claim_policy(settings: WorkerSettings) -> ClaimPolicy:
 
     def lease_seconds(channel_type: str, policy: dict[str, Any] | None) -> float:
         timeout = retry_policy(policy, settings.request_timeout).timeout
-        calls = 3 if channel_type == "wechat" else 1  # gettoken, send, send after a refresh
+        sender = SENDERS.get(channel_type)
+        calls = sender.requests_per_delivery if sender else 1
         return timeout * calls + settings.lease_margin
 
     digest = frozenset(t for t, s in SENDERS.items() if s.supports_digest)
