@@ -32,6 +32,7 @@ LISTINGS = {  # readable by anyone with a token; filtered to what the caller may
     ("GET", "/api/v1/release/callbacks/stats"),
     ("GET", "/api/v1/release/callbacks/targets"),
     ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/channel-types"),  # no project data at all
 }
 
 

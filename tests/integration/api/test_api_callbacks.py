@@ -254,3 +254,27 @@ def test_the_delivery_time_guard_blocks_what_the_operator_no_longer_allows(
     (result,) = r.json()["results"]
     assert result["outcome"] == "blocked" and "127.0.0.1" in result["message"]
     assert fake.endpoint_stats("ops").requests == 0
+
+
+def test_channel_types_describe_every_type_with_its_secrets(client: TestClient) -> None:
+    assert client.get("/api/v1/channel-types").status_code == 401
+    r = client.get("/api/v1/channel-types", headers=AUTH)
+    assert r.status_code == 200, r.text
+    items = {item["type"]: item for item in r.json()["items"]}
+    assert list(items) == ["feishu", "dingtalk", "wechat", "wecom_bot", "custom"]
+    assert items["wecom_bot"]["label"] == {"zh": "企业微信群机器人", "en": "WeCom robot"}
+    secret = {
+        kind: sorted(n for n, p in item["config_schema"]["properties"].items() if p.get("secret"))
+        for kind, item in items.items()
+    }
+    assert secret == {
+        "feishu": ["sign_secret", "webhook_url"],
+        "dingtalk": ["sign_secret", "webhook_url"],
+        "wechat": ["secret"],
+        "wecom_bot": ["webhook_url"],
+        "custom": ["signing_secret"],
+    }
+    to_user = next(f for f in items["wechat"]["fields"] if f["name"] == "to_user")
+    assert to_user["send_empty"] is True
+    assert items["wechat"]["config_schema"]["properties"]["to_user"]["default"] == "@all"
+    assert items["dingtalk"]["capabilities"]["rate_limits"] == [{"count": 20, "per_seconds": 60.0}]
