@@ -539,3 +539,114 @@ def test_viewer_token_gets_the_403_message(open_page, world: World) -> None:
     listing = page.locator('[data-testid="history-table"], [data-testid="history-table-empty"]')
     expect(listing).to_be_visible()
     expect(by_testid(page, "error")).to_have_count(0)
+
+
+# -- every channel type through the form drawn from GET /api/v1/channel-types ------------------
+
+# What a person types into each type's form (by field name; lists comma-separated, headers one
+# per line). The labels to find the inputs by come from the API, in the page's language.
+FORM_INPUT = {
+    "feishu": {
+        "webhook_url": "https://open.feishu.cn/open-apis/bot/v2/hook/form-bot-token",
+        "sign_secret": "feishu-form-signing-secret",
+        "mention_open_ids": "ou_1, ou_2",
+    },
+    "dingtalk": {
+        "webhook_url": "https://oapi.dingtalk.com/robot/send?access_token=form-robot-token",
+        "sign_secret": "SECform0123456789abcdef0123456789",
+        "at_mobiles": "13800000000, 13900000000",
+    },
+    "wechat": {"corp_id": "wwform0123", "agent_id": "1000002", "secret": "wecom-form-app-secret"},
+    "wecom_bot": {"webhook_url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=form-key"},
+    "custom": {
+        "url": "https://ci.example.com/herald-hook",
+        "headers": "Authorization: Bearer form-receiver-token\nX-Tenant: shop-tenant-id",
+        "secret_headers": "X-Tenant",
+        "signing_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    },
+}
+SECRETS = {"sign_secret", "secret", "signing_secret"}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_channel_type_through_the_schema_driven_form(
+    open_page, world: World, lang: str
+) -> None:
+    types = world.api("GET", "/channel-types")["items"]
+    assert [t["type"] for t in types] == list(FORM_INPUT)
+    project = world.api("POST", "/release/projects", json={"name": f"forms-{lang}"})
+    page = open_page(f"/ui/projects/{project['id']}/callbacks/new", lang=lang)
+    by_testid(page, "cfg-name").fill(f"every-channel-{lang}")
+    for position, info in enumerate(types):
+        if position == 0:
+            by_testid(page, "channel-card").first.locator(
+                '[data-testid="channel-type"]'
+            ).select_option(info["type"])
+        else:
+            adder = by_testid(page, "add-channel-type")
+            option = adder.locator(f'option[value="{info["type"]}"]')
+            expect(option).to_have_text(info["label"][lang])
+            adder.select_option(info["type"])
+            by_testid(page, "add-channel").click()
+        fill_channel_form(by_testid(page, "channel-card").nth(position), info, lang)
+    by_testid(page, "config-save").click()
+    expect(page).to_have_url(re.compile(r"/ui/callbacks/[0-9a-f-]{36}$"))
+    expect(by_testid(page, "config-msg")).to_contain_text(
+        {"en": "Config created", "zh": "已创建配置"}[lang]
+    )
+    config_id = page.url.rsplit("/", 1)[1]
+    created = world.api("GET", f"/release/callbacks/{config_id}")
+    check_saved_channels(created["channels"])
+
+    # Sent back as shown, the masked secrets are kept (a mask is never stored as a value).
+    by_testid(page, "config-save").click()
+    expect(by_testid(page, "config-msg")).to_contain_text({"en": "Saved.", "zh": "已保存。"}[lang])
+    again = world.api("GET", f"/release/callbacks/{config_id}")
+    assert [c["config"] for c in again["channels"]] == [c["config"] for c in created["channels"]]
+    shot(page, world, f"every-channel-{lang}")
+
+
+def fill_channel_form(card, info: dict, lang: str) -> None:  # type: ignore[no-untyped-def]
+    """Fill the card's inputs by the labels the API gives, checking required marks, defaults
+    and the type's name in the page's language."""
+    expect(card.locator("legend")).to_contain_text(info["label"][lang])
+    schema = info["config_schema"]
+    by_name = {f["name"]: f for f in info["fields"]}
+    for name, value in FORM_INPUT[info["type"]].items():
+        control = card.get_by_label(by_name[name]["label"][lang], exact=True)
+        expect(control).to_have_attribute("data-key", f"config.{name}")
+        if name in schema.get("required", []):
+            expect(control).to_have_attribute("required", "")
+        control.fill(value)
+    for name, prop in schema["properties"].items():
+        default = prop.get("default")
+        if name not in FORM_INPUT[info["type"]] and isinstance(default, str | int):
+            control = card.locator(f'[data-key="config.{name}"]')
+            if default is True:
+                expect(control).to_be_checked()
+            elif default is False:
+                expect(control).not_to_be_checked()
+            else:
+                expect(control).to_have_value(str(default))
+    for text in info["fields"]:
+        if text["help"]:
+            expect(card).to_contain_text(text["help"][lang])
+
+
+def check_saved_channels(channels: list[dict]) -> None:
+    feishu, dingtalk, wechat, wecom_bot, custom = (c["config"] for c in channels)
+    assert [c["type"] for c in channels] == list(FORM_INPUT)
+    assert feishu["mention_open_ids"] == ["ou_1", "ou_2"] and feishu["mention_all"] is False
+    assert dingtalk["at_mobiles"] == ["13800000000", "13900000000"]
+    assert (wechat["agent_id"], wechat["to_user"], wechat["api_base"]) == (
+        1000002,
+        "@all",
+        "https://qyapi.weixin.qq.com",
+    )
+    assert wecom_bot["webhook_url"].endswith("key=****")
+    assert custom["headers"] == {"Authorization": "****", "X-Tenant": "****"}
+    assert (custom["method"], custom["timeout"], custom["ordered"]) == ("POST", 10, True)
+    shown = str(channels)
+    for raw in FORM_INPUT.values():
+        for name, value in raw.items():
+            assert name not in SECRETS or value not in shown, name

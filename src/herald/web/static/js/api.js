@@ -1,5 +1,7 @@
 // The JSON API client: bearer token from localStorage, one error type for every failure.
 
+import { addLabels } from "./i18n.js";
+
 const TOKEN_KEY = "herald.token";
 export const RELEASE = "/api/v1/release";
 
@@ -161,6 +163,28 @@ export async function versionName(projectId, versionId) {
   } catch {
     return null;
   }
+}
+
+let channelTypeList = null; // a promise, kept once it succeeds
+
+/**
+ * The channel types (GET /api/v1/channel-types): each type's settings schema, form fields with
+ * zh/en labels, and capabilities. Fetched once; their zh/en names become `label("channel", …)`.
+ */
+export function channelTypes() {
+  if (!channelTypeList) {
+    channelTypeList = get("/api/v1/channel-types").then(
+      (answer) => {
+        addLabels("channel", Object.fromEntries(answer.items.map((item) => [item.type, item.label])));
+        return answer.items;
+      },
+      (err) => {
+        channelTypeList = null; // a 401 or an outage must not stick: ask again next time
+        throw err;
+      },
+    );
+  }
+  return channelTypeList;
 }
 
 export function forgetCaches() {

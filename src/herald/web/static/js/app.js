@@ -1,6 +1,6 @@
 // The shell: History-API router, sidebar, language switch and the token gate.
 
-import { getToken, probeAdmin, setToken, forgetCaches } from "./api.js";
+import { channelTypes, getToken, probeAdmin, setToken, forgetCaches } from "./api.js";
 import { h, mount } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
 import { alertBox, button, errorBox, field } from "./ui.js";
@@ -222,6 +222,9 @@ export async function render() {
   }
   mount(main, h("p", { class: "loading", role: "status" }, t("common.loading")));
   try {
+    // Views may name channel types, whose labels come from the server.
+    if (!found.route.open) await channelTypes();
+    if (!ctx.alive()) return;
     await found.route.view(ctx);
   } catch (err) {
     if (err && err.name === "AbortError") return;

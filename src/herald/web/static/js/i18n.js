@@ -49,6 +49,22 @@ export function t(key, vars) {
   return text;
 }
 
+/** Add labels of enum values the server describes (channel types): `texts` maps each value to
+ * `{zh, en}`, and `label(group, value)` answers them from then on. */
+export function addLabels(group, texts) {
+  for (const [value, text] of Object.entries(texts)) {
+    for (const [code, dict] of Object.entries(DICTS)) {
+      if (text[code] !== undefined) dict[`${group}.${value}`] = text[code];
+    }
+  }
+}
+
+/** `{zh, en}` from the server in the current language (English if missing); "" for none. */
+export function pick(text) {
+  if (!text) return "";
+  return text[current] ?? text.en ?? "";
+}
+
 /** The label of an enum value (status, event type, …), or the value itself. */
 export function label(group, value) {
   if (value === null || value === undefined || value === "") return "";

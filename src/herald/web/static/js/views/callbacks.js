@@ -1,7 +1,7 @@
-// Callback configuration: the list of configs and the editor (per-type channel forms, events,
-// filters, locale, templates), with test send and message preview.
+// Callback configuration: the list of configs and the editor (per-type channel forms drawn from
+// GET /api/v1/channel-types, events, filters, locale, templates), with test send and preview.
 
-import { ApiError, RELEASE, del, get, getAll, post, projectMap, put } from "../api.js";
+import { ApiError, RELEASE, channelTypes, del, get, getAll, post, projectMap, put } from "../api.js";
 import { clear, formatJson, h, mount } from "../dom.js";
 import { formatMs, label, t } from "../i18n.js";
 import {
@@ -21,55 +21,15 @@ import {
   pre,
   section,
   showError,
-  splitList,
   table,
   time,
 } from "../ui.js";
+import { channelCard } from "./channel_form.js";
 import { ENVIRONMENTS, STRATEGIES, TASK_TYPES } from "./tasks.js";
 
 export const EVENTS = ["canary_started", "canary_completed", "full_completed", "task_failed", "task_stopped", "long_running"];
-export const CHANNEL_TYPES = ["feishu", "dingtalk", "wechat", "wecom_bot", "custom"];
 const enc = encodeURIComponent;
-const MASK = "****";
-
-// Per-type settings (docs/channels.md; herald/channels/configs.py).
-const FIELDS = {
-  feishu: [
-    { key: "webhook_url", kind: "url", required: true, placeholder: "https://open.feishu.cn/open-apis/bot/v2/hook/…" },
-    { key: "sign_secret", kind: "secret" },
-    { key: "mention_all", kind: "bool" },
-    { key: "mention_open_ids", kind: "list", placeholder: "ou_…" },
-  ],
-  dingtalk: [
-    { key: "webhook_url", kind: "url", required: true, placeholder: "https://oapi.dingtalk.com/robot/send?access_token=…" },
-    { key: "sign_secret", kind: "secret", placeholder: "SEC…" },
-    { key: "at_mobiles", kind: "list", placeholder: "13800000000" },
-    { key: "at_user_ids", kind: "list" },
-    { key: "at_all", kind: "bool" },
-  ],
-  wechat: [
-    { key: "corp_id", kind: "text", required: true, placeholder: "ww…" },
-    { key: "agent_id", kind: "int", required: true, placeholder: "1000002" },
-    { key: "secret", kind: "secret", required: true },
-    { key: "to_user", kind: "text", keepEmpty: true, default: "@all" },
-    { key: "to_party", kind: "text" },
-    { key: "to_tag", kind: "text" },
-    { key: "api_base", kind: "url", default: "https://qyapi.weixin.qq.com" },
-  ],
-  wecom_bot: [{ key: "webhook_url", kind: "url", required: true, placeholder: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…" }],
-  custom: [
-    { key: "url", kind: "url", required: true, placeholder: "https://ci.example.com/herald-hook" },
-    { key: "method", kind: "select", choices: ["POST", "PUT"], default: "POST" },
-    { key: "secret_url", kind: "bool", help: "cfg.secret_url_help" },
-    { key: "headers", kind: "headers" },
-    { key: "secret_headers", kind: "list", placeholder: "X-Tenant", help: "cfg.secret_headers_help" },
-    { key: "timeout", kind: "int", min: 1, max: 60, default: 10 },
-    { key: "retry_count", kind: "int", min: 0, max: 20, default: 3 },
-    { key: "retry_interval", kind: "int", min: 1, max: 3600, default: 5 },
-    { key: "signing_secret", kind: "secret", placeholder: "whsec_…" },
-    { key: "ordered", kind: "bool", default: true, help: "cfg.ordered_help" },
-  ],
-};
+const FIRST_CHANNEL = "dingtalk"; // the type a new config starts with, when the server has it
 
 let flash = null; // a message to show on the next editor render (after create → redirect)
 
@@ -168,163 +128,6 @@ export async function callbacksView(ctx) {
 
 // -- editor -------------------------------------------------------------------------------------
 
-function fieldLabel(key) {
-  return t(`chf.${key}`);
-}
-
-/** One channel's card: type, enabled, per-type fields, rate limit, templates. */
-function channelCard(initial, { onRemove, onChange }) {
-  const state = { id: initial.id || null, type: initial.type || "dingtalk" };
-  const card = h("fieldset", { class: "channel-card", dataset: { testid: "channel-card", channelId: state.id || undefined } });
-  let inputs = {};
-  const legend = h("legend");
-  const fType = field(t("cfg.channel_type"), {
-    type: "select",
-    options: CHANNEL_TYPES.map((c) => [c, `${label("channel", c)} (${c})`]),
-    value: state.type,
-    dataset: { key: "type", testid: "channel-type" },
-  });
-  const fEnabled = field(t("cfg.channel_enabled"), { type: "checkbox", checked: initial.enabled !== false, dataset: { key: "enabled", testid: "channel-enabled" } });
-  const fieldsSlot = h("div", { class: "grid-2 channel-fields" });
-  const rl = initial.rate_limit || {};
-  const fRateCount = field(t("cfg.rate_count"), { type: "number", min: 1, max: 10000, value: rl.count ?? "", dataset: { key: "rate_limit.count" } });
-  const fRatePer = field(t("cfg.rate_per"), { type: "number", min: 0, step: "any", value: rl.per_seconds ?? "", dataset: { key: "rate_limit.per_seconds" } });
-  const fTemplates = field(t("cfg.channel_templates"), {
-    type: "textarea",
-    rows: 4,
-    class: "mono",
-    value: initial.templates ? JSON.stringify(initial.templates, null, 2) : "",
-    placeholder: '{"default": {"title": "{{ project.name }}: {{ title }}"}}',
-    help: t("cfg.templates_help"),
-    dataset: { key: "templates" },
-  });
-  const warningsSlot = h("div");
-  if (initial.warnings && initial.warnings.length) {
-    mount(warningsSlot, alertBox("warn", h("ul", initial.warnings.map((w) => h("li", w)))));
-    warningsSlot.dataset.testid = "channel-warnings";
-  }
-
-  function drawFields(values) {
-    inputs = {};
-    clear(fieldsSlot);
-    for (const spec of FIELDS[state.type]) {
-      const raw = values ? values[spec.key] : undefined;
-      const value = raw === undefined || raw === null ? (values ? "" : spec.default ?? "") : raw;
-      const common = { dataset: { key: `config.${spec.key}`, testid: `ch-${spec.key}` }, required: spec.required || undefined };
-      const hasMask = typeof value === "string" && value.includes(MASK);
-      let f;
-      if (spec.kind === "bool") {
-        f = field(fieldLabel(spec.key), { type: "checkbox", checked: Boolean(value), help: spec.help ? t(spec.help) : undefined, ...common });
-      } else if (spec.kind === "list") {
-        const help = spec.help ? `${t(spec.help)} ${t("cfg.list_help")}` : t("cfg.list_help");
-        f = field(fieldLabel(spec.key), { value: Array.isArray(value) ? value.join(", ") : value, placeholder: spec.placeholder, help, ...common });
-      } else if (spec.kind === "int") {
-        f = field(fieldLabel(spec.key), { type: "number", min: spec.min, max: spec.max, step: 1, value, placeholder: spec.placeholder, ...common });
-      } else if (spec.kind === "select") {
-        f = field(fieldLabel(spec.key), { type: "select", options: spec.choices.map((c) => [c, c]), value: value || spec.default, ...common });
-      } else if (spec.kind === "headers") {
-        const text = value && typeof value === "object" ? Object.entries(value).map(([k, v]) => `${k}: ${v}`).join("\n") : "";
-        f = field(fieldLabel(spec.key), {
-          type: "textarea",
-          rows: 3,
-          class: "mono",
-          value: text,
-          placeholder: "Authorization: Bearer …",
-          help: text.includes(MASK) ? `${t("cfg.headers_help")} ${t("cfg.masked_help")}` : t("cfg.headers_help"),
-          ...common,
-        });
-      } else {
-        f = field(fieldLabel(spec.key), {
-          type: "text",
-          value,
-          placeholder: spec.placeholder,
-          autocomplete: "off",
-          spellcheck: "false",
-          class: spec.kind === "url" || spec.kind === "secret" ? "mono" : undefined,
-          help: hasMask ? t("cfg.masked_help") : spec.kind === "secret" ? t("cfg.secret_help") : undefined,
-          ...common,
-        });
-      }
-      if (hasMask) f.wrap.classList.add("is-masked");
-      inputs[spec.key] = { spec, input: f.input };
-      fieldsSlot.appendChild(f.wrap);
-    }
-  }
-
-  function setLegend(position) {
-    legend.textContent = `${t("cfg.channel")} ${position + 1} · ${label("channel", state.type)}`;
-  }
-
-  fType.input.addEventListener("change", () => {
-    state.type = fType.input.value;
-    drawFields(null);
-    onChange();
-  });
-
-  const removeBtn = button(t("cfg.remove_channel"), { kind: "link-danger", testid: "channel-remove", onClick: () => onRemove(card) });
-
-  card.append(
-    legend,
-    h("div", { class: "channel-head" }, fType.wrap, fEnabled.wrap, state.id ? h("span", { class: "muted mono", title: state.id }, `id ${state.id.slice(0, 8)}…`) : h("span", { class: "tag" }, t("cfg.new_channel")), removeBtn),
-    warningsSlot,
-    fieldsSlot,
-    h(
-      "details",
-      { class: "advanced" },
-      h("summary", t("cfg.channel_advanced")),
-      h("div", { class: "grid-2" }, fRateCount.wrap, fRatePer.wrap),
-      h("p", { class: "help" }, t("cfg.rate_help")),
-      fTemplates.wrap,
-    ),
-  );
-  drawFields(initial.config || null);
-
-  return {
-    card,
-    state,
-    setLegend,
-    /** The ChannelIn body, or throws {key, message} for a client-side problem. */
-    value() {
-      const config = {};
-      for (const [key, { spec, input }] of Object.entries(inputs)) {
-        if (spec.kind === "bool") {
-          config[key] = input.checked;
-        } else if (spec.kind === "list") {
-          config[key] = splitList(input.value);
-        } else if (spec.kind === "int") {
-          if (input.value !== "") config[key] = Number(input.value);
-        } else if (spec.kind === "headers") {
-          const headers = {};
-          for (const line of input.value.split("\n")) {
-            if (!line.trim()) continue;
-            const at = line.indexOf(":");
-            if (at <= 0) throw { key: `config.${key}`, message: t("cfg.header_line_error", { line: line.trim() }) };
-            headers[line.slice(0, at).trim()] = line.slice(at + 1).trim();
-          }
-          config[key] = headers;
-        } else {
-          const text = input.value.trim();
-          if (text !== "" || spec.keepEmpty) config[key] = text;
-        }
-      }
-      let templates = null;
-      if (fTemplates.input.value.trim()) {
-        try {
-          templates = JSON.parse(fTemplates.input.value);
-        } catch (err) {
-          throw { key: "templates", message: t("cfg.json_error", { message: err.message }) };
-        }
-      }
-      const count = fRateCount.input.value;
-      const per = fRatePer.input.value;
-      const rateLimit = count === "" && per === "" ? null : { count: Number(count), per_seconds: Number(per) };
-      const body = { type: state.type, enabled: fEnabled.input.checked, config, rate_limit: rateLimit, templates };
-      if (state.id) body.id = state.id;
-      return body;
-    },
-  };
-}
-
 function resultsTable(results, channelsById) {
   return table(
     [
@@ -368,6 +171,7 @@ export async function configEditorView(ctx) {
   if (editing) saved = await get(`${RELEASE}/callbacks/${enc(editing)}`, null, ctx.signal);
   const projectId = saved ? saved.project_id : ctx.params.project;
   const projectsById = await projectMap().catch(() => new Map());
+  const types = new Map((await channelTypes()).map((info) => [info.type, info]));
   if (!ctx.alive()) return;
   const project = projectsById.get(projectId);
   const title = editing ? t("cfg.edit_title", { name: saved.name }) : t("cfg.new_title");
@@ -380,7 +184,7 @@ export async function configEditorView(ctx) {
     filters: { environments: [], task_types: [], strategies: [] },
     locale: "zh",
     templates: null,
-    channels: [{ type: "dingtalk", enabled: true, config: null }],
+    channels: [{ type: types.has(FIRST_CHANNEL) ? FIRST_CHANNEL : [...types.keys()][0], enabled: true, config: null }],
   };
 
   const msg = h("div", { class: "msg", "aria-live": "polite", dataset: { testid: "config-msg" } });
@@ -428,6 +232,7 @@ export async function configEditorView(ctx) {
         relabel();
       },
       onChange: relabel,
+      types,
     });
     cards.push(card);
     channelsSlot.appendChild(card.card);
@@ -435,7 +240,7 @@ export async function configEditorView(ctx) {
     return card;
   }
   for (const ch of base.channels) addChannel(ch);
-  const addType = field(t("cfg.add_type"), { type: "select", options: CHANNEL_TYPES.map((c) => [c, label("channel", c)]), value: "feishu", dataset: { testid: "add-channel-type" } });
+  const addType = field(t("cfg.add_type"), { type: "select", options: [...types.keys()].map((c) => [c, label("channel", c)]), dataset: { testid: "add-channel-type" } });
   const addBtn = button(t("cfg.add_channel"), {
     testid: "add-channel",
     onClick: () => {

@@ -1,7 +1,7 @@
 // Delivery history: filters with keyset "load more", and one delivery with every attempt,
 // digest members and resend.
 
-import { RELEASE, get, getAll, post, projectMap } from "../api.js";
+import { RELEASE, channelTypes, get, getAll, post, projectMap } from "../api.js";
 import { clear, formatJson, h, mount } from "../dom.js";
 import { formatMs, label, t } from "../i18n.js";
 import {
@@ -22,7 +22,7 @@ import {
   toIso,
   toLocalInput,
 } from "../ui.js";
-import { CHANNEL_TYPES, EVENTS } from "./callbacks.js";
+import { EVENTS } from "./callbacks.js";
 
 const enc = encodeURIComponent;
 const FILTERS = ["project_id", "task_id", "config_id", "channel_type", "event_type", "kind", "status", "since", "until"];
@@ -35,7 +35,7 @@ export async function historyView(ctx) {
   document.title = `${t("nav.history")} · Herald`;
   const filters = {};
   for (const key of FILTERS) filters[key] = ctx.query.get(key) || "";
-  const [projectsById, configs] = await Promise.all([projectMap(), getAll(`${RELEASE}/callbacks`).catch(() => [])]);
+  const [projectsById, configs, types] = await Promise.all([projectMap(), getAll(`${RELEASE}/callbacks`).catch(() => []), channelTypes()]);
   if (!ctx.alive()) return;
   const configsById = new Map(configs.map((c) => [c.id, c]));
 
@@ -48,7 +48,7 @@ export async function historyView(ctx) {
       dataset: { testid: "h-config" },
     }),
     task_id: field(t("filter.task"), { value: filters.task_id, placeholder: t("filter.task_placeholder"), class: "mono", dataset: { testid: "h-task" } }),
-    channel_type: field(t("filter.channel"), { type: "select", options: opts("channel", CHANNEL_TYPES), value: filters.channel_type, dataset: { testid: "h-channel" } }),
+    channel_type: field(t("filter.channel"), { type: "select", options: opts("channel", types.map((c) => c.type)), value: filters.channel_type, dataset: { testid: "h-channel" } }),
     event_type: field(t("filter.event"), { type: "select", options: opts("event", EVENTS), value: filters.event_type, dataset: { testid: "h-event" } }),
     kind: field(t("filter.kind"), { type: "select", options: opts("kind", ["event", "digest", "test"]), value: filters.kind, dataset: { testid: "h-kind" } }),
     status: field(t("filter.status"), { type: "select", options: opts("dstatus", ["pending", "success", "failed"]), value: filters.status, dataset: { testid: "h-status" } }),

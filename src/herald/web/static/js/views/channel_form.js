@@ -1,0 +1,208 @@
+// One channel's card in the config editor, drawn from the channel type's description
+// (GET /api/v1/channel-types): the inputs follow its settings' JSON Schema, the labels, help
+// texts and placeholders its field texts, so a new channel type needs no change here.
+
+import { clear, h, mount } from "../dom.js";
+import { label, pick, t } from "../i18n.js";
+import { alertBox, button, field, splitList } from "../ui.js";
+
+const MASK = "****";
+
+/**
+ * The form fields of a channel type (one entry of GET /api/v1/channel-types), in form order:
+ * the widget comes from the settings' JSON Schema, labels and help from the type's field texts.
+ */
+function formFields(info) {
+  const schema = info.config_schema;
+  const required = new Set(schema.required || []);
+  return info.fields.map((text) => {
+    const prop = schema.properties[text.name] || {};
+    // A field that may be null is `anyOf: [{…}, {type: "null"}]`: describe the non-null branch.
+    const shape = { ...((prop.anyOf || []).find((p) => p.type !== "null") || {}), ...prop };
+    return {
+      key: text.name,
+      kind: kindOf(shape),
+      label: pick(text.label),
+      help: text.help ? pick(text.help) : undefined,
+      placeholder: text.placeholder ?? undefined,
+      required: required.has(text.name),
+      default: prop.default,
+      min: Number.isSafeInteger(shape.minimum) ? shape.minimum : undefined,
+      max: Number.isSafeInteger(shape.maximum) ? shape.maximum : undefined,
+      choices: shape.enum,
+      keepEmpty: text.send_empty,
+    };
+  });
+}
+
+function kindOf(shape) {
+  if (shape.type === "boolean") return "bool";
+  if (shape.type === "array") return "list";
+  if (shape.type === "integer") return "int";
+  if (shape.enum) return "select";
+  if (shape.type === "object") return "headers";
+  if (shape.format === "uri") return "url";
+  if (shape.secret) return "secret";
+  return "text";
+}
+
+/** The help under a field: its own text, then what the widget needs said (joined by a space). */
+function helpText(...parts) {
+  const text = parts.filter(Boolean).join(" ");
+  return text || undefined;
+}
+
+/** One channel's card: type, enabled, per-type fields, rate limit, templates. `types` maps each
+ * channel type to its description from the server. */
+export function channelCard(initial, { onRemove, onChange, types }) {
+  const state = { id: initial.id || null, type: initial.type || [...types.keys()][0] };
+  const card = h("fieldset", { class: "channel-card", dataset: { testid: "channel-card", channelId: state.id || undefined } });
+  let inputs = {};
+  const legend = h("legend");
+  const fType = field(t("cfg.channel_type"), {
+    type: "select",
+    options: [...types.keys()].map((c) => [c, `${label("channel", c)} (${c})`]),
+    value: state.type,
+    dataset: { key: "type", testid: "channel-type" },
+  });
+  const fEnabled = field(t("cfg.channel_enabled"), { type: "checkbox", checked: initial.enabled !== false, dataset: { key: "enabled", testid: "channel-enabled" } });
+  const fieldsSlot = h("div", { class: "grid-2 channel-fields" });
+  const rl = initial.rate_limit || {};
+  const fRateCount = field(t("cfg.rate_count"), { type: "number", min: 1, max: 10000, value: rl.count ?? "", dataset: { key: "rate_limit.count" } });
+  const fRatePer = field(t("cfg.rate_per"), { type: "number", min: 0, step: "any", value: rl.per_seconds ?? "", dataset: { key: "rate_limit.per_seconds" } });
+  const fTemplates = field(t("cfg.channel_templates"), {
+    type: "textarea",
+    rows: 4,
+    class: "mono",
+    value: initial.templates ? JSON.stringify(initial.templates, null, 2) : "",
+    placeholder: '{"default": {"title": "{{ project.name }}: {{ title }}"}}',
+    help: t("cfg.templates_help"),
+    dataset: { key: "templates" },
+  });
+  const warningsSlot = h("div");
+  if (initial.warnings && initial.warnings.length) {
+    mount(warningsSlot, alertBox("warn", h("ul", initial.warnings.map((w) => h("li", w)))));
+    warningsSlot.dataset.testid = "channel-warnings";
+  }
+
+  function drawFields(values) {
+    inputs = {};
+    clear(fieldsSlot);
+    const info = types.get(state.type);
+    for (const spec of info ? formFields(info) : []) {
+      const raw = values ? values[spec.key] : undefined;
+      const value = raw === undefined || raw === null ? (values ? "" : spec.default ?? "") : raw;
+      const common = { dataset: { key: `config.${spec.key}`, testid: `ch-${spec.key}` }, required: spec.required || undefined };
+      const hasMask = typeof value === "string" && value.includes(MASK);
+      let f;
+      if (spec.kind === "bool") {
+        f = field(spec.label, { type: "checkbox", checked: Boolean(value), help: spec.help, ...common });
+      } else if (spec.kind === "list") {
+        const help = helpText(spec.help, t("cfg.list_help"));
+        f = field(spec.label, { value: Array.isArray(value) ? value.join(", ") : value, placeholder: spec.placeholder, help, ...common });
+      } else if (spec.kind === "int") {
+        f = field(spec.label, { type: "number", min: spec.min, max: spec.max, step: 1, value, placeholder: spec.placeholder, help: spec.help, ...common });
+      } else if (spec.kind === "select") {
+        f = field(spec.label, { type: "select", options: spec.choices.map((c) => [c, c]), value: value || spec.default, help: spec.help, ...common });
+      } else if (spec.kind === "headers") {
+        const text = value && typeof value === "object" ? Object.entries(value).map(([k, v]) => `${k}: ${v}`).join("\n") : "";
+        f = field(spec.label, {
+          type: "textarea",
+          rows: 3,
+          class: "mono",
+          value: text,
+          placeholder: spec.placeholder,
+          help: helpText(spec.help, text.includes(MASK) && t("cfg.masked_help")),
+          ...common,
+        });
+      } else {
+        f = field(spec.label, {
+          type: "text",
+          value,
+          placeholder: spec.placeholder,
+          autocomplete: "off",
+          spellcheck: "false",
+          class: spec.kind === "url" || spec.kind === "secret" ? "mono" : undefined,
+          help: helpText(spec.help, hasMask ? t("cfg.masked_help") : spec.kind === "secret" && t("cfg.secret_help")),
+          ...common,
+        });
+      }
+      if (hasMask) f.wrap.classList.add("is-masked");
+      inputs[spec.key] = { spec, input: f.input };
+      fieldsSlot.appendChild(f.wrap);
+    }
+  }
+
+  function setLegend(position) {
+    legend.textContent = `${t("cfg.channel")} ${position + 1} · ${label("channel", state.type)}`;
+  }
+
+  fType.input.addEventListener("change", () => {
+    state.type = fType.input.value;
+    drawFields(null);
+    onChange();
+  });
+
+  const removeBtn = button(t("cfg.remove_channel"), { kind: "link-danger", testid: "channel-remove", onClick: () => onRemove(card) });
+
+  card.append(
+    legend,
+    h("div", { class: "channel-head" }, fType.wrap, fEnabled.wrap, state.id ? h("span", { class: "muted mono", title: state.id }, `id ${state.id.slice(0, 8)}…`) : h("span", { class: "tag" }, t("cfg.new_channel")), removeBtn),
+    warningsSlot,
+    fieldsSlot,
+    h(
+      "details",
+      { class: "advanced" },
+      h("summary", t("cfg.channel_advanced")),
+      h("div", { class: "grid-2" }, fRateCount.wrap, fRatePer.wrap),
+      h("p", { class: "help" }, t("cfg.rate_help")),
+      fTemplates.wrap,
+    ),
+  );
+  drawFields(initial.config || null);
+
+  return {
+    card,
+    state,
+    setLegend,
+    /** The ChannelIn body, or throws {key, message} for a client-side problem. */
+    value() {
+      const config = {};
+      for (const [key, { spec, input }] of Object.entries(inputs)) {
+        if (spec.kind === "bool") {
+          config[key] = input.checked;
+        } else if (spec.kind === "list") {
+          config[key] = splitList(input.value);
+        } else if (spec.kind === "int") {
+          if (input.value !== "") config[key] = Number(input.value);
+        } else if (spec.kind === "headers") {
+          const headers = {};
+          for (const line of input.value.split("\n")) {
+            if (!line.trim()) continue;
+            const at = line.indexOf(":");
+            if (at <= 0) throw { key: `config.${key}`, message: t("cfg.header_line_error", { line: line.trim() }) };
+            headers[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+          }
+          config[key] = headers;
+        } else {
+          const text = input.value.trim();
+          if (text !== "" || spec.keepEmpty) config[key] = text;
+        }
+      }
+      let templates = null;
+      if (fTemplates.input.value.trim()) {
+        try {
+          templates = JSON.parse(fTemplates.input.value);
+        } catch (err) {
+          throw { key: "templates", message: t("cfg.json_error", { message: err.message }) };
+        }
+      }
+      const count = fRateCount.input.value;
+      const per = fRatePer.input.value;
+      const rateLimit = count === "" && per === "" ? null : { count: Number(count), per_seconds: Number(per) };
+      const body = { type: state.type, enabled: fEnabled.input.checked, config, rate_limit: rateLimit, templates };
+      if (state.id) body.id = state.id;
+      return body;
+    },
+  };
+}
