@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import pytest
@@ -570,7 +571,7 @@ SECRETS = {"sign_secret", "secret", "signing_secret"}
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_every_channel_type_through_the_schema_driven_form(
-    open_page, world: World, lang: str
+    open_page: Any, world: World, lang: str
 ) -> None:
     types = world.api("GET", "/channel-types")["items"]
     assert [t["type"] for t in types] == list(FORM_INPUT)
@@ -606,7 +607,7 @@ def test_every_channel_type_through_the_schema_driven_form(
     shot(page, world, f"every-channel-{lang}")
 
 
-def fill_channel_form(card, info: dict, lang: str) -> None:  # type: ignore[no-untyped-def]
+def fill_channel_form(card: Any, info: dict[str, Any], lang: str) -> None:
     """Fill the card's inputs by the labels the API gives, checking required marks, defaults
     and the type's name in the page's language."""
     expect(card.locator("legend")).to_contain_text(info["label"][lang])
@@ -633,7 +634,7 @@ def fill_channel_form(card, info: dict, lang: str) -> None:  # type: ignore[no-u
             expect(card).to_contain_text(text["help"][lang])
 
 
-def check_saved_channels(channels: list[dict]) -> None:
+def check_saved_channels(channels: list[dict[str, Any]]) -> None:
     feishu, dingtalk, wechat, wecom_bot, custom = (c["config"] for c in channels)
     assert [c["type"] for c in channels] == list(FORM_INPUT)
     assert feishu["mention_open_ids"] == ["ou_1", "ou_2"] and feishu["mention_all"] is False
