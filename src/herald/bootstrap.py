@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from herald.access.audit_log import AuditLog
 from herald.access.token_service import TokenService
 from herald.delivery.testsend import SendTester
 from herald.delivery.worker import DeliveryWorker, WorkerParts
@@ -35,6 +36,7 @@ class Container:
     catalog: Catalog
     release: ReleaseService
     tokens: TokenService
+    audit: AuditLog
     callbacks: CallbackService
     history: HistoryService
     test_sender: SendTester
@@ -62,6 +64,7 @@ class Container:
             catalog=Catalog(db, clock),
             release=ReleaseService(db, clock, wakeups, settings.commands),
             tokens=TokenService(db, clock),
+            audit=AuditLog(db),
             callbacks=CallbackService(
                 db, clock, keyring, EgressPolicy(settings.egress_allow), settings.locale
             ),

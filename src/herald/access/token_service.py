@@ -8,10 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from herald.access.roles import Principal, Role
-from herald.domain.errors import Conflict, InvalidInput
+from herald.domain.errors import Conflict, InvalidInput, StoreConflict
 from herald.domain.ids import new_id
 from herald.runtime.clock import Clock
 from herald.store import audit_repo as audit
@@ -37,6 +35,12 @@ def describe(row: Any) -> dict[str, Any]:
     }
 
 
+def _principal(found: repo.ActiveToken | None) -> Principal | None:
+    if found is None:
+        return None
+    return Principal(found.id, found.name, Role(found.role), found.projects)
+
+
 def generate_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
@@ -55,7 +59,7 @@ class TokenService:
 
     def authenticate(self, token: str) -> Principal | None:
         with self.db.read() as conn:
-            principal = repo.principal_for(conn, token)
+            principal = _principal(repo.active_token(conn, token))
         if principal is not None:
             self._note_use(principal.token_id)
         return principal
@@ -123,7 +127,9 @@ class TokenService:
         with self.db.transaction() as uow:
             row = repo.get_token(uow.conn, token_id)
             before = describe(row)
-            if row.revoked_at is None and repo.active_admin_ids(uow.conn) == [token_id]:
+            if row.revoked_at is None and repo.active_ids_with_role(uow.conn, Role.ADMIN) == [
+                token_id
+            ]:
                 raise Conflict(
                     f"token {row.name!r} is the last active admin token; revoking it would lock "
                     "everyone out of administration. Create another admin token first, then "
@@ -142,13 +148,13 @@ class TokenService:
         """
         try:
             return self._ensure_bootstrap_admin(configured)
-        except IntegrityError:
+        except StoreConflict:
             return self._ensure_bootstrap_admin(configured)
 
     def _ensure_bootstrap_admin(self, configured: str | None) -> str | None:
         with self.db.transaction() as uow:
             if configured:
-                principal = repo.principal_for(uow.conn, configured)
+                principal = _principal(repo.active_token(uow.conn, configured))
                 if principal is not None and principal.name != BOOTSTRAP_NAME:
                     raise InvalidInput(
                         f"HERALD_ADMIN_TOKEN is already the token named {principal.name!r}; "
@@ -158,7 +164,7 @@ class TokenService:
                     repo.revoke_named(uow.conn, BOOTSTRAP_NAME, self.clock.now())
                     self._insert_bootstrap(uow.conn, configured)
                 return None
-            if repo.has_active_admin(uow.conn, BOOTSTRAP_NAME):
+            if repo.has_active(uow.conn, BOOTSTRAP_NAME, Role.ADMIN):
                 return None
             token = generate_token()
             self._insert_bootstrap(uow.conn, token)

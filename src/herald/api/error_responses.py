@@ -9,11 +9,18 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from herald.access.roles import Forbidden
-from herald.domain.errors import Conflict, DomainError, IllegalTransition, InvalidInput, NotFound
+from herald.domain.errors import (
+    Conflict,
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    StoreConflict,
+    StoreUnavailable,
+)
 from herald.domain.shapes import validation_message
 from herald.security.encryption import SecretDecryptError
 
@@ -112,9 +119,9 @@ def install_error_handlers(app: FastAPI) -> None:
             details = {"allowed": allowed}
         return error_response(exc.status_code, code, str(exc.detail), details, headers or None)
 
-    @app.exception_handler(IntegrityError)
-    async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
-        log.info("integrity error answered as 409: %s", type(exc.orig).__name__)
+    @app.exception_handler(StoreConflict)
+    async def integrity_error(_: Request, exc: StoreConflict) -> JSONResponse:
+        log.info("integrity error answered as 409: %s", exc.driver_error)
         return error_response(
             409, "conflict", "the change clashes with stored data; reload and retry"
         )
@@ -129,9 +136,9 @@ def install_error_handlers(app: FastAPI) -> None:
             "check HERALD_SECRET_KEY and HERALD_OLD_SECRET_KEYS",
         )
 
-    @app.exception_handler(OperationalError)
-    async def db_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database error: %s", type(exc.orig).__name__)
+    @app.exception_handler(StoreUnavailable)
+    async def db_unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.error("database error: %s", exc.driver_error)
         return error_response(503, "unavailable", "the database is unavailable; retry shortly")
 
     @app.exception_handler(Exception)

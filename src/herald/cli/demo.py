@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import secrets
 import socket
-import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -121,12 +120,9 @@ def prepare_database(path: Path) -> str:
 
 def _check_replaceable(path: Path) -> None:
     refusal = f"{path} exists and is not a Herald demo database; choose another --database"
-    try:
-        uri = path.resolve().as_uri() + "?mode=ro"  # read only: a refused file stays as it was
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-            names = {row[0] for row in conn.execute("SELECT name FROM projects")}
-    except sqlite3.Error:
-        raise DemoError(refusal) from None
+    names = migrate.sqlite_project_names(path)
+    if names is None:
+        raise DemoError(refusal)
     if names != {PROJECT}:  # a Herald database without projects may still hold tokens
         raise DemoError(f"{refusal} (its projects: {', '.join(sorted(names)) or 'none'})")
 

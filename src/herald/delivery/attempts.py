@@ -19,6 +19,14 @@ from herald.channels.credentials import secret_values
 from herald.channels.registry import get_sender
 from herald.delivery.http_client import HttpClient, HttpResult
 from herald.delivery.wecom_tokens import TokenFailure, WeComTokens
+from herald.domain.delivery import (
+    AttemptFacts,
+    AttemptOutcome,
+    CircuitSignal,
+    DeliveryKind,
+    Trigger,
+    next_state,
+)
 from herald.domain.retry import MAX_RETRY_AFTER, RetryPolicy
 from herald.publishing.config_model import CallbackConfig, Channel
 from herald.publishing.event_views import event_view
@@ -116,7 +124,7 @@ class AttemptRunner:
         """The request for `claimed`; senders without a timeout of their own get the operator's
         (`worker.request_timeout`)."""
         now, timeout = self.clock.time(), self.chat_timeout
-        if claimed.kind == "digest":
+        if claimed.kind == DeliveryKind.DIGEST:
             views = [
                 event_view(did, ev, config, channel, self.base_url) for did, ev in claimed.members
             ]
@@ -143,25 +151,26 @@ class AttemptRunner:
     ) -> AttemptRecord:
         secrets = self._secrets(channel)
         outcome, result = sent.outcome, sent.result
-        attempt = claimed.attempts + 1
-        name = _outcome_name(outcome, result)
-        status, next_at = self._next(claimed, channel, outcome, attempt, name)
+        retry = retry_policy(channel.policy, self.chat_timeout)
+        state = next_state(claimed.ref, _facts(outcome, result), self.clock.now(), retry)
         return AttemptRecord(
             delivery_id=claimed.id,
             claim_token=claimed.claim_token,
             kind=claimed.kind,
-            attempt=attempt,
-            trigger=claimed.trigger if claimed.kind != "test" else "test",
-            outcome=name,
-            status=status,
-            next_attempt_at=next_at,
+            attempt=state.attempt,
+            trigger=Trigger.TEST if claimed.kind == DeliveryKind.TEST else claimed.trigger,
+            outcome=state.outcome,
+            status=state.status,
+            next_attempt_at=state.next_attempt_at,
             request=_request_json(sent.request, secrets),
             response_status=result.status if result else None,
             response_body=_text(result.body, RESPONSE_BODY_CAP, secrets)
             if result and result.body
             else None,
             platform_code=outcome.code,
-            error=None if name == "delivered" else redact_text(outcome.message, secrets)[:2000],
+            error=None
+            if state.outcome == AttemptOutcome.DELIVERED
+            else redact_text(outcome.message, secrets)[:2000],
             latency_ms=result.latency_ms if result else 0.0,
             started_at=started,
             project_id=claimed.project_id,
@@ -183,20 +192,15 @@ class AttemptRunner:
     def unsendable(self, claimed: Claimed, reason: str) -> AttemptRecord:
         """A delivery that cannot be rendered for a reason the operator can fix (keys): an
         attempt is recorded and retried on the normal schedule, so nothing is lost meanwhile."""
-        outcome = Outcome(OutcomeKind.RETRYABLE, None, reason)
         started = self.clock.now()
-        attempt = claimed.attempts + 1
-        if attempt >= claimed.max_attempts:
-            status, next_at = "failed", None
-        else:
-            delay = RetryPolicy.default(self.chat_timeout).delay_after(min(attempt, 8))
-            status, next_at = "pending", started + dt.timedelta(seconds=delay or 60.0)
+        # The channel's own retry policy is unreadable too: the default schedule applies.
+        state = next_state(claimed.ref, AttemptFacts(AttemptOutcome.RETRYABLE), started)
         return replace(
             orphan_record(claimed, started),
-            outcome="retryable",
-            status=status,
-            next_attempt_at=next_at,
-            error=outcome.message,
+            outcome=state.outcome,
+            status=state.status,
+            next_attempt_at=state.next_attempt_at,
+            error=reason,
         )
 
     def _secrets(self, channel: Channel) -> list[str]:
@@ -209,20 +213,6 @@ class AttemptRunner:
             found = self._secret_cache[key] = secret_values(channel.config)
         return found
 
-    def _next(
-        self, claimed: Claimed, channel: Channel, outcome: Outcome, attempt: int, name: str
-    ) -> tuple[str, dt.datetime | None]:
-        if name in ("delivered", "partial"):
-            return "success", None
-        if name in ("permanent", "blocked") or claimed.kind == "test":
-            return "failed", None
-        if attempt >= claimed.max_attempts:
-            return "failed", None
-        policy = retry_policy(channel.policy, self.chat_timeout)
-        step = min(attempt, policy.max_attempts - 1) if policy.delays else 0
-        delay = policy.delay_after(step, outcome.retry_after) if step else outcome.retry_after
-        return "pending", self.clock.now() + dt.timedelta(seconds=delay or 0.0)
-
 
 def _missed_note(missed: tuple[str, ...]) -> str | None:
     if not missed:
@@ -231,35 +221,36 @@ def _missed_note(missed: tuple[str, ...]) -> str | None:
 
 
 def retry_policy(policy: dict[str, Any] | None, chat_timeout: float) -> RetryPolicy:
-    if policy and "retries" in policy:
-        return RetryPolicy.exponential(
-            int(policy["retries"]), float(policy["interval"]), float(policy["timeout"])
-        )
-    return RetryPolicy.default(chat_timeout)
+    return RetryPolicy.from_json(policy, chat_timeout)
 
 
-def _outcome_name(outcome: Outcome, result: HttpResult | None) -> str:
-    if result is not None and result.blocked:
-        return "blocked"
-    if outcome.rate_limited:
-        return "rate_limited"
-    return {
-        OutcomeKind.DELIVERED: "delivered",
-        OutcomeKind.PARTIAL: "partial",
-        OutcomeKind.PERMANENT: "permanent",
-    }.get(outcome.kind, "retryable")
+# A channel's verdict in the domain's words; a token to refresh is retried like any blip.
+_VERDICTS = {
+    OutcomeKind.DELIVERED: AttemptOutcome.DELIVERED,
+    OutcomeKind.PARTIAL: AttemptOutcome.PARTIAL,
+    OutcomeKind.PERMANENT: AttemptOutcome.PERMANENT,
+}
+
+
+def _facts(outcome: Outcome, result: HttpResult | None) -> AttemptFacts:
+    return AttemptFacts(
+        verdict=_VERDICTS.get(outcome.kind, AttemptOutcome.RETRYABLE),
+        blocked=result is not None and result.blocked,
+        rate_limited=outcome.rate_limited,
+        retry_after=outcome.retry_after,
+    )
 
 
 def _circuit_signal(
     outcome: Outcome, result: HttpResult | None, already_healthy: bool
-) -> str | None:
+) -> CircuitSignal | None:
     """Transport failures and 5xx make a target look sick; any other answer shows it alive
     (news only when the target was not already known healthy at claim time)."""
     if outcome.rate_limited or (result is not None and result.blocked):
         return None
     if result is None or result.status is None or result.status >= 500:
-        return "transient" if outcome.kind is OutcomeKind.RETRYABLE else None
-    return None if already_healthy else "success"
+        return CircuitSignal.TRANSIENT if outcome.kind is OutcomeKind.RETRYABLE else None
+    return None if already_healthy else CircuitSignal.SUCCESS
 
 
 def _text(data: bytes, cap: int, secrets: Iterable[str]) -> str:
@@ -282,15 +273,16 @@ def _request_json(request: OutboundRequest | None, secrets: list[str]) -> dict[s
 
 def orphan_record(claimed: Claimed, now: dt.datetime) -> AttemptRecord:
     """The record for a delivery whose config or channel was deleted after it was claimed."""
+    state = next_state(claimed.ref, AttemptFacts(AttemptOutcome.CANCELLED), now)
     return AttemptRecord(
         delivery_id=claimed.id,
         claim_token=claimed.claim_token,
         kind=claimed.kind,
-        attempt=claimed.attempts + 1,
+        attempt=state.attempt,
         trigger=claimed.trigger,
-        outcome="cancelled",
-        status="failed",
-        next_attempt_at=None,
+        outcome=state.outcome,
+        status=state.status,
+        next_attempt_at=state.next_attempt_at,
         request={},
         response_status=None,
         response_body=None,

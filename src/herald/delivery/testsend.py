@@ -8,7 +8,6 @@ recorded in the history as a `test` delivery.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,15 +15,15 @@ from herald.delivery.attempts import AttemptRunner
 from herald.delivery.http_client import HttpClient
 from herald.delivery.wecom_tokens import WeComTokens
 from herald.delivery.worker import DEFAULT_ATTEMPTS, WorkerParts, claim_policy
+from herald.domain.delivery import DELIVERED, AttemptOutcome
 from herald.domain.errors import InvalidInput
 from herald.domain.events import EventType
 from herald.domain.ids import new_id
 from herald.domain.samples import sample_event
+from herald.publishing import stored_configs as config_store
 from herald.publishing.config_model import CallbackConfig, Channel
-from herald.store import claims, project_repo, results
-from herald.store import config_repo as config_store
+from herald.store import claims, delivery_state, project_repo, results
 from herald.store.results import AttemptRecord
-from herald.store.tables import deliveries
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class SendTestResult:
 
     @property
     def delivered(self) -> bool:
-        return self.outcome in ("delivered", "partial")
+        return self.outcome in DELIVERED
 
 
 class SendTester:
@@ -90,22 +89,23 @@ class SendTester:
             chosen = _channels(config, channel_id)
             project = project_repo.get_project(uow.conn, config.project_id)
             payload, context = sample_event(project.id, project.name, event_type, now, new_id())
-            rows = [
-                _row(config, ch, event_type, {"payload": payload, "context": context}, now)
-                for ch in chosen
-            ]
-            uow.execute(deliveries.insert(), rows)
+            event = {"payload": payload, "context": context}
+            tests = [_test(config, ch, event_type, event) for ch in chosen]
+            ids = delivery_state.create_tests(uow.conn, tests, now)
             outcome = claims.claim(
                 uow.conn,
                 owner="test-send",
                 now=now,
-                limit=len(rows),
+                limit=len(ids),
                 exclude_targets=(),
                 policy=self.policy,
-                only=[r["id"] for r in rows],
+                only=ids,
             )
             taken = {c.id for c in outcome.claimed}
-            held = [_held(uow, row, now) for row in rows if row["id"] not in taken]
+            held = [
+                _held(did, test) for did, test in zip(ids, tests, strict=True) if did not in taken
+            ]
+            delivery_state.hold_back_tests(uow.conn, [h.delivery_id for h in held], HELD, now)
         return config, outcome.claimed, held
 
     def _write(self, records: list[AttemptRecord]) -> None:
@@ -125,45 +125,34 @@ def _channels(config: CallbackConfig, channel_id: str | None) -> list[Channel]:
     return enabled
 
 
-def _row(
-    config: CallbackConfig,
-    channel: Channel,
-    event_type: EventType,
-    event: dict[str, Any],
-    now: dt.datetime,
-) -> dict[str, Any]:
-    return {
-        "id": new_id(),
-        "kind": "test",
-        "event_id": None,
-        "config_id": config.id,
-        "channel_id": channel.id,
-        "project_id": config.project_id,
-        "task_id": None,
-        "event_type": event_type.value,
-        "channel_type": channel.type,
-        "target_key": channel.target_key,
-        "status": "pending",
-        "attempts": 0,
-        "max_attempts": 1,
-        "trigger": "test",
-        "next_attempt_at": now,
-        "payload": event,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def _held(uow: Any, row: dict[str, Any], now: dt.datetime) -> SendTestResult:
-    """A test the target's rate limit, penalty or open circuit holds back: not sent, failed."""
-    message = "not sent: the target is rate limited or its circuit is open; try again shortly"
-    uow.execute(
-        deliveries.update()
-        .where(deliveries.c.id == row["id"])
-        .values(status="failed", last_outcome="rate_limited", last_error=message, finished_at=now)
+def _test(
+    config: CallbackConfig, channel: Channel, event_type: EventType, event: dict[str, Any]
+) -> delivery_state.NewTest:
+    return delivery_state.NewTest(
+        config_id=config.id,
+        channel_id=channel.id,
+        project_id=config.project_id,
+        event_type=event_type.value,
+        channel_type=channel.type,
+        target_key=channel.target_key,
+        event=event,
     )
+
+
+HELD = "not sent: the target is rate limited or its circuit is open; try again shortly"
+
+
+def _held(delivery_id: str, test: delivery_state.NewTest) -> SendTestResult:
+    """A test the target's rate limit, penalty or open circuit holds back: not sent, failed."""
     return SendTestResult(
-        row["channel_id"], row["channel_type"], row["id"], "rate_limited", None, message, None, 0.0
+        test.channel_id,
+        test.channel_type,
+        delivery_id,
+        AttemptOutcome.RATE_LIMITED,
+        None,
+        HELD,
+        None,
+        0.0,
     )
 
 

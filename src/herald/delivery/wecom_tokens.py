@@ -12,17 +12,14 @@ import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from herald.channels.base import Outcome, OutcomeKind
 from herald.channels.capabilities import TokenAuth
 from herald.channels.config_base import ChannelConfig
 from herald.delivery.http_client import HttpClient, HttpResult
 from herald.runtime.clock import Clock
 from herald.security.encryption import KeyRing, fingerprint
+from herald.store import wecom_token_repo as repo
 from herald.store.db import Database
-from herald.store.dialect import insert_ignoring_duplicates
-from herald.store.tables import wecom_tokens
 
 EARLY_REFRESH = 300.0  # seconds before expiry a token counts as stale
 TOKEN_KEY = b"herald wecom token key v1"
@@ -76,7 +73,7 @@ class WeComTokens:
 
     def _load(self, key: str) -> str | None:
         with self.db.read() as conn:
-            row = conn.execute(sa.select(wecom_tokens).where(wecom_tokens.c.key == key)).first()
+            row = repo.load_token(conn, key)
         if row is None or row.expires_at - EARLY_REFRESH <= self.clock.time():
             return None
         token = self.keyring.decrypt_text(row.secret_token)
@@ -85,7 +82,7 @@ class WeComTokens:
 
     def _forget(self, key: str) -> None:
         with self.db.transaction() as uow:
-            uow.execute(wecom_tokens.delete().where(wecom_tokens.c.key == key))
+            repo.forget_token(uow.conn, key)
 
     async def _fetch(
         self, key: str, sender: TokenAuth, config: ChannelConfig
@@ -107,11 +104,7 @@ class WeComTokens:
         return str(token)
 
     def _store(self, key: str, token: str, expires_at: float) -> None:
-        values = {
-            "secret_token": self.keyring.encrypt_text(token),
-            "expires_at": expires_at,
-            "updated_at": dt.datetime.fromtimestamp(self.clock.time(), dt.UTC),
-        }
+        cached = repo.CachedToken(self.keyring.encrypt_text(token), expires_at)
+        now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
         with self.db.transaction() as uow:
-            insert_ignoring_duplicates(uow.conn, wecom_tokens, [{"key": key, **values}], ["key"])
-            uow.execute(wecom_tokens.update().where(wecom_tokens.c.key == key).values(**values))
+            repo.save_token(uow.conn, key, cached, now)

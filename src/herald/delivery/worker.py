@@ -25,18 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp.abc import AbstractResolver
-from sqlalchemy.engine import Connection
 
-from herald.channels.base import RateLimit
 from herald.channels.registry import SENDERS
-from herald.delivery.attempts import AttemptRunner, orphan_record, retry_policy
+from herald.delivery.attempts import AttemptRunner, orphan_record
 from herald.delivery.http_client import HttpClient
-from herald.delivery.listener import listen
 from herald.delivery.wecom_tokens import WeComTokens
+from herald.domain.delivery import DeliveryStatus
 from herald.domain.ids import new_id
 from herald.domain.ratelimit import Limit
 from herald.domain.retry import DEFAULT_SCHEDULE
 from herald.observability.metrics import Metrics
+from herald.publishing import stored_configs as config_store
 from herald.publishing.config_model import CallbackConfig
 from herald.runtime.clock import Clock
 from herald.runtime.heartbeats import Heartbeats, guarded_cycles
@@ -45,10 +44,10 @@ from herald.runtime.wakeups import Wakeups
 from herald.security.egress import EgressPolicy
 from herald.security.encryption import KeyRing
 from herald.store import claims, results
-from herald.store import config_repo as config_store
 from herald.store import fanout as delivery
 from herald.store.claims import Claimed, ClaimPolicy
-from herald.store.db import Database
+from herald.store.db import Connection, Database
+from herald.store.listener import listen
 from herald.store.results import AttemptRecord
 
 log = logging.getLogger(__name__)
@@ -75,24 +74,16 @@ class WorkerParts:
 
 
 def claim_policy(settings: WorkerSettings) -> ClaimPolicy:
-    def limits(channel_type: str, override: dict[str, Any] | None) -> list[Limit]:
-        if override:
-            return [Limit(int(override["count"]), float(override["per_seconds"]))]
-        sender = SENDERS.get(channel_type)
-        published: tuple[RateLimit, ...] = sender.default_rate_limits if sender else ()
-        return [Limit(r.count, r.per_seconds) for r in published]
-
-    def lease_seconds(channel_type: str, policy: dict[str, Any] | None) -> float:
-        timeout = retry_policy(policy, settings.request_timeout).timeout
-        sender = SENDERS.get(channel_type)
-        calls = sender.requests_per_delivery if sender else 1
-        return timeout * calls + settings.lease_margin
-
-    digest = frozenset(t for t, s in SENDERS.items() if s.supports_digest)
+    """What claims need to know about channel types, from the senders and the settings."""
     return ClaimPolicy(
-        limits,
-        digest,
-        lease_seconds,
+        published_limits={
+            t: tuple(Limit(r.count, r.per_seconds) for r in s.default_rate_limits)
+            for t, s in SENDERS.items()
+        },
+        digest_types=frozenset(t for t, s in SENDERS.items() if s.supports_digest),
+        default_timeout=settings.request_timeout,
+        lease_margin=settings.lease_margin,
+        requests_per_delivery={t: s.requests_per_delivery for t, s in SENDERS.items()},
         max_in_flight={t: 1 for t, s in SENDERS.items() if s.one_at_a_time},
         default_in_flight=settings.per_target_concurrency,
         default_attempts=DEFAULT_ATTEMPTS,
@@ -305,7 +296,7 @@ class DeliveryWorker:
                 continue
             if await self._write_with_retries(batch):
                 self._observe(batch)
-                if any(r.status != "pending" and r.task_id for r in batch):
+                if any(r.status != DeliveryStatus.PENDING and r.task_id for r in batch):
                     self.work.set()  # later events of those tasks to those targets may go now
             for _ in batch:
                 self.results.task_done()
@@ -339,10 +330,10 @@ class DeliveryWorker:
         for r in batch:
             m.attempts.labels(r.channel_type, r.event_type, r.outcome).inc()
             m.latency.labels(r.channel_type).observe(r.latency_ms / 1000)
-            if r.status != "pending":
+            if r.status != DeliveryStatus.PENDING:
                 m.deliveries.labels(r.channel_type, r.event_type, r.status).inc()
             if (
-                r.status == "pending"
+                r.status == DeliveryStatus.PENDING
                 and r.next_attempt_at
                 and r.next_attempt_at <= self.p.clock.now()
             ):

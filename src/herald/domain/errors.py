@@ -43,3 +43,21 @@ class InvalidInput(DomainError):
     """Input that is well-formed but violates a domain rule."""
 
     code = "invalid_input"
+
+
+class StoreError(Exception):
+    """The store could not do the work. `herald.store` raises these in place of its driver's
+    errors (kept as `__cause__`, named by `driver_error`), so no layer above it needs to know
+    the database library. Not a `DomainError`: nothing in the request broke a domain rule."""
+
+    def __init__(self, message: str, driver_error: str) -> None:
+        super().__init__(message)
+        self.driver_error = driver_error
+
+
+class StoreConflict(StoreError):
+    """A write broke a unique or foreign-key constraint, usually through a concurrent change."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached, is busy, or refused the statement for now."""

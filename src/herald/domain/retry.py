@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # Built-in chat channels: 9 attempts over about 7.5 hours. Release notifications matter for
 # hours, not days; the first retries come within seconds because most failures are blips.
@@ -32,6 +33,16 @@ class RetryPolicy:
     @classmethod
     def default(cls, timeout: float, schedule: Sequence[float] = DEFAULT_SCHEDULE) -> RetryPolicy:
         return cls(tuple(schedule), timeout)
+
+    @classmethod
+    def from_json(cls, policy: Mapping[str, Any] | None, default_timeout: float) -> RetryPolicy:
+        """A channel's stored policy (custom channels: `retries`, `interval`, `timeout`), else
+        the default schedule with the operator's `default_timeout`."""
+        if policy and "retries" in policy:
+            return cls.exponential(
+                int(policy["retries"]), float(policy["interval"]), float(policy["timeout"])
+            )
+        return cls.default(default_timeout)
 
     def delay_after(
         self,

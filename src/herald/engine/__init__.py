@@ -1,2 +1,5 @@
 """The release engine: task use cases (`service`), the asyncio runner that drives built-in
-executors batch by batch (`runner`), and the executors themselves (`executors`)."""
+executors batch by batch (`runner`), and the executors themselves (`executors`).
+
+May import `domain`, `store`, `runtime`, `security`, `channels`, `access` and `publishing`.
+"""

@@ -19,6 +19,7 @@ from typing import Any
 from herald.access.roles import Principal
 from herald.domain.errors import Conflict, IllegalTransition, InvalidInput, missing
 from herald.domain.events import ReleaseEvent
+from herald.domain.filters import TaskFilter
 from herald.domain.hosts import settled_counts
 from herald.domain.ids import new_id
 from herald.domain.release import (
@@ -94,7 +95,7 @@ class ReleaseService:
             return repo.load_task(conn, task_id).task
 
     def list_tasks(
-        self, flt: repo.TaskFilter, before: str | None, limit: int
+        self, flt: TaskFilter, before: str | None, limit: int
     ) -> tuple[list[Any], dict[str, dict[str, int]]]:
         with self.db.read() as conn:
             rows = repo.list_tasks(conn, flt, before=before, limit=limit)

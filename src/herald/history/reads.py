@@ -7,12 +7,12 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from herald.domain.filters import HistoryFilter
 from herald.runtime.clock import Clock
 from herald.runtime.wakeups import Wakeups
 from herald.store import history_repo as repo
 from herald.store.db import Database
 from herald.store.fanout import notify_other_workers
-from herald.store.history_repo import HistoryFilter
 
 __all__ = ["HistoryFilter", "HistoryService"]
 

@@ -1,1 +1,4 @@
-"""Logging and metrics."""
+"""Logging and metrics.
+
+May import `domain`, `store`, `runtime`, `security` and `channels`.
+"""

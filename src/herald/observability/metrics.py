@@ -7,13 +7,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from herald.store import gauges
 from herald.store.db import Database
-from herald.store.tables import deliveries, targets
 
 CIRCUIT_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 
@@ -76,25 +75,21 @@ class StoreCollector(Collector):
             "Circuit state per target: 0 closed, 1 half-open, 2 open",
             labels=["target", "channel"],
         )
-        d = deliveries.c
         with self.db.read() as conn:
-            rows = conn.execute(
-                sa.select(d.channel_type, sa.func.count(), sa.func.min(d.created_at))
-                .where(d.status == "pending")
-                .group_by(d.channel_type)
-            ).all()
-            states = conn.execute(
-                sa.select(targets.c.key, targets.c.channel_type, targets.c.circuit)
-            ).all()
+            queues = gauges.queue_depths(conn)
+            states = gauges.circuits(conn)
         first = None
-        for channel, count, created in rows:
-            depth.add_metric([channel], count)
+        for queue in queues:
+            depth.add_metric([queue.channel_type], queue.pending)
+            created = queue.oldest_created_at
             if created is not None:
                 stamp = created.timestamp() if hasattr(created, "timestamp") else None
                 first = stamp if first is None or (stamp and stamp < first) else first
         oldest.add_metric([], max(time.time() - first, 0.0) if first else 0.0)
-        for key, channel, state in states:
-            circuits.add_metric([key[:12], channel], CIRCUIT_VALUE.get(state, 0))
+        for gauge in states:
+            circuits.add_metric(
+                [gauge.target_key[:12], gauge.channel_type], CIRCUIT_VALUE.get(gauge.circuit, 0)
+            )
         yield depth
         yield oldest
         yield circuits

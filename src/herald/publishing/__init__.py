@@ -2,5 +2,5 @@
 channel's message says (subscriptions and their configuration, templates in their sandbox,
 previews).
 
-May import `domain`, `runtime`, `security`, `channels` and `store`.
+May import `domain`, `store`, `runtime`, `security`, `channels` and `access`.
 """

@@ -31,6 +31,7 @@ from herald.domain.errors import InvalidInput
 from herald.domain.ids import new_id
 from herald.domain.shapes import validation_message
 from herald.domain.subscriptions import Filters
+from herald.publishing import stored_configs as store
 from herald.publishing.config_inputs import ChannelIn, ConfigIn
 from herald.publishing.config_model import CallbackConfig, Channel
 from herald.publishing.templates import TemplateError, validate_templates
@@ -38,10 +39,10 @@ from herald.runtime.clock import Clock
 from herald.security.egress import EgressDenied, EgressPolicy, check_url
 from herald.security.encryption import KeyRing, fingerprint
 from herald.store import audit_repo as audit
-from herald.store import config_repo as store
-from herald.store import project_repo
+from herald.store import config_repo, project_repo
 from herald.store.db import Database, UnitOfWork
-from herald.store.fanout import cancel_pending_for_config, ensure_targets
+from herald.store.delivery_state import cancel_pending_for_channels
+from herald.store.fanout import ensure_targets
 
 # Target keys only group deliveries by the credential they go to; the credentials themselves are
 # high-entropy tokens kept encrypted, so a fixed key is enough and survives key rotation.
@@ -118,7 +119,7 @@ class CallbackService:
 
     def project_of(self, config_id: str) -> str:
         with self.db.read() as conn:
-            return store.config_project(conn, config_id)
+            return config_repo.config_project(conn, config_id)
 
     def configs(
         self, *, visible: set[str] | None, project_id: str | None, after: str | None, limit: int
@@ -173,7 +174,7 @@ class CallbackService:
             store.replace_config(uow.conn, config, self.keyring)
             _register_targets(uow, channels, now)
             removed = set(existing) - {ch.id for ch in channels}
-            cancel_pending_for_config(
+            cancel_pending_for_channels(
                 uow.conn, config_id, removed, "channel removed from the config", now
             )
             self._audit(uow, actor, "callback.update", config, before)
@@ -183,9 +184,9 @@ class CallbackService:
         now = self.clock.now()
         with self.db.transaction() as uow:
             before = store.get_config(uow.conn, config_id, self.keyring)
-            store.delete_config(uow.conn, config_id)
+            config_repo.delete_config(uow.conn, config_id)
             every = {ch.id for ch in before.channels}
-            cancel_pending_for_config(uow.conn, config_id, every, "callback config deleted", now)
+            cancel_pending_for_channels(uow.conn, config_id, every, "callback config deleted", now)
             self._audit(uow, actor, "callback.delete", None, before)
 
     def _audit(
@@ -221,7 +222,7 @@ def _register_targets(uow: UnitOfWork, channels: Sequence[Channel], now: Any) ->
         for ch, (key, _, description) in zip(channels, described, strict=True)
         if hides_path(ch.config)
     ]
-    store.hide_target_paths(uow.conn, hidden)
+    config_repo.hide_target_paths(uow.conn, hidden)
 
 
 def _assemble(

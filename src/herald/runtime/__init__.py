@@ -1,5 +1,5 @@
 """Process-wide plumbing: settings, the clock seam, wake-up signals, heartbeats of
 background loops, process tuning.
 
-Imports nothing of Herald but `domain`.
+May import `domain` and `store` (to tell a database outage from a bug).
 """

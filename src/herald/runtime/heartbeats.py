@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from herald.store.db import describe_error, is_transient
+from herald.store.db import describe_error, driver_error, is_transient
 
 
 @dataclass
@@ -69,7 +69,8 @@ async def guarded_cycles(
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            beats.failed(name, f"{type(exc).__name__}: {str(exc)[:300]}")
+            shown = driver_error(exc)  # the database's own words, not the store's wrapper
+            beats.failed(name, f"{type(shown).__name__}: {str(shown)[:300]}")
             if failures == 0 and not is_transient(exc):
                 log.exception("%s cycle failed; retrying in %.1fs", name, backoff)
             else:  # an outage's traceback says nothing new; one line per retry is enough

@@ -2,7 +2,7 @@
 
 `Signal.fire()` may be called from any thread (API handlers run in a thread pool); waiters are
 asyncio tasks on whatever loop they registered from. Across processes, PostgreSQL LISTEN/NOTIFY
-does the same job (see `herald.delivery.listener`); polling is only the fallback.
+does the same job (see `herald.store.listener`); polling is only the fallback.
 """
 
 from __future__ import annotations

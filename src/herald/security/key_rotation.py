@@ -9,12 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from herald.runtime.clock import Clock
 from herald.security.encryption import KeyRing
-from herald.store.db import Database, UnitOfWork
-from herald.store.tables import callback_channels, wecom_tokens
+from herald.store.db import Connection, Database
+from herald.store.secret_columns import SecretKind, read_secrets, write_secret
 
 
 @dataclass(frozen=True)
@@ -28,29 +26,20 @@ def rotate_secrets(db: Database, keyring: KeyRing, clock: Clock) -> RotationRepo
     """Rotate in one transaction: a failure (e.g. a key missing) changes nothing."""
     now = clock.now()
     with db.transaction() as uow:
-        channels, current_channels = _rotate_column(
-            uow, keyring, callback_channels.c.id, callback_channels.c.secret_config, now
-        )
-        tokens, current_tokens = _rotate_column(
-            uow, keyring, wecom_tokens.c.key, wecom_tokens.c.secret_token, now
-        )
+        channels, current_channels = _rotate(uow.conn, keyring, "channel_settings", now)
+        tokens, current_tokens = _rotate(uow.conn, keyring, "wecom_tokens", now)
     return RotationReport(channels, tokens, current_channels + current_tokens)
 
 
-def _rotate_column(
-    uow: UnitOfWork, keyring: KeyRing, key: sa.Column[str], column: sa.Column[str], now: dt.datetime
+def _rotate(
+    conn: Connection, keyring: KeyRing, kind: SecretKind, now: dt.datetime
 ) -> tuple[int, int]:
-    """Re-encrypt `column` where needed; (rotated, already current)."""
-    table = column.table
+    """Re-encrypt the secrets of `kind` where needed; (rotated, already current)."""
     rotated = current = 0
-    for row_key, token in uow.conn.execute(sa.select(key, column)).all():
+    for row_key, token in read_secrets(conn, kind):
         if not keyring.needs_rotation(token):
             current += 1
             continue
-        uow.execute(
-            table.update()
-            .where(key == row_key)
-            .values({column.name: keyring.rotate(token), "updated_at": now})
-        )
+        write_secret(conn, kind, row_key, keyring.rotate(token), now)
         rotated += 1
     return rotated, current

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from herald.runtime.settings import Settings
 from herald.security.encryption import KeyRing, load_or_create_key_file
+from herald.store.db import database_name
 
 
 class MissingSecretKey(RuntimeError):
@@ -17,7 +16,7 @@ class MissingSecretKey(RuntimeError):
 
 
 def key_file_for(database_url: str) -> Path:
-    database = make_url(database_url).database or "herald.db"
+    database = database_name(database_url) or "herald.db"
     return Path(database).with_suffix(".key") if database != ":memory:" else Path("herald.key")
 
 

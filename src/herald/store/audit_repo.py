@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from herald.access.roles import Principal
+from herald.domain.filters import AuditFilter
 from herald.domain.ids import new_id
 from herald.store.tables import audit_log
 
 
+class Actor(Protocol):
+    """Who acted: an API token (`herald.access.roles.Principal` is one)."""
+
+    @property
+    def token_id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
 def record(
     conn: Connection,
-    actor: Principal | None,
+    actor: Actor | None,
     *,
     action: str,
     resource_type: str,
@@ -43,20 +53,23 @@ def record(
 
 
 @dataclass(frozen=True)
-class AuditFilter:
-    """Which entries to list. `action` is an exact action (`task.stop`) or, without a dot, a
-    family of actions (`task`: every `task.…`); `task_id` selects the entries about that task."""
-
-    project_ids: set[str] | None = None  # None: every project, and entries without one
-    project_id: str | None = None
-    resource_id: str | None = None
-    task_id: str | None = None
-    action: str | None = None
+class AuditEntry:
+    id: str
+    at: dt.datetime
+    actor_id: str | None
+    actor_name: str
+    action: str
+    resource_type: str
+    resource_id: str
+    project_id: str | None
+    before: dict[str, Any] | None  # masked images of the resource
+    after: dict[str, Any] | None
 
 
 def list_entries(
     conn: Connection, flt: AuditFilter, *, before: str | None, limit: int
-) -> list[Any]:
+) -> list[AuditEntry]:
+    """Entries newest first, those with ids below `before` (a page's last id) when given."""
     query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
     if flt.project_ids is not None:
         query = query.where(audit_log.c.project_id.in_(sorted(flt.project_ids)))
@@ -76,4 +89,4 @@ def list_entries(
         query = query.where(audit_log.c.action.startswith(flt.action + ".", autoescape=True))
     if before:
         query = query.where(audit_log.c.id < before)
-    return list(conn.execute(query))
+    return [AuditEntry(**row._mapping) for row in conn.execute(query)]

@@ -18,26 +18,26 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from herald.domain.delivery import DeliveryKind, Trigger
 from herald.domain.dispatch import Candidate, plan_target
 from herald.domain.ratelimit import Limit
-from herald.store.delivery_order import (
-    PENDING,
-    earlier_pending,
-    in_flight,
-    in_flight_count,
-    note_missed,
-)
+from herald.store import delivery_state
+from herald.store.claim_types import Claimed, ClaimPolicy, ClaimResult
+from herald.store.delivery_order import earlier_pending, in_flight, in_flight_count, note_missed
+from herald.store.delivery_state import PENDING
 from herald.store.dialect import lock_rows
 from herald.store.digests import backlog_of, merge_into_digest
 from herald.store.tables import callback_channels, callback_configs, deliveries, events
 from herald.store.target_state import load_target_states, save_target_state
+
+__all__ = ["ClaimPolicy", "ClaimResult", "Claimed", "claim"]
 
 
 @dataclass(frozen=True)
@@ -46,59 +46,6 @@ class ChannelInfo:
     rate_limit: dict[str, Any] | None
     policy: dict[str, Any] | None
     config_updated_at: dt.datetime | None = None
-
-
-@dataclass
-class Claimed:
-    id: str
-    kind: str
-    event_id: str | None
-    config_id: str
-    channel_id: str
-    project_id: str
-    task_id: str | None
-    event_type: str
-    channel_type: str
-    target_key: str
-    attempts: int
-    max_attempts: int
-    trigger: str
-    claim_token: str
-    lease_until: dt.datetime
-    seq: int | None = None
-    payload: dict[str, Any] | None = None  # {"payload": …, "context": …} of the event
-    event_at: dt.datetime | None = None  # when the event was committed
-    target_healthy: bool = False  # the target's circuit was closed with no failures at claim
-    members: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # digests
-    # Earlier events of the task that never reached this target (failed for good), in order.
-    missed_before: tuple[str, ...] = ()
-
-
-@dataclass
-class ClaimPolicy:
-    """What the store needs from the delivery layer to plan claims."""
-
-    limits: Callable[[str, dict[str, Any] | None], list[Limit]]
-    digest_types: frozenset[str]
-    lease_seconds: Callable[[str, dict[str, Any] | None], float]
-    # Requests in flight at once per target, across workers: by channel type, else the default.
-    max_in_flight: Mapping[str, int] = field(default_factory=dict)
-    default_in_flight: int = 4
-    probe_deadline: float = 120.0
-    default_attempts: int = 9
-
-    def in_flight_cap(self, channel_type: str) -> int:
-        return self.max_in_flight.get(channel_type, self.default_in_flight)
-
-
-@dataclass
-class ClaimResult:
-    claimed: list[Claimed]
-    postponed: int = 0
-    merged: int = 0
-    rate_limited: int = 0
-    next_due: float | None = None  # earliest time a delivery was postponed to (Unix s)
-    config_stamps: dict[str, dt.datetime] = field(default_factory=dict)  # of claimed configs
 
 
 def claim(
@@ -154,7 +101,7 @@ def claim(
             result.merged += len(plan.merge)
         for row in chosen:
             leases.append(_lease(row, owner, now, policy, channels))
-        _postpone(conn, plan.postpone, now)
+        delivery_state.postpone(conn, plan.postpone, now)
         later = [
             *plan.postpone.values(),
             *([plan.digest_at] if plan.digest_at and not plan.digest_now else []),
@@ -283,18 +230,7 @@ def _drop_orphans(
 ) -> list[Any]:
     """Deliveries whose channel was deleted meanwhile end failed instead of being sent."""
     orphans = [r.id for r in rows if r.channel_id not in channels]
-    if orphans:
-        conn.execute(
-            deliveries.update()
-            .where(deliveries.c.id.in_(orphans))
-            .values(
-                status="failed",
-                last_outcome="cancelled",
-                last_error="the channel no longer exists",
-                finished_at=now,
-                updated_at=now,
-            )
-        )
+    delivery_state.cancel(conn, orphans, "the channel no longer exists", now)
     return [r for r in rows if r.channel_id in channels]
 
 
@@ -303,17 +239,6 @@ def _by_target(rows: Sequence[Any]) -> dict[str, list[Any]]:
     for row in rows:
         grouped.setdefault(row.target_key, []).append(row)
     return grouped
-
-
-def _postpone(conn: Connection, until: dict[str, float], now: dt.datetime) -> None:
-    if not until:
-        return
-    conn.execute(
-        deliveries.update()
-        .where(deliveries.c.id == sa.bindparam("did"))
-        .values(next_attempt_at=sa.bindparam("at"), updated_at=now),
-        [{"did": k, "at": dt.datetime.fromtimestamp(v, dt.UTC)} for k, v in until.items()],
-    )
 
 
 def _lease(
@@ -326,21 +251,15 @@ def _lease(
 def _write_leases(
     conn: Connection, leases: list[tuple[Any, dt.datetime]], owner: str, token: str
 ) -> None:
-    """One UPDATE per lease length: the batch shares its claim token (the fencing unit)."""
     by_until: dict[dt.datetime, list[str]] = {}
     for row, until in leases:
         by_until.setdefault(until, []).append(row.id)
-    for until, ids in by_until.items():
-        conn.execute(
-            deliveries.update()
-            .where(deliveries.c.id.in_(ids))
-            .values(lease_owner=owner, lease_until=until, claim_token=token)
-        )
+    delivery_state.lease(conn, by_until, owner, token)
 
 
 def _load(conn: Connection, leases: list[tuple[Any, dt.datetime]], token: str) -> list[Claimed]:
     claimed = [_claimed(row, token, until) for row, until in leases]
-    digests = {c.id: c for c in claimed if c.kind == "digest"}
+    digests = {c.id: c for c in claimed if c.kind == DeliveryKind.DIGEST}
     if digests:
         query = (
             sa.select(deliveries.c.id, deliveries.c.digest_id, events.c.payload, events.c.context)
@@ -358,7 +277,7 @@ def _load(conn: Connection, leases: list[tuple[Any, dt.datetime]], token: str) -
 def _claimed(row: Any, token: str, until: dt.datetime) -> Claimed:
     return Claimed(
         id=row.id,
-        kind=row.kind,
+        kind=DeliveryKind(row.kind),
         event_id=row.event_id,
         config_id=row.config_id,
         channel_id=row.channel_id,
@@ -369,13 +288,13 @@ def _claimed(row: Any, token: str, until: dt.datetime) -> Claimed:
         target_key=row.target_key,
         attempts=row.attempts,
         max_attempts=row.max_attempts,
-        trigger=row.trigger,
+        trigger=Trigger(row.trigger),
         claim_token=token,
         lease_until=until,
         seq=row.seq,
         payload=(
             row.payload
-            if row.kind == "test"
+            if row.kind == DeliveryKind.TEST
             else {"payload": row.event_payload, "context": row.event_context}
             if row.event_payload is not None
             else None

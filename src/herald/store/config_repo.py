@@ -1,30 +1,58 @@
-"""Persistence of callback configs; channel settings are stored encrypted as one token each."""
+"""Persistence of callback configs and their channels, as stored: each channel's settings are
+one encrypted token that `herald.publishing.stored_configs` encrypts and decrypts."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from herald.channels.channel_config import load_channel_config
 from herald.domain.errors import NotFound
-from herald.domain.subscriptions import Filters
-from herald.publishing.config_model import CallbackConfig, Channel
-from herald.security.encryption import KeyRing, SecretDecryptError
 from herald.store.tables import callback_channels, callback_configs, targets
 
 
-def _channel(row: Any, keyring: KeyRing) -> Channel:
-    return Channel(
+@dataclass(frozen=True)
+class ChannelRecord:
+    id: str
+    config_id: str
+    position: int
+    type: str
+    enabled: bool
+    secret_config: str  # the channel's settings, encrypted
+    target_key: str
+    rate_limit: dict[str, Any] | None
+    policy: dict[str, Any] | None
+    templates: dict[str, Any] | None
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ConfigRecord:
+    id: str
+    project_id: str
+    name: str
+    enabled: bool
+    events: tuple[str, ...]
+    filters: dict[str, Any] | None
+    locale: str
+    templates: dict[str, Any] | None
+    channels: tuple[ChannelRecord, ...]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def _channel(row: Any) -> ChannelRecord:
+    return ChannelRecord(
         id=row.id,
         config_id=row.config_id,
         position=row.position,
         type=row.type,
         enabled=row.enabled,
-        config=load_channel_config(row.type, keyring.decrypt_json(row.secret_config)),
+        secret_config=row.secret_config,
         target_key=row.target_key,
         rate_limit=row.rate_limit,
         policy=row.policy,
@@ -33,67 +61,48 @@ def _channel(row: Any, keyring: KeyRing) -> Channel:
     )
 
 
-def _config(row: Any, channels: Sequence[Channel]) -> CallbackConfig:
-    return CallbackConfig(
-        id=row.id,
-        project_id=row.project_id,
-        name=row.name,
-        enabled=row.enabled,
-        events=tuple(row.events),
-        filters=Filters.from_json(row.filters),
-        locale=row.locale,
-        templates=row.templates,
-        channels=tuple(channels),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def load_configs(conn: Connection, rows: Sequence[Any], keyring: KeyRing) -> list[CallbackConfig]:
-    ids = [r.id for r in rows]
-    by_config: dict[str, list[Channel]] = {i: [] for i in ids}
-    if ids:
+def _records(conn: Connection, rows: Sequence[Any]) -> list[ConfigRecord]:
+    """`rows` of callback_configs with their channels, in one more query."""
+    by_config: dict[str, list[ChannelRecord]] = {r.id: [] for r in rows}
+    if by_config:
         query = (
             sa.select(callback_channels)
-            .where(callback_channels.c.config_id.in_(ids))
+            .where(callback_channels.c.config_id.in_(list(by_config)))
             .order_by(callback_channels.c.position)
         )
         for ch in conn.execute(query):
-            by_config[ch.config_id].append(_channel(ch, keyring))
-    return [_config(r, by_config[r.id]) for r in rows]
+            by_config[ch.config_id].append(_channel(ch))
+    return [
+        ConfigRecord(
+            id=r.id,
+            project_id=r.project_id,
+            name=r.name,
+            enabled=r.enabled,
+            events=tuple(r.events),
+            filters=r.filters,
+            locale=r.locale,
+            templates=r.templates,
+            channels=tuple(by_config[r.id]),
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+        for r in rows
+    ]
 
 
-def load_changed(
-    conn: Connection,
-    stamps: dict[str, dt.datetime],
-    known: dict[str, dt.datetime],
-    keyring: KeyRing,
-) -> tuple[list[CallbackConfig], dict[str, str]]:
-    """The configs whose current `stamps` (id → updated_at) differ from the `known` ones, and
-    (id → reason) those whose secrets cannot be decrypted with the current keys."""
-    stale = sorted(cid for cid, stamp in stamps.items() if known.get(cid) != stamp)
-    if not stale:
-        return [], {}
-    rows = conn.execute(sa.select(callback_configs).where(callback_configs.c.id.in_(stale))).all()
-    loaded, broken = [], {}
-    for row in rows:
-        try:
-            loaded += load_configs(conn, [row], keyring)
-        except SecretDecryptError:
-            broken[row.id] = (
-                "cannot decrypt the channel settings with the configured keys; check "
-                "HERALD_SECRET_KEY and HERALD_OLD_SECRET_KEYS"
-            )
-    return loaded, broken
+def configs_by_id(conn: Connection, config_ids: Sequence[str]) -> list[ConfigRecord]:
+    """The configs among `config_ids` that exist, in no particular order."""
+    if not config_ids:
+        return []
+    query = sa.select(callback_configs).where(callback_configs.c.id.in_(list(config_ids)))
+    return _records(conn, conn.execute(query).all())
 
 
-def get_config(conn: Connection, config_id: str, keyring: KeyRing) -> CallbackConfig:
-    row = conn.execute(
-        sa.select(callback_configs).where(callback_configs.c.id == config_id)
-    ).first()
-    if row is None:
+def get_config(conn: Connection, config_id: str) -> ConfigRecord:
+    found = configs_by_id(conn, [config_id])
+    if not found:
         raise NotFound(f"callback config {config_id} does not exist", {"config_id": config_id})
-    return load_configs(conn, [row], keyring)[0]
+    return found[0]
 
 
 def config_project(conn: Connection, config_id: str) -> str:
@@ -107,13 +116,12 @@ def config_project(conn: Connection, config_id: str) -> str:
 
 def list_configs(
     conn: Connection,
-    keyring: KeyRing,
     *,
     project_ids: set[str] | None,
     project_id: str | None,
     after: str | None,
     limit: int,
-) -> list[CallbackConfig]:
+) -> list[ConfigRecord]:
     query = sa.select(callback_configs).order_by(callback_configs.c.id).limit(limit)
     if project_ids is not None:
         query = query.where(callback_configs.c.project_id.in_(sorted(project_ids)))
@@ -121,10 +129,10 @@ def list_configs(
         query = query.where(callback_configs.c.project_id == project_id)
     if after:
         query = query.where(callback_configs.c.id > after)
-    return load_configs(conn, conn.execute(query).all(), keyring)
+    return _records(conn, conn.execute(query).all())
 
 
-def insert_config(conn: Connection, config: CallbackConfig, keyring: KeyRing) -> None:
+def insert_config(conn: Connection, config: ConfigRecord) -> None:
     conn.execute(
         callback_configs.insert().values(
             **_config_values(config),
@@ -133,17 +141,17 @@ def insert_config(conn: Connection, config: CallbackConfig, keyring: KeyRing) ->
             created_at=config.created_at,
         )
     )
-    _insert_channels(conn, config.channels, keyring)
+    _insert_channels(conn, config.channels)
 
 
-def replace_config(conn: Connection, config: CallbackConfig, keyring: KeyRing) -> None:
+def replace_config(conn: Connection, config: ConfigRecord) -> None:
     conn.execute(
         callback_configs.update()
         .where(callback_configs.c.id == config.id)
         .values(**_config_values(config))
     )
     conn.execute(callback_channels.delete().where(callback_channels.c.config_id == config.id))
-    _insert_channels(conn, config.channels, keyring)
+    _insert_channels(conn, config.channels)
 
 
 def delete_config(conn: Connection, config_id: str) -> None:
@@ -151,19 +159,19 @@ def delete_config(conn: Connection, config_id: str) -> None:
     conn.execute(callback_configs.delete().where(callback_configs.c.id == config_id))
 
 
-def _config_values(config: CallbackConfig) -> dict[str, Any]:
+def _config_values(config: ConfigRecord) -> dict[str, Any]:
     return {
         "name": config.name,
         "enabled": config.enabled,
         "events": list(config.events),
-        "filters": config.filters.to_json(),
+        "filters": config.filters,
         "locale": config.locale,
         "templates": config.templates,
         "updated_at": config.updated_at,
     }
 
 
-def _insert_channels(conn: Connection, channels: Sequence[Channel], keyring: KeyRing) -> None:
+def _insert_channels(conn: Connection, channels: Sequence[ChannelRecord]) -> None:
     if not channels:
         return
     conn.execute(
@@ -175,7 +183,7 @@ def _insert_channels(conn: Connection, channels: Sequence[Channel], keyring: Key
                 "position": ch.position,
                 "type": ch.type,
                 "enabled": ch.enabled,
-                "secret_config": keyring.encrypt_json(ch.config.model_dump(mode="json")),
+                "secret_config": ch.secret_config,
                 "target_key": ch.target_key,
                 "rate_limit": ch.rate_limit,
                 "policy": ch.policy,

@@ -16,6 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from herald.domain.errors import StoreConflict, StoreError, StoreUnavailable
+
+__all__ = ["Connection", "Database", "UnitOfWork", "create_engine", "describe_error"]
+
 READONLY = "herald_readonly"
 
 # The database cannot be reached or is busy right now: worth waiting for, never a verdict on the
@@ -25,6 +29,7 @@ _TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutErro
 
 def is_transient(exc: BaseException) -> bool:
     """True if `exc` says the database is unavailable for now rather than refusing the work."""
+    exc = driver_error(exc)
     if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, _TRANSIENT)
@@ -32,9 +37,32 @@ def is_transient(exc: BaseException) -> bool:
 
 def describe_error(exc: BaseException) -> str:
     """A one-line description of `exc` without SQL text or bound values, for logs and reasons."""
+    exc = driver_error(exc)
     cause = exc.orig if isinstance(exc, sa.exc.StatementError) and exc.orig else exc
     first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
     return f"{type(cause).__name__}: {first[:300]}" if first else type(cause).__name__
+
+
+def driver_error(exc: BaseException) -> BaseException:
+    """The database library's own error behind a `StoreError` (else `exc` itself)."""
+    if isinstance(exc, StoreError) and exc.__cause__ is not None:
+        return exc.__cause__
+    return exc
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Raise the store's own errors for the driver's, so callers never import SQLAlchemy."""
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        raise StoreConflict(describe_error(exc), _driver_name(exc)) from exc
+    except sa.exc.OperationalError as exc:
+        raise StoreUnavailable(describe_error(exc), _driver_name(exc)) from exc
+
+
+def _driver_name(exc: sa.exc.DBAPIError) -> str:
+    return type(exc.orig).__name__
 
 
 def normalise_url(url: str) -> str:
@@ -43,6 +71,11 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def database_name(url: str) -> str | None:
+    """The database part of `url`: a file path for SQLite, a database name for PostgreSQL."""
+    return sa.engine.make_url(url).database
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -120,7 +153,7 @@ class Database:
         last moments of it, which at-least-once delivery absorbs (a lost lease is claimed
         again, a lost result means one resend). Release transitions and their outbox events
         never use it."""
-        with self._writer, self.engine.connect() as conn, conn.begin():
+        with _translated(), self._writer, self.engine.connect() as conn, conn.begin():
             if replayable and self.is_postgres:
                 conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             uow = UnitOfWork(conn)
@@ -131,10 +164,15 @@ class Database:
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction (on SQLite it does not take the write lock)."""
-        with self.engine.connect() as conn:
+        with _translated(), self.engine.connect() as conn:
             conn = conn.execution_options(**{READONLY: True})
             with conn.begin():
                 yield conn
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        with self.read() as conn:
+            conn.execute(sa.text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -7,19 +7,15 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from herald.domain.delivery import DeliveryKind, DeliveryStatus
+from herald.store.claim_types import Claimed
+from herald.store.delivery_state import FAILED, PENDING
 from herald.store.tables import deliveries
-
-if TYPE_CHECKING:
-    from herald.store.claims import Claimed
-
-# Literals, not bound parameters: only then may SQLite use the partial indexes on them.
-PENDING: sa.ColumnClause[str] = sa.literal_column("'pending'")
-FAILED: sa.ColumnClause[str] = sa.literal_column("'failed'")
 
 
 def earlier_pending(delivery: Any) -> sa.Exists:
@@ -65,13 +61,13 @@ def in_flight(conn: Connection, rows: Sequence[Any], now: dt.datetime) -> Counte
 def note_missed(conn: Connection, claimed: Sequence[Claimed]) -> None:
     """Tell each claimed event delivery which earlier events of its task never reached its
     target: every delivery of them to the target failed for good."""
-    tasks = sorted({c.task_id for c in claimed if c.kind == "event" and c.task_id})
+    tasks = sorted({c.task_id for c in claimed if c.kind == DeliveryKind.EVENT and c.task_id})
     if not tasks:
         return
     d = deliveries.c
     failed = conn.execute(
         sa.select(d.target_key, d.task_id, d.event_type, d.seq).where(
-            d.task_id.in_(tasks), d.status == FAILED, d.kind == "event"
+            d.task_id.in_(tasks), d.status == FAILED, d.kind == DeliveryKind.EVENT
         )
     ).all()
     if not failed:
@@ -80,7 +76,8 @@ def note_missed(conn: Connection, claimed: Sequence[Claimed]) -> None:
         (r.target_key, r.task_id, r.event_type)
         for r in conn.execute(
             sa.select(d.target_key, d.task_id, d.event_type).where(
-                d.task_id.in_(sorted({f.task_id for f in failed})), d.status == "success"
+                d.task_id.in_(sorted({f.task_id for f in failed})),
+                d.status == DeliveryStatus.SUCCESS,
             )
         )
     }

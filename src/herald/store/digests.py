@@ -9,8 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from herald.domain.delivery import DeliveryKind, DeliveryStatus, Trigger
 from herald.domain.dispatch import MAX_DIGEST, Candidate, TargetPlan
 from herald.domain.ids import new_id
+from herald.store.delivery_state import PENDING, not_leased
 from herald.store.tables import deliveries
 
 
@@ -25,7 +27,7 @@ def backlog_of(conn: Connection, key: str, now: dt.datetime) -> list[Candidate]:
         .where(
             earlier.c.target_key == d.target_key,
             earlier.c.task_id == d.task_id,
-            earlier.c.status == sa.literal_column("'pending'"),
+            earlier.c.status == PENDING,
             earlier.c.seq < d.seq,
         )
         .scalar_subquery()
@@ -34,9 +36,9 @@ def backlog_of(conn: Connection, key: str, now: dt.datetime) -> list[Candidate]:
         sa.select(d.id, d.kind, d.task_id, d.seq, pending_before.label("pending_before"))
         .where(
             d.target_key == key,
-            d.status == "pending",
+            d.status == DeliveryStatus.PENDING,
             d.digest_id.is_(None),
-            sa.or_(d.lease_until.is_(None), d.lease_until < now),
+            not_leased(now),
         )
         .order_by(d.next_attempt_at, d.id)
         .limit(MAX_DIGEST * 2)
@@ -57,10 +59,10 @@ def merge_into_digest(
     existing = conn.execute(
         sa.select(deliveries).where(
             d.target_key == key,
-            d.kind == "digest",
-            d.status == "pending",
+            d.kind == DeliveryKind.DIGEST,
+            d.status == DeliveryStatus.PENDING,
             d.attempts == 0,
-            sa.or_(d.lease_until.is_(None), d.lease_until < now),
+            not_leased(now),
         )
     ).first()
     due_at = dt.datetime.fromtimestamp(plan.digest_at or now.timestamp(), dt.UTC)
@@ -90,19 +92,19 @@ def _digest_row(
 ) -> dict[str, Any]:
     return {
         "id": digest_id,
-        "kind": "digest",
+        "kind": DeliveryKind.DIGEST,
         "event_id": None,
         "config_id": sample.config_id,
         "channel_id": sample.channel_id,
         "project_id": sample.project_id,
         "task_id": None,
-        "event_type": "digest",
+        "event_type": DeliveryKind.DIGEST,  # a digest is about several events
         "channel_type": sample.channel_type,
         "target_key": sample.target_key,
-        "status": "pending",
+        "status": DeliveryStatus.PENDING,
         "attempts": 0,
         "max_attempts": attempts,
-        "trigger": "scheduled",
+        "trigger": Trigger.SCHEDULED,
         "next_attempt_at": due_at,
         "created_at": now,
         "updated_at": now,

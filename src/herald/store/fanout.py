@@ -8,12 +8,13 @@ racing over the same events cannot double it: on PostgreSQL they lock disjoint e
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from herald.domain.delivery import DeliveryKind, DeliveryStatus, Trigger
 from herald.domain.ids import new_id
 from herald.domain.subscriptions import Filters, subscribed
 from herald.store.dialect import insert_ignoring_duplicates, lock_rows
@@ -144,7 +145,7 @@ def _delivery_row(
 ) -> dict[str, Any]:
     return {
         "id": new_id(),
-        "kind": "event",
+        "kind": DeliveryKind.EVENT,
         "event_id": event.id,
         "config_id": channel.config_id,
         "channel_id": channel.id,
@@ -153,40 +154,12 @@ def _delivery_row(
         "event_type": event.event_type,
         "channel_type": channel.type,
         "target_key": channel.target_key,
-        "status": "pending",
+        "status": DeliveryStatus.PENDING,
         "attempts": 0,
         "max_attempts": max_attempts(channel.policy, default_attempts),
-        "trigger": "scheduled",
+        "trigger": Trigger.SCHEDULED,
         "next_attempt_at": now,
         "seq": event.seq if is_ordered(channel.policy) else None,
         "created_at": now,
         "updated_at": now,
     }
-
-
-def cancel_pending_for_config(
-    conn: Connection,
-    config_id: str,
-    channel_ids: Sequence[str] | set[str],
-    reason: str,
-    now: dt.datetime,
-) -> None:
-    """Fail the not-yet-sent deliveries of channels that no longer exist."""
-    if not channel_ids:
-        return
-    conn.execute(
-        deliveries.update()
-        .where(
-            deliveries.c.config_id == config_id,
-            deliveries.c.channel_id.in_(sorted(channel_ids)),
-            deliveries.c.status == "pending",
-            sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now),
-        )
-        .values(
-            status="failed",
-            last_outcome="cancelled",
-            last_error=reason,
-            finished_at=now,
-            updated_at=now,
-        )
-    )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from herald.domain.delivery import DeliveryKind, DeliveryStatus
 from herald.domain.errors import Conflict, missing
+from herald.domain.filters import HistoryFilter
+from herald.store import delivery_state
 from herald.store.tables import (
     callback_channels,
     callback_configs,
@@ -18,20 +20,6 @@ from herald.store.tables import (
     delivery_attempts,
     targets,
 )
-
-
-@dataclass(frozen=True)
-class HistoryFilter:
-    visible: set[str] | None = None
-    project_id: str | None = None
-    task_id: str | None = None
-    config_id: str | None = None
-    channel_type: str | None = None
-    event_type: str | None = None
-    status: str | None = None
-    kind: str | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
 
 
 def _where(query: sa.Select[Any], flt: HistoryFilter) -> sa.Select[Any]:
@@ -111,27 +99,9 @@ def digest_members(conn: Connection, digest_id: str) -> list[Any]:
 def resend(conn: Connection, delivery_id: str, now: dt.datetime) -> None:
     """Queue one more attempt now, outside the automatic schedule (a failed resend stays failed)."""
     row = get_delivery(conn, delivery_id)
-    if row.status == "pending":
+    if row.status == DeliveryStatus.PENDING:
         raise Conflict(f"delivery {delivery_id} is still pending; it will be sent as scheduled")
-    conn.execute(
-        deliveries.update()
-        .where(deliveries.c.id == delivery_id)
-        .values(
-            status="pending",
-            next_attempt_at=now,
-            max_attempts=row.attempts + 1,
-            trigger="manual",
-            digest_id=None,
-            # A resend is out of order by nature (later events were sent meanwhile): it neither
-            # waits for the task's other deliveries nor holds them back.
-            seq=None,
-            lease_owner=None,
-            lease_until=None,
-            claim_token=None,
-            finished_at=None,
-            updated_at=now,
-        )
-    )
+    delivery_state.resend(conn, delivery_id, row.attempts, now)
 
 
 def stats_rows(conn: Connection, flt: HistoryFilter) -> list[Any]:
@@ -141,7 +111,7 @@ def stats_rows(conn: Connection, flt: HistoryFilter) -> list[Any]:
             d.channel_type, d.event_type, d.status
         ),
         flt,
-    ).where(d.kind != "digest")
+    ).where(d.kind != DeliveryKind.DIGEST)
     return list(conn.execute(query))
 
 
@@ -152,7 +122,7 @@ def latencies(conn: Connection, flt: HistoryFilter, cap: int = 200_000) -> list[
     query = (
         sa.select(a.channel_type, a.event_type, a.latency_ms)
         .join(deliveries, d.id == a.delivery_id)
-        .where(a.response_status.is_not(None), d.kind != "digest")
+        .where(a.response_status.is_not(None), d.kind != DeliveryKind.DIGEST)
         .order_by(a.id.desc())
         .limit(cap)
     )
@@ -177,7 +147,7 @@ def pending_counts(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
     d = deliveries.c
     query = (
         sa.select(d.target_key, sa.func.count())
-        .where(d.status == "pending", d.target_key.in_(list(keys)))
+        .where(d.status == DeliveryStatus.PENDING, d.target_key.in_(list(keys)))
         .group_by(d.target_key)
     )
     return {str(k): int(n) for k, n in conn.execute(query).all()}

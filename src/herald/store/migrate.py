@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 from alembic import command
@@ -47,3 +49,14 @@ def code_heads() -> set[str]:
     from alembic.script import ScriptDirectory
 
     return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def sqlite_project_names(path: Path) -> set[str] | None:
+    """The project names in the SQLite file at `path`, read without changing the file; None
+    if it is not a Herald database (not SQLite, or no projects table)."""
+    uri = path.resolve().as_uri() + "?mode=ro"  # read only: a refused file stays as it was
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            return {row[0] for row in conn.execute("SELECT name FROM projects")}
+    except sqlite3.Error:
+        return None

@@ -8,45 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from herald.domain.breaker import Circuit
+from herald.domain.delivery import CircuitSignal
 from herald.domain.ids import new_id
+from herald.store import delivery_state
+from herald.store.attempt_record import AttemptRecord
 from herald.store.dialect import lock_rows
-from herald.store.tables import deliveries, delivery_attempts, targets
+from herald.store.tables import delivery_attempts, targets
 
-
-@dataclass(frozen=True)
-class AttemptRecord:
-    delivery_id: str
-    claim_token: str | None
-    kind: str
-    attempt: int
-    trigger: str
-    outcome: str  # delivered | partial | retryable | permanent | rate_limited | blocked | expired
-    status: str  # the delivery's status after this attempt: pending | success | failed
-    next_attempt_at: dt.datetime | None
-    request: dict[str, Any]
-    response_status: int | None
-    response_body: str | None
-    platform_code: str | None
-    error: str | None
-    latency_ms: float
-    started_at: dt.datetime
-    project_id: str
-    task_id: str | None
-    config_id: str
-    channel_id: str
-    event_type: str
-    channel_type: str
-    target_key: str
-    circuit_signal: str | None = None  # success | transient
-    penalty_until: float | None = None
-    note: str | None = None
+__all__ = ["AttemptRecord", "record"]
 
 
 def record(conn: Connection, records: Sequence[AttemptRecord], now: dt.datetime) -> None:
@@ -54,71 +29,8 @@ def record(conn: Connection, records: Sequence[AttemptRecord], now: dt.datetime)
     if not records:
         return
     conn.execute(delivery_attempts.insert(), [_attempt_row(r) for r in records])
-    conn.execute(_UPDATE, [_update_params(r, now) for r in records])
-    for r in records:
-        if r.kind == "digest" and r.status != "pending":
-            _finish_members(conn, r, now)
+    delivery_state.apply_results(conn, records, now)
     _update_targets(conn, records, now)
-
-
-_d = deliveries.c
-_UPDATE = (
-    deliveries.update()
-    .where(_d.id == sa.bindparam("did"), _d.claim_token == sa.bindparam("token"))
-    .values(
-        status=sa.bindparam("status"),
-        attempts=sa.bindparam("attempt"),
-        lease_owner=None,
-        lease_until=None,
-        claim_token=None,
-        trigger="scheduled",
-        last_outcome=sa.bindparam("outcome"),
-        last_code=sa.bindparam("code"),
-        last_error=sa.bindparam("error"),
-        next_attempt_at=sa.func.coalesce(
-            sa.bindparam("next_at", type_=_d.next_attempt_at.type), _d.next_attempt_at
-        ),
-        finished_at=sa.bindparam("finished_at", type_=_d.finished_at.type),
-        updated_at=sa.bindparam("now", type_=_d.updated_at.type),
-    )
-)
-
-
-def _update_params(r: AttemptRecord, now: dt.datetime) -> dict[str, Any]:
-    return {
-        "did": r.delivery_id,
-        "token": r.claim_token,
-        "status": r.status,
-        "attempt": r.attempt,
-        "outcome": r.outcome,
-        "code": r.platform_code,
-        "error": r.error,
-        "next_at": r.next_attempt_at,
-        "finished_at": now if r.status != "pending" else None,
-        "now": now,
-    }
-
-
-def _finish_members(conn: Connection, r: AttemptRecord, now: dt.datetime) -> None:
-    owner = conn.execute(
-        sa.select(_d.id).where(
-            _d.id == r.delivery_id, _d.status == r.status, _d.attempts == r.attempt
-        )
-    ).first()
-    if owner is None:
-        return  # the result did not apply (lease lost); the digest's new owner finishes it
-    conn.execute(
-        deliveries.update()
-        .where(_d.digest_id == r.delivery_id)
-        .values(
-            status=r.status,
-            last_outcome=r.outcome,
-            last_code=r.platform_code,
-            last_error=r.error,
-            finished_at=now,
-            updated_at=now,
-        )
-    )
 
 
 def _attempt_row(r: AttemptRecord) -> dict[str, Any]:
@@ -149,8 +61,14 @@ def _update_targets(conn: Connection, records: Sequence[AttemptRecord], now: dt.
     """Apply circuit signals and penalties. Targets that only saw successes are reset in one
     statement that matches nothing in the usual case (closed, no failures): healthy traffic
     costs no row lock and no write."""
-    eventful = {r.target_key for r in records if r.circuit_signal == "transient" or r.penalty_until}
-    healthy = sorted({r.target_key for r in records if r.circuit_signal == "success"} - eventful)
+    eventful = {
+        r.target_key
+        for r in records
+        if r.circuit_signal == CircuitSignal.TRANSIENT or r.penalty_until
+    }
+    healthy = sorted(
+        {r.target_key for r in records if r.circuit_signal == CircuitSignal.SUCCESS} - eventful
+    )
     if healthy:
         t = targets.c
         conn.execute(
@@ -173,9 +91,9 @@ def _update_targets(conn: Connection, records: Sequence[AttemptRecord], now: dt.
         penalty = row.penalty_until
         last_error = row.last_error
         for r in mine:
-            if r.circuit_signal == "success":
+            if r.circuit_signal == CircuitSignal.SUCCESS:
                 circuit = circuit.on_success()
-            elif r.circuit_signal == "transient":
+            elif r.circuit_signal == CircuitSignal.TRANSIENT:
                 circuit = circuit.on_transient_failure(now.timestamp())
                 last_error = r.error
             if r.penalty_until:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from herald.domain.errors import Conflict, missing
 from herald.domain.events import EventType
+from herald.domain.filters import TaskFilter
 from herald.domain.release import (
     Environment,
     HostResult,
@@ -36,15 +37,6 @@ class StaleTask(Conflict):
 class LoadedTask:
     task: Task
     hosts_as_loaded: dict[str, HostRow]
-
-
-@dataclass(frozen=True)
-class TaskFilter:
-    project_ids: set[str] | None = None
-    project_id: str | None = None
-    status: str | None = None
-    environment: str | None = None
-    type: str | None = None
 
 
 def _host_row(result: HostResult) -> HostRow:

@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from herald.access.roles import Principal, Role
 from herald.domain.errors import NotFound
 from herald.store.tables import api_tokens
+
+
+@dataclass(frozen=True)
+class ActiveToken:
+    """An unrevoked token as authentication needs it (`herald.access` turns it into a
+    `Principal`)."""
+
+    id: str
+    name: str
+    role: str
+    projects: frozenset[str]
 
 
 def token_hash(token: str) -> str:
@@ -27,7 +38,7 @@ def insert_token(
     *,
     token_id: str,
     name: str,
-    role: Role,
+    role: str,
     projects: list[str],
     token: str,
     created_by: str | None,
@@ -37,7 +48,7 @@ def insert_token(
         api_tokens.insert().values(
             id=token_id,
             name=name,
-            role=role.value,
+            role=str(role),
             projects=sorted(projects),
             token_hash=token_hash(token),
             prefix=token[:12],
@@ -47,7 +58,7 @@ def insert_token(
     )
 
 
-def principal_for(conn: Connection, token: str) -> Principal | None:
+def active_token(conn: Connection, token: str) -> ActiveToken | None:
     row = conn.execute(
         sa.select(api_tokens).where(
             api_tokens.c.token_hash == token_hash(token), api_tokens.c.revoked_at.is_(None)
@@ -55,7 +66,7 @@ def principal_for(conn: Connection, token: str) -> Principal | None:
     ).first()
     if row is None:
         return None
-    return Principal(row.id, row.name, Role(row.role), frozenset(row.projects))
+    return ActiveToken(row.id, row.name, row.role, frozenset(row.projects))
 
 
 def touch(conn: Connection, token_id: str, now: dt.datetime) -> None:
@@ -85,21 +96,21 @@ def revoke(conn: Connection, token_id: str, now: dt.datetime) -> None:
     )
 
 
-def active_admin_ids(conn: Connection) -> list[str]:
-    """The active admin tokens, locked on PostgreSQL until the transaction ends: two admins
+def active_ids_with_role(conn: Connection, role: str) -> list[str]:
+    """The active tokens of `role`, locked on PostgreSQL until the transaction ends: two admins
     revoking each other at once then see each other's revocation (the later one waits)."""
     query = sa.select(api_tokens.c.id).where(
-        api_tokens.c.role == Role.ADMIN.value, api_tokens.c.revoked_at.is_(None)
+        api_tokens.c.role == str(role), api_tokens.c.revoked_at.is_(None)
     )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     return [r.id for r in conn.execute(query)]
 
 
-def has_active_admin(conn: Connection, name: str) -> bool:
+def has_active(conn: Connection, name: str, role: str) -> bool:
     query = sa.select(api_tokens.c.id).where(
         api_tokens.c.name == name,
-        api_tokens.c.role == Role.ADMIN.value,
+        api_tokens.c.role == str(role),
         api_tokens.c.revoked_at.is_(None),
     )
     return conn.execute(query).first() is not None

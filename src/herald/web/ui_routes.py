@@ -14,10 +14,8 @@ from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
-
-from herald.api.error_responses import error_response
 
 UI_PREFIX = "/ui"
 ASSETS_PREFIX = f"{UI_PREFIX}/assets"
@@ -93,7 +91,8 @@ def root() -> RedirectResponse:
 def asset(path: str, request: Request) -> Response:
     found = assets().get(path)
     if found is None:
-        return error_response(404, "not_found", f"no UI asset {path!r}")
+        # The app's handler answers in the API's one error shape (`not_found`).
+        raise HTTPException(404, f"no UI asset {path!r}")
     return _answer(request, found)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
 from herald.api.schemas.callback_schemas import AuditOut
 from herald.api.schemas.common_schemas import ERRORS, Page
-from herald.store import audit_repo as audit
+from herald.domain.filters import AuditFilter
 
 router = APIRouter(tags=["audit"], responses=ERRORS)
 
@@ -37,14 +37,13 @@ def audit_log(
     ] = None,
 ) -> Page[AuditOut]:
     # Entries of projects the token may not read never match (an unknown project_id neither).
-    flt = audit.AuditFilter(
+    flt = AuditFilter(
         project_ids=principal.visible_projects,
         project_id=project_id,
         resource_id=resource_id,
         task_id=task_id,
         action=action,
     )
-    with c.db.read() as conn:
-        rows = audit.list_entries(conn, flt, before=paging.cursor, limit=paging.limit + 1)
-    items = [AuditOut(**row._mapping) for row in rows]
+    entries = c.audit.entries(flt, before=paging.cursor, limit=paging.limit + 1)
+    items = [AuditOut.model_validate(e, from_attributes=True) for e in entries]
     return make_page(items, paging.limit, lambda e: e.id)

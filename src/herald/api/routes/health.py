@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -22,8 +21,7 @@ def healthz(container: ContainerDep) -> JSONResponse:
     body: dict[str, object] = {"status": "ok", "database": "ok", "version": __version__}
     body["loops"] = loops
     try:
-        with container.db.read() as conn:
-            conn.execute(sa.text("SELECT 1"))
+        container.db.ping()
     except Exception:
         body.update(status="unavailable", database="unreachable")
         return JSONResponse(body, status_code=503)

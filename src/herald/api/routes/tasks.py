@@ -20,10 +20,10 @@ from herald.api.schemas.release_schemas import (
     TaskSummary,
 )
 from herald.domain.events import format_duration
+from herald.domain.filters import TaskFilter
 from herald.domain.release import Environment, HostStatus, Status, Task, TaskSpec, TaskType
 from herald.engine.releases import HostReport
 from herald.runtime.clock import Clock
-from herald.store.task_repo import TaskFilter
 
 router = APIRouter(tags=["tasks"], responses=ERRORS)
 

@@ -1,0 +1,34 @@
+"""The stored secrets, read and rewritten as opaque tokens: what `herald secrets rotate`
+re-encrypts under the newest key (`herald.security.key_rotation` does the cryptography)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from herald.store.tables import callback_channels, wecom_tokens
+
+SecretKind = Literal["channel_settings", "wecom_tokens"]
+
+_COLUMNS: dict[SecretKind, tuple[sa.Column[str], sa.Column[str]]] = {
+    "channel_settings": (callback_channels.c.id, callback_channels.c.secret_config),
+    "wecom_tokens": (wecom_tokens.c.key, wecom_tokens.c.secret_token),
+}
+
+
+def read_secrets(conn: Connection, kind: SecretKind) -> list[tuple[str, str]]:
+    """(row key, encrypted token) of every stored secret of `kind`."""
+    key, column = _COLUMNS[kind]
+    return [(row_key, token) for row_key, token in conn.execute(sa.select(key, column)).all()]
+
+
+def write_secret(
+    conn: Connection, kind: SecretKind, row_key: str, token: str, now: dt.datetime
+) -> None:
+    key, column = _COLUMNS[kind]
+    conn.execute(
+        column.table.update().where(key == row_key).values({column.name: token, "updated_at": now})
+    )
