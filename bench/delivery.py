@@ -170,6 +170,7 @@ def bulk_events(c: Container, task_ids: list[str]) -> None:
                 payload=payload,
                 context=context,
                 created_at=row.created_at,
+                seq=row.seq,
             )
 
 
