@@ -16,13 +16,16 @@ from herald.store import audit_repo as audit
 from herald.store import project_repo
 from herald.store import token_repo as repo
 from herald.store.db import Database
+from herald.store.token_repo import TokenRow
+
+__all__ = ["IssuedToken", "TokenRow", "TokenService", "describe", "generate_token"]
 
 TOKEN_PREFIX = "hrld_"  # noqa: S105 - a public marker that makes leaked tokens greppable
 BOOTSTRAP_NAME = "bootstrap-admin"
 USE_RECORD_INTERVAL = 60.0
 
 
-def describe(row: Any) -> dict[str, Any]:
+def describe(row: TokenRow) -> dict[str, Any]:
     """A token as the API and the audit log show it: never the token or its hash."""
     return {
         "id": row.id,
@@ -113,11 +116,11 @@ class TokenService:
             at=self.clock.now(),
         )
 
-    def list(self, include_revoked: bool = False) -> list[Any]:
+    def list(self, include_revoked: bool = False) -> list[TokenRow]:
         with self.db.read() as conn:
             return repo.list_tokens(conn, include_revoked)
 
-    def get(self, token_id: str) -> Any:
+    def get(self, token_id: str) -> TokenRow:
         with self.db.read() as conn:
             return repo.get_token(conn, token_id)
 

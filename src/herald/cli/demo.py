@@ -28,11 +28,12 @@ from pydantic import SecretStr
 
 from herald.api.app import create_app
 from herald.bootstrap import Container
+from herald.domain.delivery import DeliveryStatus
 from herald.domain.events import EVENT_TYPES
 from herald.domain.release import Environment, Phase, Status, Strategy, Task, TaskSpec, TaskType
 from herald.fakeplatforms import FakePlatforms, running_fake_platforms
 from herald.fakeplatforms.records import Platform
-from herald.history.reads import HistoryFilter
+from herald.history.reads import DeliveryView, HistoryFilter
 from herald.observability.log_setup import setup_logging
 from herald.publishing.config_inputs import ConfigIn
 from herald.runtime.settings import Settings
@@ -254,8 +255,7 @@ class Snapshot:
     task: Task
     events: int
     channels: int
-    deliveries: list[Any]  # oldest first
-    last_attempts: dict[str, Any]
+    deliveries: list[DeliveryView]  # oldest first
 
     @property
     def settled(self) -> bool:
@@ -263,15 +263,15 @@ class Snapshot:
         return (
             not self.task.is_active
             and len(self.deliveries) >= self.events * self.channels
-            and all(d.status != "pending" for d in self.deliveries)
+            and all(d.status != DeliveryStatus.PENDING for d in self.deliveries)
         )
 
 
 def snapshot(c: Container, task_id: str, channels: int) -> Snapshot:
     task = c.release.get_task(task_id)
     events = len(c.release.task_events(task_id))
-    rows, last = c.history.deliveries(HistoryFilter(task_id=task_id), None, 1000)
-    return Snapshot(task, events, channels, list(reversed(rows)), last)
+    views = c.history.deliveries(HistoryFilter(task_id=task_id), None, 1000)
+    return Snapshot(task, events, channels, list(reversed(views)))
 
 
 @dataclass
@@ -306,11 +306,11 @@ class Narrator:
             self.status = state
             self.line(now, "release", _task_story(task))
         for row in snap.deliveries:
-            last = snap.last_attempts.get(row.id)
-            if last is None or row.attempts <= self.attempts_seen.get(row.id, 0):
+            tried = row.latency_ms is not None  # the view carries its latest attempt's figures
+            if not tried or row.attempts <= self.attempts_seen.get(row.id, 0):
                 continue
             self.attempts_seen[row.id] = row.attempts
-            self.line(now, row.channel_type, _delivery_story(row, last))
+            self.line(now, row.channel_type, _delivery_story(row))
 
 
 def _task_story(task: Task) -> str:
@@ -326,10 +326,13 @@ def _task_story(task: Task) -> str:
     return f"{task.status.value}: {task.reason or ''} ({done})"
 
 
-def _delivery_story(row: Any, last: Any) -> str:
-    outcome = {"success": "delivered", "failed": "FAILED"}.get(row.status, "retrying")
-    error = f"  {row.last_error}" if row.status != "success" and row.last_error else ""
-    return f"{row.event_type:<17} {outcome:<10} {last.latency_ms:5.0f} ms{error}"
+_STORY = {DeliveryStatus.SUCCESS: "delivered", DeliveryStatus.FAILED: "FAILED"}
+
+
+def _delivery_story(row: DeliveryView) -> str:
+    outcome = _STORY.get(row.status, "retrying")
+    error = f"  {row.error}" if row.status != DeliveryStatus.SUCCESS and row.error else ""
+    return f"{row.event_type:<17} {outcome:<10} {row.latency_ms or 0.0:5.0f} ms{error}"
 
 
 async def _narrate(
@@ -345,7 +348,7 @@ async def _narrate(
     if not snap.settled and narrator.stopping():
         narrator.say("\nStopped before the release and its notifications finished.")
         return False
-    ok = snap.settled and all(d.status == "success" for d in snap.deliveries)
+    ok = snap.settled and all(d.status == DeliveryStatus.SUCCESS for d in snap.deliveries)
     if not snap.settled:
         narrator.say(f"\nThe release or its notifications did not finish in {DEADLINE_S:g} s.")
     seconds = asyncio.get_running_loop().time() - narrator.started
@@ -374,11 +377,12 @@ def _summary(snap: Snapshot, accepted: Counter[str | None], seconds: float, ok: 
     for kind in dict.fromkeys(row.channel_type for row in snap.deliveries):
         rows = [row for row in snap.deliveries if row.channel_type == kind]
         lines.append(
-            f"  {kind:<10} {sum(r.status == 'success' for r in rows)}/{len(rows)} delivered"
+            f"  {kind:<10} {sum(r.status == DeliveryStatus.SUCCESS for r in rows)}/{len(rows)}"
+            " delivered"
             f"   (the fake platform accepted {accepted[kind]})"
         )
     expected = snap.events * snap.channels
-    delivered = sum(row.status == "success" for row in snap.deliveries)
+    delivered = sum(row.status == DeliveryStatus.SUCCESS for row in snap.deliveries)
     lines.append(
         f"All {expected} notifications delivered."
         if ok

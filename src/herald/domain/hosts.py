@@ -54,6 +54,12 @@ def settled_counts(counts: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
+def tally(counts: Mapping[str, int]) -> dict[str, int]:
+    """`counts` per host status with every status present (zero if absent) and a `total`."""
+    values = {s.value: counts.get(s.value, 0) for s in HostStatus}
+    return {"total": sum(values.values()), **values}
+
+
 @dataclass
 class HostResult:
     host: str

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from herald.access.roles import Principal
 from herald.domain.errors import Conflict, IllegalTransition, InvalidInput, missing
 from herald.domain.events import ReleaseEvent
 from herald.domain.filters import TaskFilter
-from herald.domain.hosts import settled_counts
+from herald.domain.hosts import settled_counts, tally
 from herald.domain.ids import new_id
 from herald.domain.release import (
     ACTIVE,
@@ -41,7 +41,8 @@ from herald.store import audit_repo as audit
 from herald.store import project_repo
 from herald.store import task_repo as repo
 from herald.store.db import Database, UnitOfWork
-from herald.store.outbox import events_for_task, insert_event
+from herald.store.outbox import StoredEvent, events_for_task, insert_event
+from herald.store.task_repo import TaskListing
 
 MAX_ATTEMPTS = 8
 Apply = Callable[[Task, dt.datetime], list[ReleaseEvent]]
@@ -94,20 +95,25 @@ class ReleaseService:
         with self.db.read() as conn:
             return repo.load_task(conn, task_id).task
 
-    def list_tasks(
-        self, flt: TaskFilter, before: str | None, limit: int
-    ) -> tuple[list[Any], dict[str, dict[str, int]]]:
+    def list_tasks(self, flt: TaskFilter, before: str | None, limit: int) -> list[TaskListing]:
+        """Tasks newest first, each with its hosts counted per status (as settled once the
+        task ended)."""
         with self.db.read() as conn:
             rows = repo.list_tasks(conn, flt, before=before, limit=limit)
             counts = repo.host_counts(conn, [r.id for r in rows])
-        for row in rows:
-            if row.status not in ACTIVE:
-                counts[row.id] = settled_counts(counts[row.id])
-        return rows, counts
+        return [
+            replace(
+                row,
+                counts=tally(
+                    counts[row.id] if row.status in ACTIVE else settled_counts(counts[row.id])
+                ),
+            )
+            for row in rows
+        ]
 
-    def task_events(self, task_id: str) -> list[Any]:
+    def task_events(self, task_id: str) -> list[StoredEvent]:
         with self.db.read() as conn:
-            return list(events_for_task(conn, task_id))
+            return events_for_task(conn, task_id)
 
     # -- transitions -----------------------------------------------------------------------
 

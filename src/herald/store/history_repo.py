@@ -1,9 +1,11 @@
-"""History queries: deliveries (grouped attempts), their attempts, stats, targets."""
+"""History queries: deliveries with their latest attempt, attempts, digest members, stats,
+targets. Every query returns frozen dataclasses (`herald.history` shapes them for people)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +22,104 @@ from herald.store.tables import (
     delivery_attempts,
     targets,
 )
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    id: str
+    kind: DeliveryKind
+    event_id: str | None
+    config_id: str
+    channel_id: str
+    project_id: str
+    task_id: str | None
+    event_type: str
+    channel_type: str
+    status: DeliveryStatus
+    attempts: int
+    max_attempts: int
+    next_attempt_at: dt.datetime
+    last_outcome: str | None
+    last_code: str | None
+    last_error: str | None
+    digest_id: str | None
+    digest_size: int | None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    id: str
+    delivery_id: str
+    attempt: int
+    trigger: str
+    outcome: str
+    request: dict[str, Any]  # as sent, secrets redacted (JSON)
+    response_status: int | None
+    response: str | None  # the response body, capped
+    platform_code: str | None
+    error: str | None
+    latency_ms: float
+    note: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class DigestMemberRow:
+    id: str
+    event_id: str | None
+    task_id: str | None
+    event_type: str
+    status: DeliveryStatus
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    channel_type: str
+    event_type: str
+    status: DeliveryStatus
+    count: int
+
+
+@dataclass(frozen=True)
+class LatencySample:
+    channel_type: str
+    event_type: str
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    key: str
+    channel_type: str
+    description: str
+    sends: list[float]  # recent send times (Unix s), newest last
+    penalty_until: float | None
+    circuit: str
+    failures: int
+    probe_at: float | None
+    last_error: str | None
+
+
+def _columns(table: sa.Table, model: type[Any]) -> list[sa.Column[Any]]:
+    return [table.c[f.name] for f in fields(model)]
+
+
+def _delivery(row: sa.Row[Any]) -> DeliveryRow:
+    values = dict(row._mapping)
+    values["kind"] = DeliveryKind(values["kind"])
+    values["status"] = DeliveryStatus(values["status"])
+    return DeliveryRow(**values)
+
+
+_DELIVERY = _columns(deliveries, DeliveryRow)
+_ATTEMPT = [
+    delivery_attempts.c.response_body.label("response")
+    if f.name == "response"
+    else delivery_attempts.c[f.name]
+    for f in fields(AttemptRow)
+]
 
 
 def _where(query: sa.Select[Any], flt: HistoryFilter) -> sa.Select[Any]:
@@ -46,16 +146,16 @@ def _where(query: sa.Select[Any], flt: HistoryFilter) -> sa.Select[Any]:
 
 def list_deliveries(
     conn: Connection, flt: HistoryFilter, *, before: str | None, limit: int
-) -> tuple[list[Any], dict[str, Any]]:
-    """Deliveries newest first, and the latest attempt of each."""
-    query = _where(sa.select(deliveries), flt).order_by(deliveries.c.id.desc()).limit(limit)
+) -> tuple[list[DeliveryRow], dict[str, AttemptRow]]:
+    """Deliveries newest first, and the latest attempt of each (by delivery id)."""
+    query = _where(sa.select(*_DELIVERY), flt).order_by(deliveries.c.id.desc()).limit(limit)
     if before:
         query = query.where(deliveries.c.id < before)
-    rows = list(conn.execute(query))
+    rows = [_delivery(r) for r in conn.execute(query)]
     return rows, latest_attempts(conn, [r.id for r in rows])
 
 
-def latest_attempts(conn: Connection, delivery_ids: Sequence[str]) -> dict[str, Any]:
+def latest_attempts(conn: Connection, delivery_ids: Sequence[str]) -> dict[str, AttemptRow]:
     if not delivery_ids:
         return {}
     a = delivery_attempts.c
@@ -65,35 +165,37 @@ def latest_attempts(conn: Connection, delivery_ids: Sequence[str]) -> dict[str, 
         .group_by(a.delivery_id)
         .subquery()
     )
-    query = sa.select(delivery_attempts).join(
+    query = sa.select(*_ATTEMPT).join(
         newest, sa.and_(a.delivery_id == newest.c.delivery_id, a.attempt == newest.c.n)
     )
-    return {r.delivery_id: r for r in conn.execute(query)}
+    return {r.delivery_id: AttemptRow(**r._mapping) for r in conn.execute(query)}
 
 
-def get_delivery(conn: Connection, delivery_id: str) -> Any:
-    row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).first()
+def get_delivery(conn: Connection, delivery_id: str) -> DeliveryRow:
+    query = sa.select(*_DELIVERY).where(deliveries.c.id == delivery_id)
+    row = conn.execute(query).first()
     if row is None:
         raise missing("delivery", "delivery_id", delivery_id)
-    return row
+    return _delivery(row)
 
 
-def attempts_of(conn: Connection, delivery_id: str) -> list[Any]:
+def attempts_of(conn: Connection, delivery_id: str) -> list[AttemptRow]:
     a = delivery_attempts.c
-    query = (
-        sa.select(delivery_attempts).where(a.delivery_id == delivery_id).order_by(a.attempt, a.id)
-    )
-    return list(conn.execute(query))
+    query = sa.select(*_ATTEMPT).where(a.delivery_id == delivery_id).order_by(a.attempt, a.id)
+    return [AttemptRow(**r._mapping) for r in conn.execute(query)]
 
 
-def digest_members(conn: Connection, digest_id: str) -> list[Any]:
+def digest_members(conn: Connection, digest_id: str) -> list[DigestMemberRow]:
     d = deliveries.c
     query = (
-        sa.select(d.id, d.event_id, d.task_id, d.event_type, d.status, d.created_at)
+        sa.select(d.id, d.event_id, d.task_id, d.event_type, d.status)
         .where(d.digest_id == digest_id)
         .order_by(d.id)
     )
-    return list(conn.execute(query))
+    return [
+        DigestMemberRow(r.id, r.event_id, r.task_id, r.event_type, DeliveryStatus(r.status))
+        for r in conn.execute(query)
+    ]
 
 
 def resend(conn: Connection, delivery_id: str, now: dt.datetime) -> None:
@@ -104,7 +206,7 @@ def resend(conn: Connection, delivery_id: str, now: dt.datetime) -> None:
     delivery_state.resend(conn, delivery_id, row.attempts, now)
 
 
-def stats_rows(conn: Connection, flt: HistoryFilter) -> list[Any]:
+def stats_rows(conn: Connection, flt: HistoryFilter) -> list[StatusCount]:
     d = deliveries.c
     query = _where(
         sa.select(d.channel_type, d.event_type, d.status, sa.func.count().label("n")).group_by(
@@ -112,12 +214,14 @@ def stats_rows(conn: Connection, flt: HistoryFilter) -> list[Any]:
         ),
         flt,
     ).where(d.kind != DeliveryKind.DIGEST)
-    return list(conn.execute(query))
+    return [
+        StatusCount(channel, event, DeliveryStatus(status), n)
+        for channel, event, status, n in conn.execute(query)
+    ]
 
 
-def latencies(conn: Connection, flt: HistoryFilter, cap: int = 200_000) -> list[Any]:
-    """(channel, event, latency_ms) of the answered attempts of the deliveries `flt` selects,
-    newest first."""
+def latencies(conn: Connection, flt: HistoryFilter, cap: int = 200_000) -> list[LatencySample]:
+    """The answered attempts of the deliveries `flt` selects, newest first."""
     a, d = delivery_attempts.c, deliveries.c
     query = (
         sa.select(a.channel_type, a.event_type, a.latency_ms)
@@ -126,11 +230,11 @@ def latencies(conn: Connection, flt: HistoryFilter, cap: int = 200_000) -> list[
         .order_by(a.id.desc())
         .limit(cap)
     )
-    return list(conn.execute(_where(query, flt)))
+    return [LatencySample(*r) for r in conn.execute(_where(query, flt))]
 
 
-def list_targets(conn: Connection, visible: set[str] | None) -> list[Any]:
-    query = sa.select(targets).order_by(targets.c.key)
+def list_targets(conn: Connection, visible: set[str] | None) -> list[TargetRow]:
+    query = sa.select(*_columns(targets, TargetRow)).order_by(targets.c.key)
     if visible is not None:
         keys = (
             sa.select(callback_channels.c.target_key)
@@ -138,7 +242,7 @@ def list_targets(conn: Connection, visible: set[str] | None) -> list[Any]:
             .where(callback_configs.c.project_id.in_(sorted(visible)))
         )
         query = query.where(targets.c.key.in_(keys))
-    return list(conn.execute(query))
+    return [TargetRow(**r._mapping) for r in conn.execute(query)]
 
 
 def pending_counts(conn: Connection, keys: Sequence[str]) -> dict[str, int]:

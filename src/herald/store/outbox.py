@@ -8,8 +8,7 @@ back ones.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -50,9 +49,26 @@ def insert_event(
         conn.execute(_NOTIFY)
 
 
-def events_for_task(conn: Connection, task_id: str) -> Sequence[Any]:
-    return conn.execute(
-        sa.select(events)
-        .where(events.c.task_id == task_id)
-        .order_by(events.c.seq, events.c.created_at, events.c.id)
-    ).all()
+@dataclass(frozen=True)
+class StoredEvent:
+    id: str
+    task_id: str
+    project_id: str
+    event_type: str
+    payload: EventPayload  # the PRD §3.3 standard message
+    context: EventContext
+    seq: int
+    created_at: dt.datetime
+
+
+def events_for_task(conn: Connection, task_id: str) -> list[StoredEvent]:
+    """The task's events in the order they happened."""
+    e = events.c
+    query = (
+        sa.select(
+            e.id, e.task_id, e.project_id, e.event_type, e.payload, e.context, e.seq, e.created_at
+        )
+        .where(e.task_id == task_id)
+        .order_by(e.seq, e.created_at, e.id)
+    )
+    return [StoredEvent(**row._mapping) for row in conn.execute(query)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import sqlalchemy as sa
@@ -216,9 +216,36 @@ def save_task(conn: Connection, loaded: LoadedTask) -> None:
         )
 
 
-def list_tasks(conn: Connection, flt: TaskFilter, *, before: str | None, limit: int) -> list[Any]:
-    """Task rows (without hosts), newest first, for listings."""
-    query = sa.select(tasks).order_by(tasks.c.id.desc()).limit(limit)
+@dataclass(frozen=True)
+class TaskListing:
+    """A task as listings show it: no hosts, and host counts per status (`counts`, with their
+    `total`) filled in by the release service."""
+
+    id: str
+    project_id: str
+    version_id: str
+    type: str
+    strategy: str
+    environment: str
+    status: str
+    phase: str | None
+    reason: str | None
+    rollback_of: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+_LISTING = tuple(f.name for f in fields(TaskListing) if f.name != "counts")
+
+
+def list_tasks(
+    conn: Connection, flt: TaskFilter, *, before: str | None, limit: int
+) -> list[TaskListing]:
+    """Tasks newest first, for listings."""
+    columns = [tasks.c[name] for name in _LISTING]
+    query = sa.select(*columns).order_by(tasks.c.id.desc()).limit(limit)
     if flt.project_ids is not None:
         query = query.where(tasks.c.project_id.in_(sorted(flt.project_ids)))
     for column, value in (
@@ -231,7 +258,7 @@ def list_tasks(conn: Connection, flt: TaskFilter, *, before: str | None, limit: 
             query = query.where(column == value)
     if before:
         query = query.where(tasks.c.id < before)
-    return list(conn.execute(query))
+    return [TaskListing(**row._mapping) for row in conn.execute(query)]
 
 
 def host_counts(conn: Connection, task_ids: Sequence[str]) -> dict[str, dict[str, int]]:

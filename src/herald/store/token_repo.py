@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -73,18 +72,36 @@ def touch(conn: Connection, token_id: str, now: dt.datetime) -> None:
     conn.execute(api_tokens.update().where(api_tokens.c.id == token_id).values(last_used_at=now))
 
 
-def list_tokens(conn: Connection, include_revoked: bool) -> list[Any]:
-    query = sa.select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.id)
+@dataclass(frozen=True)
+class TokenRow:
+    """A token as listings show it: never the token or its hash."""
+
+    id: str
+    name: str
+    role: str
+    projects: list[str]
+    prefix: str
+    created_by: str | None
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+
+_LISTED = [api_tokens.c[f.name] for f in fields(TokenRow)]
+
+
+def list_tokens(conn: Connection, include_revoked: bool) -> list[TokenRow]:
+    query = sa.select(*_LISTED).order_by(api_tokens.c.created_at, api_tokens.c.id)
     if not include_revoked:
         query = query.where(api_tokens.c.revoked_at.is_(None))
-    return list(conn.execute(query))
+    return [TokenRow(**row._mapping) for row in conn.execute(query)]
 
 
-def get_token(conn: Connection, token_id: str) -> Any:
-    row = conn.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id)).first()
+def get_token(conn: Connection, token_id: str) -> TokenRow:
+    row = conn.execute(sa.select(*_LISTED).where(api_tokens.c.id == token_id)).first()
     if row is None:
         raise NotFound(f"token {token_id} does not exist")
-    return row
+    return TokenRow(**row._mapping)
 
 
 def revoke(conn: Connection, token_id: str, now: dt.datetime) -> None:

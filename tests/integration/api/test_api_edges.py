@@ -63,7 +63,7 @@ def world(container: Container) -> Iterator[World]:
     c.release.stop(task.id, "seed")  # a task_stopped event: one delivery to the config's channel
     with c.db.transaction() as uow:
         delivery.fan_out(uow.conn, c.clock.now(), 3)
-    rows, _ = c.history.deliveries(delivery_filter(), None, 10)
+    rows = c.history.deliveries(delivery_filter(), None, 10)
     ids.update(task_id=task.id, delivery_id=rows[0].id)
     headers = {"admin": AUTH}
     for label, role, project in (

@@ -174,7 +174,7 @@ def build_world(database_url: str) -> World:
         return [r.delivery_id for r in sent]
 
     tested = asyncio.run(test_send())  # failed (connection refused), with an attempt each
-    rows, _ = c.history.deliveries(HistoryFilter(), None, 100)
+    rows = c.history.deliveries(HistoryFilter(), None, 100)
     w.delivery_ids = sorted({r.id for r in rows})  # the tests and the pending event deliveries
     assert set(tested) < set(w.delivery_ids)
     return w

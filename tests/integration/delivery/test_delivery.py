@@ -200,14 +200,14 @@ async def test_a_persistently_failing_target_opens_its_circuit(container: Contai
         emit_stopped_tasks(container, project_id, version_id, 20)
         async with running_worker(container):
             targets = await eventually(
-                lambda: [t for t in container.history.targets(None) if t["circuit"] == "open"]
+                lambda: [t for t in container.history.targets(None) if t.circuit == "open"]
             )
             await asyncio.sleep(1.0)
             hits = fake.endpoint_stats("down").requests
             await asyncio.sleep(1.0)
             assert fake.endpoint_stats("down").requests == hits  # paused, not hammered
-    assert targets[0]["consecutive_failures"] >= 5 and targets[0]["pending"] > 0
-    assert targets[0]["probe_at"] > dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    assert targets[0].consecutive_failures >= 5 and targets[0].pending > 0
+    assert targets[0].probe_at > dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
 
 
 async def test_300_events_into_one_dingtalk_robot_never_trip_its_limit(

@@ -218,7 +218,7 @@ async def test_a_message_that_fails_for_good_releases_the_later_ones_and_they_sa
     assert rows["canary_started"].status == "failed"
     assert rows["full_completed"].status == "success"
     detail = container.history.detail(rows["full_completed"].id)
-    assert "canary_started" in (detail["attempts"][0].note or "")
+    assert "canary_started" in (detail.attempt_log[0].note or "")
 
 
 @pytest.mark.asyncio

@@ -12,8 +12,6 @@ from pydantic import AfterValidator, BeforeValidator
 from herald.api import unknown
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
 from herald.api.schemas.callback_schemas import (
-    AttemptOut,
-    DigestMember,
     HistoryDetail,
     HistoryOut,
     StatOut,
@@ -78,38 +76,9 @@ class HistoryQuery:
 QueryDep = Annotated[HistoryQuery, Depends()]
 
 
-def history_out(row: Any, last: Any | None) -> HistoryOut:
-    return HistoryOut(
-        id=row.id,
-        task_id=row.task_id,
-        event_type=row.event_type,
-        channel_type=row.channel_type,
-        status=row.status,
-        request=last.request if last else {},
-        response=(last.response_body or "") if last else "",
-        error=row.last_error,
-        created_at=row.created_at,
-        kind=row.kind,
-        project_id=row.project_id,
-        config_id=row.config_id,
-        channel_id=row.channel_id,
-        event_id=row.event_id,
-        attempts=row.attempts,
-        max_attempts=row.max_attempts,
-        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
-        last_outcome=row.last_outcome,
-        platform_code=row.last_code,
-        http_status=last.response_status if last else None,
-        latency_ms=last.latency_ms if last else None,
-        digest_id=row.digest_id,
-        digest_size=row.digest_size,
-        finished_at=row.finished_at,
-    )
-
-
 def _page(c: ContainerDep, flt: HistoryFilter, paging: PagingDep) -> Page[HistoryOut]:
-    rows, last = c.history.deliveries(flt, paging.cursor, paging.limit + 1)
-    items = [history_out(r, last.get(r.id)) for r in rows]
+    views = c.history.deliveries(flt, paging.cursor, paging.limit + 1)
+    items = [HistoryOut.model_validate(v, from_attributes=True) for v in views]
     return make_page(items, paging.limit, lambda h: h.id)
 
 
@@ -129,58 +98,28 @@ def all_history(
 
 @router.get("/callbacks/stats", summary="Counts, success rate and latency per channel and event")
 def stats(principal: PrincipalDep, c: ContainerDep, q: QueryDep) -> list[StatOut]:
-    return [StatOut(**s) for s in c.history.stats(q.filter(principal.visible_projects))]
+    found = c.history.stats(q.filter(principal.visible_projects))
+    return [StatOut.model_validate(s, from_attributes=True) for s in found]
 
 
 @router.get("/callbacks/targets", summary="Delivery targets: rate-limit use and circuit state")
 def delivery_targets(principal: PrincipalDep, c: ContainerDep) -> list[TargetOut]:
-    return [TargetOut(**t) for t in c.history.targets(principal.visible_projects)]
+    found = c.history.targets(principal.visible_projects)
+    return [TargetOut.model_validate(t, from_attributes=True) for t in found]
 
 
 @router.get("/callbacks/history/{delivery_id}", summary="One delivery with every attempt")
 def delivery_detail(delivery_id: str, principal: PrincipalDep, c: ContainerDep) -> HistoryDetail:
     found = c.history.detail(delivery_id)
-    row = found["delivery"]
-    principal.require_read(row.project_id, unknown.delivery(delivery_id))
-    attempts = found["attempts"]
-    base = history_out(row, attempts[-1] if attempts else None)
-    return HistoryDetail(
-        **base.model_dump(),
-        attempt_log=[
-            AttemptOut(
-                id=a.id,
-                attempt=a.attempt,
-                trigger=a.trigger,
-                outcome=a.outcome,
-                request=a.request,
-                response_status=a.response_status,
-                response=a.response_body,
-                platform_code=a.platform_code,
-                error=a.error,
-                latency_ms=a.latency_ms,
-                note=a.note,
-                created_at=a.created_at,
-            )
-            for a in attempts
-        ],
-        members=[
-            DigestMember(
-                id=m.id,
-                event_id=m.event_id,
-                task_id=m.task_id,
-                event_type=m.event_type,
-                status=m.status,
-            )
-            for m in found["members"]
-        ],
-    )
+    principal.require_read(found.project_id, unknown.delivery(delivery_id))
+    return HistoryDetail.model_validate(found, from_attributes=True)
 
 
 @router.post("/callbacks/history/{delivery_id}/resend", summary="Send a delivery again now")
 def resend(delivery_id: str, principal: PrincipalDep, c: ContainerDep) -> HistoryOut:
     project_id = c.history.get(delivery_id).project_id
     principal.require_write(project_id, unknown.delivery(delivery_id))
-    return history_out(c.history.resend(delivery_id), None)
+    return HistoryOut.model_validate(c.history.resend(delivery_id), from_attributes=True)
 
 
 @router.get("/tasks/{task_id}/callbacks", summary="Delivery history of one task")

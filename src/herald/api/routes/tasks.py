@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
 
@@ -21,7 +21,8 @@ from herald.api.schemas.release_schemas import (
 )
 from herald.domain.events import format_duration
 from herald.domain.filters import TaskFilter
-from herald.domain.release import Environment, HostStatus, Status, Task, TaskSpec, TaskType
+from herald.domain.hosts import tally
+from herald.domain.release import Environment, Status, Task, TaskSpec, TaskType
 from herald.engine.releases import HostReport
 from herald.runtime.clock import Clock
 
@@ -29,8 +30,7 @@ router = APIRouter(tags=["tasks"], responses=ERRORS)
 
 
 def _counts(by_status: dict[str, int]) -> Counts:
-    values = {s.value: by_status.get(s.value, 0) for s in HostStatus}
-    return Counts(total=sum(values.values()), **values)
+    return Counts(**tally(by_status))
 
 
 def task_out(task: Task, clock: Clock) -> TaskOut:
@@ -77,25 +77,6 @@ def task_out(task: Task, clock: Clock) -> TaskOut:
     )
 
 
-def _summary(row: Any, counts: dict[str, int]) -> TaskSummary:
-    return TaskSummary(
-        id=row.id,
-        project_id=row.project_id,
-        version_id=row.version_id,
-        type=row.type,
-        strategy=row.strategy,
-        environment=row.environment,
-        status=row.status,
-        phase=row.phase,
-        reason=row.reason,
-        counts=_counts(counts),
-        rollback_of=row.rollback_of,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-    )
-
-
 @router.post("/tasks", status_code=status.HTTP_201_CREATED, summary="Create a release task")
 def create_task(body: TaskCreate, principal: PrincipalDep, c: ContainerDep) -> TaskOut:
     principal.require_write(body.project_id, unknown.project(body.project_id))
@@ -134,8 +115,9 @@ def list_tasks(
         environment=environment.value if environment else None,
         type=type_.value if type_ else None,
     )
-    rows, counts = c.release.list_tasks(flt, paging.cursor, paging.limit + 1)
-    return make_page([_summary(r, counts[r.id]) for r in rows], paging.limit, lambda t: t.id)
+    rows = c.release.list_tasks(flt, paging.cursor, paging.limit + 1)
+    items = [TaskSummary.model_validate(r, from_attributes=True) for r in rows]
+    return make_page(items, paging.limit, lambda t: t.id)
 
 
 def _load(task_id: str, principal: PrincipalDep, c: ContainerDep, write: bool) -> Task:
@@ -203,12 +185,6 @@ def report_task(
 def task_events(task_id: str, principal: PrincipalDep, c: ContainerDep) -> list[EventOut]:
     _load(task_id, principal, c, write=False)
     return [
-        EventOut(
-            id=row.id,
-            task_id=row.task_id,
-            event_type=row.event_type,
-            payload=row.payload,
-            created_at=row.created_at,
-        )
-        for row in c.release.task_events(task_id)
+        EventOut.model_validate(event, from_attributes=True)
+        for event in c.release.task_events(task_id)
     ]

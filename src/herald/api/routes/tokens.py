@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response, status
 
+from herald.access.token_service import TokenRow
 from herald.api.deps import ContainerDep, PrincipalDep
 from herald.api.schemas.common_schemas import ERRORS
 from herald.api.schemas.token_schemas import TokenCreate, TokenCreated, TokenOut, WhoAmI
@@ -13,17 +12,8 @@ from herald.api.schemas.token_schemas import TokenCreate, TokenCreated, TokenOut
 router = APIRouter(tags=["tokens"], responses=ERRORS)
 
 
-def token_out(row: Any) -> TokenOut:
-    return TokenOut(
-        id=row.id,
-        name=row.name,
-        role=row.role,
-        projects=list(row.projects),
-        prefix=row.prefix,
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-        last_used_at=row.last_used_at,
-    )
+def token_out(row: TokenRow) -> TokenOut:
+    return TokenOut.model_validate(row, from_attributes=True)
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, summary="Create an API token")
