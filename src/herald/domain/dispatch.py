@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from herald.domain.breaker import Circuit
+from herald.domain.delivery import DeliveryKind
 from herald.domain.ratelimit import Limit, next_slot, plan, prune
 
 DIGEST_HORIZON = 30.0  # seconds: "soon" for the digest decision
@@ -36,7 +37,7 @@ class TargetState:
 @dataclass(frozen=True)
 class Candidate:
     id: str
-    kind: str  # event | digest | test
+    kind: str  # a DeliveryKind
     task_id: str | None = None
     seq: int | None = None  # the event's ordinal in its task; None: not ordered
     pending_before: int = 0  # pending deliveries of the same task to the target, lower seq
@@ -128,7 +129,9 @@ def _digest(
     room: int | None,
 ) -> TargetPlan:
     keep = max(capacity - 1, 0)
-    individual = [c for c in due if c.kind != "event"] + [c for c in due if c.kind == "event"]
+    individual = [c for c in due if c.kind != DeliveryKind.EVENT] + [
+        c for c in due if c.kind == DeliveryKind.EVENT
+    ]
     individual = individual[:keep]
     kept = {c.id for c in individual}
     result = _slots(state, limits, individual, now, room)
@@ -153,7 +156,7 @@ def mergeable(backlog: Sequence[Candidate], kept: set[str]) -> list[Candidate]:
     backlog (in flight, or in another digest): so a digest never waits for an earlier message
     of one of its tasks, and two digests can never wait for each other.
     """
-    events = [c for c in backlog if c.kind == "event"]
+    events = [c for c in backlog if c.kind == DeliveryKind.EVENT]
     taken: Counter[str] = Counter()
     blocked: set[str] = set()
     eligible: set[str] = set()
