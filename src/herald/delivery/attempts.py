@@ -151,7 +151,7 @@ class AttemptRunner:
     ) -> AttemptRecord:
         secrets = self._secrets(channel)
         outcome, result = sent.outcome, sent.result
-        retry = retry_policy(channel.policy, self.chat_timeout)
+        retry = RetryPolicy.from_json(channel.policy, self.chat_timeout)
         state = next_state(claimed.ref, _facts(outcome, result), self.clock.now(), retry)
         return AttemptRecord(
             delivery_id=claimed.id,
@@ -218,10 +218,6 @@ def _missed_note(missed: tuple[str, ...]) -> str | None:
     if not missed:
         return None
     return f"sent after earlier events of the task failed for good here: {', '.join(missed)}"
-
-
-def retry_policy(policy: dict[str, Any] | None, chat_timeout: float) -> RetryPolicy:
-    return RetryPolicy.from_json(policy, chat_timeout)
 
 
 # A channel's verdict in the domain's words; a token to refresh is retried like any blip.
