@@ -161,7 +161,8 @@ def bulk_events(c: Container, task_ids: list[str]) -> None:
         for task_id in task_ids[1:]:
             payload = json.loads(json.dumps(row.payload))
             payload["task"]["id"] = task_id
-            context = {**row.context, "event_id": new_id()}
+            context = row.context.copy()
+            context["event_id"] = new_id()
             insert_event(
                 uow.conn,
                 event_id=context["event_id"],

@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -79,7 +80,7 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {  # ExplicitSettings' fields, some overridden by the test
         "database_url": database_url,
         "admin_token": ADMIN_TOKEN,
         "secret_key": "test-only encryption key, 32+ characters long",
@@ -87,7 +88,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "engine": {"lease_seconds": 2.0, "poll_interval": 0.2},
     }
     values.update(overrides)
-    return ExplicitSettings(**values)  # type: ignore[arg-type]
+    return ExplicitSettings(**values)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from herald.bootstrap import Container
-from herald.fakeplatforms import Behaviour, FakePlatformsThread
+from herald.fakeplatforms import Behaviour, FakePlatforms, FakePlatformsThread
 from herald.runtime.settings import ExplicitSettings
 from herald.store import migrate
 from herald.store.tables import deliveries
@@ -79,7 +79,7 @@ def _in_flight_of(c: Container, pid: int) -> int:
         )
 
 
-def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -87,7 +87,7 @@ def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-
         time.sleep(0.1)
 
 
-def _setup(c: Container, fake) -> list[str]:  # type: ignore[no-untyped-def]
+def _setup(c: Container, fake: FakePlatforms) -> list[str]:
     project_id, version_id = make_project(c)
     names = [f"sink-{i}" for i in range(CHANNELS)]
     for name in names:
@@ -97,7 +97,7 @@ def _setup(c: Container, fake) -> list[str]:  # type: ignore[no-untyped-def]
     return names
 
 
-def _received(fake, names: list[str]) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def _received(fake: FakePlatforms, names: list[str]) -> tuple[int, int]:
     stats = [fake.endpoint_stats(n) for n in names]
     return sum(s.distinct_ids for s in stats), sum(s.duplicate_deliveries for s in stats)
 

@@ -40,7 +40,8 @@ def pg_url() -> Iterator[str]:
 def _post(base: str, path: str, body: Any = None) -> dict[str, Any]:
     r = httpx.post(f"{base}/api/v1/release{path}", json=body, headers=AUTH, timeout=10)
     assert r.status_code in (200, 201), r.text
-    return r.json()
+    answer: dict[str, Any] = r.json()
+    return answer
 
 
 def _get(base: str, path: str) -> Any:

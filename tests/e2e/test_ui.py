@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx2 as httpx
 import pytest
@@ -24,6 +24,9 @@ import pytest
 from herald.fakeplatforms import Behaviour, FakePlatforms, FakePlatformsThread
 from tests.conftest import ADMIN_TOKEN
 from tests.e2e.processes import HeraldProcess, free_port, herald_env, wait_http
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Locator, Page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -56,7 +59,7 @@ class World:
     version_id: str = ""
     ids: dict[str, str] = field(default_factory=dict)
 
-    def api(self, method: str, path: str, token: str = ADMIN_TOKEN, **kwargs):  # type: ignore[no-untyped-def]
+    def api(self, method: str, path: str, token: str = ADMIN_TOKEN, **kwargs: Any) -> Any:
         response = httpx.request(
             method,
             f"{self.base}/api/v1{path}",
@@ -103,7 +106,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: run `make browser-deps`")
     with sync_api.sync_playwright() as p:
@@ -112,16 +115,19 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-PageFactory = Callable[..., object]
+class PageFactory(Protocol):
+    def __call__(
+        self, path: str, token: str | None = ADMIN_TOKEN, lang: str | None = "en"
+    ) -> Page: ...
 
 
 @pytest.fixture
-def open_page(browser, world: World) -> Iterator[PageFactory]:  # type: ignore[no-untyped-def]
+def open_page(browser: Browser, world: World) -> Iterator[PageFactory]:
     """`open_page(path, token=…, lang=…)`: a fresh context with the token (if any) stored."""
-    contexts = []
+    contexts: list[BrowserContext] = []
     errors: list[str] = []
 
-    def opener(path: str, token: str | None = ADMIN_TOKEN, lang: str | None = "en"):  # type: ignore[no-untyped-def]
+    def opener(path: str, token: str | None = ADMIN_TOKEN, lang: str | None = "en") -> Page:
         context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-US")
         contexts.append(context)
         script = ""
@@ -171,11 +177,11 @@ def finished_task(world: World) -> str:
     return str(task["id"])
 
 
-def shot(page, world: World, name: str) -> None:  # type: ignore[no-untyped-def]
+def shot(page: Page, world: World, name: str) -> None:
     page.screenshot(path=str(world.shots / f"{name}.png"), full_page=True)
 
 
-def by_testid(page, testid: str):  # type: ignore[no-untyped-def]
+def by_testid(page: Page, testid: str) -> Locator:
     return page.locator(f'[data-testid="{testid}"]')
 
 
@@ -211,7 +217,7 @@ def test_shell_serves_every_ui_path_and_its_assets(world: World) -> None:
 # -- token ---------------------------------------------------------------------------------------
 
 
-def test_token_missing_then_invalid_then_accepted(open_page, world: World) -> None:
+def test_token_missing_then_invalid_then_accepted(open_page: PageFactory, world: World) -> None:
     page = open_page("/ui", token=None)
     form = by_testid(page, "token-form")
     expect(form).to_have_attribute("data-state", "missing")
@@ -231,7 +237,9 @@ def test_token_missing_then_invalid_then_accepted(open_page, world: World) -> No
 # -- callback configuration and test send -------------------------------------------------------
 
 
-def test_dingtalk_config_through_the_form_and_test_send(open_page, world: World) -> None:
+def test_dingtalk_config_through_the_form_and_test_send(
+    open_page: PageFactory, world: World
+) -> None:
     page = open_page(f"/ui/projects/{world.project_id}")
     by_testid(page, "config-new").click()
     expect(page.get_by_role("heading", name="New callback config")).to_be_visible()
@@ -274,7 +282,7 @@ def test_dingtalk_config_through_the_form_and_test_send(open_page, world: World)
     shot(page, world, "config-editor")
 
 
-def test_wrong_feishu_secret_shows_platform_code(open_page, world: World) -> None:
+def test_wrong_feishu_secret_shows_platform_code(open_page: PageFactory, world: World) -> None:
     config_id = needs(world, "config", "test_dingtalk_config_through_the_form_and_test_send")
     page = open_page(f"/ui/callbacks/{config_id}")
     by_testid(page, "add-channel-type").select_option("feishu")
@@ -306,7 +314,7 @@ def test_wrong_feishu_secret_shows_platform_code(open_page, world: World) -> Non
 # -- a canary release driven from the UI --------------------------------------------------------
 
 
-def test_canary_release_from_the_ui(open_page, world: World) -> None:
+def test_canary_release_from_the_ui(open_page: PageFactory, world: World) -> None:
     # A second config: a custom endpoint that fails once (no retries), for the resend test.
     world.api(
         "POST",
@@ -386,7 +394,7 @@ def test_canary_release_from_the_ui(open_page, world: World) -> None:
 # -- delivery history ---------------------------------------------------------------------------
 
 
-def test_history_list_detail_and_resend(open_page, world: World) -> None:
+def test_history_list_detail_and_resend(open_page: PageFactory, world: World) -> None:
     task_id = needs(world, "task", "test_canary_release_from_the_ui")
     page = open_page(f"/ui/history?task_id={task_id}&limit=5")
     table = by_testid(page, "history-table")
@@ -423,7 +431,7 @@ def test_history_list_detail_and_resend(open_page, world: World) -> None:
 # -- statistics ---------------------------------------------------------------------------------
 
 
-def test_stats_page_draws_svg_bars(open_page, world: World) -> None:
+def test_stats_page_draws_svg_bars(open_page: PageFactory, world: World) -> None:
     needs(world, "task", "test_canary_release_from_the_ui")
     page = open_page("/ui/stats")
     for chart in ("chart-success", "chart-volume", "chart-latency"):
@@ -447,7 +455,7 @@ def test_stats_page_draws_svg_bars(open_page, world: World) -> None:
 # -- language -----------------------------------------------------------------------------------
 
 
-def test_language_switch(open_page, world: World) -> None:
+def test_language_switch(open_page: PageFactory, world: World) -> None:
     page = open_page(f"/ui/tasks/{finished_task(world)}", lang=None)
     # No saved choice: the browser's language (en-US here) decides.
     expect(page.locator('nav [data-nav="tasks"]')).to_have_text("Releases")
@@ -467,7 +475,9 @@ def test_language_switch(open_page, world: World) -> None:
 # -- stopping a task mid-deploy ----------------------------------------------------------------
 
 
-def test_a_task_stopped_mid_deploy_settles_in_both_languages(open_page, world: World) -> None:
+def test_a_task_stopped_mid_deploy_settles_in_both_languages(
+    open_page: PageFactory, world: World
+) -> None:
     task = world.api(
         "POST",
         "/release/tasks",
@@ -508,7 +518,7 @@ def test_a_task_stopped_mid_deploy_settles_in_both_languages(open_page, world: W
 # -- a viewer token -----------------------------------------------------------------------------
 
 
-def test_viewer_token_gets_the_403_message(open_page, world: World) -> None:
+def test_viewer_token_gets_the_403_message(open_page: PageFactory, world: World) -> None:
     viewer = world.api(
         "POST",
         "/tokens",
@@ -571,7 +581,7 @@ SECRETS = {"sign_secret", "secret", "signing_secret"}
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_every_channel_type_through_the_schema_driven_form(
-    open_page: Any, world: World, lang: str
+    open_page: PageFactory, world: World, lang: str
 ) -> None:
     types = world.api("GET", "/channel-types")["items"]
     assert [t["type"] for t in types] == list(FORM_INPUT)
@@ -607,7 +617,7 @@ def test_every_channel_type_through_the_schema_driven_form(
     shot(page, world, f"every-channel-{lang}")
 
 
-def fill_channel_form(card: Any, info: dict[str, Any], lang: str) -> None:
+def fill_channel_form(card: Locator, info: dict[str, Any], lang: str) -> None:
     """Fill the card's inputs by the labels the API gives, checking required marks, defaults
     and the type's name in the page's language."""
     expect(card.locator("legend")).to_contain_text(info["label"][lang])

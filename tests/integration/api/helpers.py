@@ -17,7 +17,8 @@ def create_project(client: TestClient, name: str = "my-app") -> dict[str, Any]:
         "/api/v1/release/projects", json={"name": name, "description": "demo"}, headers=AUTH
     )
     assert r.status_code == 201, r.text
-    return r.json()
+    created: dict[str, Any] = r.json()
+    return created
 
 
 def create_version(client: TestClient, project_id: str, name: str = "v1.2.3") -> dict[str, Any]:
@@ -25,13 +26,15 @@ def create_version(client: TestClient, project_id: str, name: str = "v1.2.3") ->
         f"/api/v1/release/projects/{project_id}/versions", json={"name": name}, headers=AUTH
     )
     assert r.status_code == 201, r.text
-    return r.json()
+    created: dict[str, Any] = r.json()
+    return created
 
 
 def create_task(client: TestClient, **body: Any) -> dict[str, Any]:
     r = client.post("/api/v1/release/tasks", json=body, headers=AUTH)
     assert r.status_code == 201, r.text
-    return r.json()
+    created: dict[str, Any] = r.json()
+    return created
 
 
 def wait_for_status(
@@ -39,7 +42,7 @@ def wait_for_status(
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        task = client.get(f"/api/v1/release/tasks/{task_id}", headers=AUTH).json()
+        task: dict[str, Any] = client.get(f"/api/v1/release/tasks/{task_id}", headers=AUTH).json()
         if task["status"] in wanted:
             return task
         if time.monotonic() > deadline:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from herald.api.app import create_app
 from herald.bootstrap import Container
+from herald.channels.dingtalk import DingTalkConfig
 from herald.fakeplatforms import Behaviour, FakePlatformsThread
 from herald.fakeplatforms.records import Platform
 from tests.integration.api.helpers import AUTH, create_project
@@ -55,10 +56,13 @@ def config_body(*channels: dict[str, Any], **extra: Any) -> dict[str, Any]:
 def create_config(client: TestClient, project_id: str, body: dict[str, Any]) -> dict[str, Any]:
     r = client.post(f"/api/v1/release/projects/{project_id}/callbacks", json=body, headers=AUTH)
     assert r.status_code == 201, r.text
-    return r.json()
+    created: dict[str, Any] = r.json()
+    return created
 
 
-def test_create_get_list_update_delete(client: TestClient, project: dict, fake: Any) -> None:
+def test_create_get_list_update_delete(
+    client: TestClient, container: Container, project: dict[str, Any], fake: Any
+) -> None:
     fake.add_dingtalk_robot(DT_TOKEN, secret=DT_SECRET)
     created = create_config(client, project["id"], config_body(dingtalk(fake)))
     cid = created["id"]
@@ -83,7 +87,8 @@ def test_create_get_list_update_delete(client: TestClient, project: dict, fake: 
     assert r.status_code == 200, r.text
     assert r.json()["channels"][0]["id"] == channel["id"]
     assert r.json()["events"] == ["task_failed"]
-    stored = client.app.state.container.callbacks.get(cid).channels[0].config
+    stored = container.callbacks.get(cid).channels[0].config
+    assert isinstance(stored, DingTalkConfig)
     assert stored.sign_secret == DT_SECRET and DT_TOKEN in stored.webhook_url
     assert client.delete(f"/api/v1/release/callbacks/{cid}", headers=AUTH).status_code == 204
     assert client.get(f"/api/v1/release/callbacks/{cid}", headers=AUTH).status_code == 404
@@ -141,7 +146,11 @@ BAD_CHANNELS = [
 
 @pytest.mark.parametrize(("channel", "field"), BAD_CHANNELS)
 def test_bad_channel_configs_are_422_with_the_field_named(
-    client: TestClient, container: Container, project: dict, channel: dict, field: str
+    client: TestClient,
+    container: Container,
+    project: dict[str, Any],
+    channel: dict[str, Any],
+    field: str,
 ) -> None:
     r = client.post(
         f"/api/v1/release/projects/{project['id']}/callbacks",
@@ -156,14 +165,16 @@ def test_bad_channel_configs_are_422_with_the_field_named(
         assert conn.execute(sa.text("SELECT count(*) FROM callback_channels")).scalar_one() == 0
 
 
-def test_unknown_event_types_are_rejected(client: TestClient, project: dict) -> None:
+def test_unknown_event_types_are_rejected(client: TestClient, project: dict[str, Any]) -> None:
     body = config_body({"type": "custom", "config": {"url": "https://example.com/h"}})
     body["events"] = ["canary_started", "deploy_exploded"]
     r = client.post(f"/api/v1/release/projects/{project['id']}/callbacks", json=body, headers=AUTH)
     assert r.status_code == 422 and "events" in r.text
 
 
-def test_unusual_hosts_are_a_warning_not_an_error(client: TestClient, project: dict) -> None:
+def test_unusual_hosts_are_a_warning_not_an_error(
+    client: TestClient, project: dict[str, Any]
+) -> None:
     body = config_body(
         {
             "type": "feishu",
@@ -180,7 +191,9 @@ def test_unusual_hosts_are_a_warning_not_an_error(client: TestClient, project: d
     assert created["channels"][1]["warnings"] and created["warnings"]
 
 
-def test_test_send_reports_each_channel_live(client: TestClient, project: dict, fake: Any) -> None:
+def test_test_send_reports_each_channel_live(
+    client: TestClient, project: dict[str, Any], fake: Any
+) -> None:
     fake.add_dingtalk_robot(DT_TOKEN, secret=DT_SECRET)
     fake.add_feishu_bot("fs-token", secret="right")
     fake.set_endpoint("ops", Behaviour.ok())
@@ -237,7 +250,7 @@ def test_internal_literals_are_refused_at_save_time_without_egress_allowance(
 
 
 def test_the_delivery_time_guard_blocks_what_the_operator_no_longer_allows(
-    store_url: str, container: Container, project: dict, client: TestClient, fake: Any
+    store_url: str, container: Container, project: dict[str, Any], client: TestClient, fake: Any
 ) -> None:
     from tests.conftest import make_settings
 

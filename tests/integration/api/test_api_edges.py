@@ -66,12 +66,12 @@ def world(container: Container) -> Iterator[World]:
     rows = c.history.deliveries(delivery_filter(), None, 10)
     ids.update(task_id=task.id, delivery_id=rows[0].id)
     headers = {"admin": AUTH}
-    for label, role, project in (
+    for label, role, scope in (
         ("maintainer_A", Role.MAINTAINER, "project_A"),
         ("viewer_A", Role.VIEWER, "project_A"),
         ("maintainer_B", Role.MAINTAINER, "project_B"),
     ):
-        issued = c.tokens.create(label, role, [ids[project]], None)
+        issued = c.tokens.create(label, role, [ids[scope]], None)
         headers[label] = {"Authorization": f"Bearer {issued.token}"}
         ids[f"token_{label}"] = issued.id
     with TestClient(create_app(c)) as client:

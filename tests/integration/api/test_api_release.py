@@ -250,7 +250,7 @@ def test_bad_task_input_is_rejected_and_writes_nothing(
     client: TestClient,
     container: Container,
     refs: dict[str, str],
-    change: dict,
+    change: dict[str, object],
     status: int,
     fragment: str,
 ) -> None:

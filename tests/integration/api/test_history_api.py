@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -62,10 +62,14 @@ def world(container: Container) -> Iterator[tuple[TestClient, Any, dict[str, str
         yield client, fake, ids
 
 
-def _wait(client: TestClient, done: Any, timeout: float = 20.0) -> list[dict[str, Any]]:
+def _wait(
+    client: TestClient, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0
+) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while True:
-        items = client.get(f"{API}/callbacks/history?limit=200", headers=AUTH).json()["items"]
+        items: list[dict[str, Any]] = client.get(
+            f"{API}/callbacks/history?limit=200", headers=AUTH
+        ).json()["items"]
         if done(items):
             return items
         assert time.monotonic() < deadline, items

@@ -129,7 +129,7 @@ def test_preview_renders_every_channel_without_sending(client: TestClient) -> No
     ],
 )
 def test_bad_templates_are_rejected_when_saved(
-    client: TestClient, templates: dict, fragment: str
+    client: TestClient, templates: dict[str, dict[str, str]], fragment: str
 ) -> None:
     project = client.post("/api/v1/release/projects", json={"name": "tpl"}, headers=AUTH).json()
     body = {

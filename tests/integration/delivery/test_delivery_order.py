@@ -18,6 +18,7 @@ import pytest
 from herald.bootstrap import Container
 from herald.delivery.attempts import orphan_record
 from herald.delivery.worker import claim_policy
+from herald.domain.delivery import AttemptOutcome, DeliveryStatus
 from herald.domain.release import Environment, Strategy, TaskSpec, TaskType
 from herald.engine.releases import HostReport
 from herald.fakeplatforms import Behaviour, FakePlatforms, ManualClock, running_fake_platforms
@@ -280,7 +281,9 @@ def test_a_chat_destination_takes_one_request_at_a_time(container: Container) ->
     assert len(first) == 1
     assert claim("b") == []
     done = dataclasses.replace(
-        orphan_record(first[0], container.clock.now()), status="success", outcome="delivered"
+        orphan_record(first[0], container.clock.now()),
+        status=DeliveryStatus.SUCCESS,
+        outcome=AttemptOutcome.DELIVERED,
     )
     with container.db.transaction() as uow:
         results.record(uow.conn, [done], container.clock.now())

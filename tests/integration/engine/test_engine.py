@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,9 +24,9 @@ def _refs(c: Container) -> tuple[str, str]:
     return project.id, version.id
 
 
-def _spec(c: Container, executor: dict, **kw: object) -> TaskSpec:
+def _spec(c: Container, executor: dict[str, object], **kw: object) -> TaskSpec:
     project_id, version_id = _refs(c)
-    values: dict[str, object] = {
+    values: dict[str, Any] = {  # TaskSpec fields, overridden by the test
         "project_id": project_id,
         "version_id": version_id,
         "type": TaskType.DEPLOY,
@@ -36,15 +38,17 @@ def _spec(c: Container, executor: dict, **kw: object) -> TaskSpec:
         "executor": executor,
     }
     values.update(kw)
-    return TaskSpec(**values)  # type: ignore[arg-type]
+    return TaskSpec(**values)
 
 
-async def _wait(c: Container, task_id: str, ok: object, timeout: float = 20.0) -> Task:
+async def _wait(
+    c: Container, task_id: str, ok: Callable[[Task], object], timeout: float = 20.0
+) -> Task:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         task = await asyncio.to_thread(c.release.get_task, task_id)
-        if ok(task):  # type: ignore[operator]
+        if ok(task):
             return task
         assert loop.time() < deadline, f"task stuck in {task.status}"
         await asyncio.sleep(0.02)
@@ -103,7 +107,7 @@ async def test_a_crashed_engines_lease_expires_and_another_takes_over(container:
     finally:
         survivor.cancel()
         await asyncio.gather(survivor, return_exceptions=True)
-    assert done.finished_at is not None
+    assert done.finished_at is not None and done.started_at is not None
     assert (
         done.finished_at - done.started_at
     ).total_seconds() >= container.settings.engine.lease_seconds * 0.9

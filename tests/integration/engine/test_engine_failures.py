@@ -14,6 +14,7 @@ import logging
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -29,7 +30,7 @@ from herald.domain.release import (
     TaskSpec,
     TaskType,
 )
-from herald.engine.executors import DeployTarget, Executor
+from herald.engine.executors import DeployTarget, Executor, ExecutorSet
 from herald.engine.releases import HostReport
 from herald.runtime.clock import SystemClock
 from tests.conftest import ADMIN_TOKEN, make_settings
@@ -37,10 +38,10 @@ from tests.integration.api.helpers import AUTH
 from tests.integration.engine.dbproxy import proxied
 
 
-def _spec(c: Container, executor: dict, hosts: int = 2, **kw: object) -> TaskSpec:
+def _spec(c: Container, executor: dict[str, object], hosts: int = 2, **kw: object) -> TaskSpec:
     project = c.catalog.create_project("shop", "")
     version = c.catalog.create_version(project.id, "v2", "")
-    values: dict[str, object] = {
+    values: dict[str, Any] = {  # TaskSpec fields, overridden by the test
         "project_id": project.id,
         "version_id": version.id,
         "type": TaskType.DEPLOY,
@@ -51,7 +52,7 @@ def _spec(c: Container, executor: dict, hosts: int = 2, **kw: object) -> TaskSpe
         "executor": executor,
     }
     values.update(kw)
-    return TaskSpec(**values)  # type: ignore[arg-type]
+    return TaskSpec(**values)
 
 
 async def _wait(
@@ -134,7 +135,9 @@ class MisbehavingExecutor:
         return HostReport(target.host, True, 2**64, "done")
 
 
-class Executors:
+class Executors(ExecutorSet):
+    """The engine's executor lookup, answering every executor type with one seam."""
+
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
@@ -147,7 +150,7 @@ async def test_a_store_error_while_driving_fails_the_task_once_with_its_reason(
     container: Container, caplog: pytest.LogCaptureFixture
 ) -> None:
     c = container
-    c.executors = Executors(MisbehavingExecutor())  # type: ignore[assignment]
+    c.executors = Executors(MisbehavingExecutor())
     task = c.release.create_task(_spec(c, {"type": "simulated", "host_seconds": 0}))
     c.release.start(task.id)
     async with Running(c):
@@ -182,7 +185,7 @@ async def test_a_database_outage_is_waited_out_without_failing_the_task(
     with proxied(store_url) as (proxy, url):
         c = Container.build(make_settings(url), SystemClock())
         gated = GatedExecutor()
-        c.executors = Executors(gated)  # type: ignore[assignment]
+        c.executors = Executors(gated)
         try:
             task = c.release.create_task(_spec(c, {"type": "simulated"}))
             c.release.start(task.id)

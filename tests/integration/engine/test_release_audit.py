@@ -47,11 +47,11 @@ def world(container: Container) -> Iterator[World]:
         ids[f"project_{name}"] = project.id
         for v in ("v1", "v2"):
             ids[f"{v}_{name}"] = c.catalog.create_version(project.id, v, "").id
-    for label, role, project in (
+    for label, role, scope in (
         ("maintainer_A", Role.MAINTAINER, "project_A"),
         ("viewer_B", Role.VIEWER, "project_B"),
     ):
-        issued = c.tokens.create(label, role, [ids[project]], None)
+        issued = c.tokens.create(label, role, [ids[scope]], None)
         ids[label] = issued.id
         headers[label] = {"Authorization": f"Bearer {issued.token}"}
     with TestClient(create_app(c)) as client:

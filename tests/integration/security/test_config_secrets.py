@@ -160,7 +160,8 @@ def test_secrets_entered_again_go_to_the_new_destination_and_a_path_change_keeps
     r = client.put(f"{API}/callbacks/{cid}", json=same_place, headers=AUTH)
     assert r.status_code == 200, r.text
     kept = container.callbacks.get(cid).channels[0].config
-    assert kept.headers["Authorization"] == f"Bearer {ADMIN_BEARER}"  # type: ignore[attr-defined]
+    assert isinstance(kept, CustomConfig)
+    assert kept.headers["Authorization"] == f"Bearer {ADMIN_BEARER}"
     # Elsewhere, with every secret entered again (or dropped): allowed.
     moved = as_sent_back(r.json())
     moved["channels"][0]["config"].update(
@@ -206,7 +207,7 @@ def test_history_and_preview_show_ordinary_text_as_it_was_sent(
 
 
 def test_marked_headers_and_a_secret_url_are_masked_everywhere(
-    client: TestClient, fakes: tuple[FakePlatforms, FakePlatforms]
+    client: TestClient, container: Container, fakes: tuple[FakePlatforms, FakePlatforms]
 ) -> None:
     admin, _ = fakes
     path_token, tenant = "T0k3nInThePath-0123456789", "acme-tenant-4242"
@@ -253,7 +254,6 @@ def test_marked_headers_and_a_secret_url_are_masked_everywhere(
     # The masked URL round-trips: sent back as shown, the stored one is kept.
     r = client.put(f"{API}/callbacks/{cid}", json=as_sent_back(created), headers=AUTH)
     assert r.status_code == 200, r.text
-    container: Container = client.app.state.container  # type: ignore[attr-defined]
     stored = container.callbacks.get(cid).channels[0].config
     assert isinstance(stored, CustomConfig)
     assert stored.url == url and stored.headers["X-Tenant"] == tenant

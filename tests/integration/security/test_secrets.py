@@ -164,7 +164,7 @@ class RecordingClient(TestClient):
 
     seen: list[str]
 
-    def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> Any:
         response = super().request(*args, **kwargs)
         self.seen.append(
             f"{response.request.method} {response.request.url} {response.status_code}\n"

@@ -24,7 +24,10 @@ from tests.unit.channels.support import CHANNEL_TYPES, RAW_CONFIGS, config
 URL = "https://example.com/hook"
 DING = RAW_CONFIGS["dingtalk"]["webhook_url"]
 
-BAD = [
+# (channel type, raw settings, the field the error names, a piece of its message)
+Case = tuple[str, dict[str, Any], str, str]
+
+BAD: list[Case] = [
     ("feishu", {}, "webhook_url", "Field required"),
     ("feishu", {"webhook_url": "not a url"}, "webhook_url", "http(s) URL"),
     (
@@ -160,7 +163,7 @@ BAD = [
 
 # Issue 9: strict types, a retry interval of at least 1 s, one Authorization, secret_headers
 # naming configured headers, and hosts written plainly.
-STRICT = [
+STRICT: list[Case] = [
     ("custom", {"url": URL, "retry_count": "3"}, "retry_count", "valid integer"),
     ("custom", {"url": URL, "retry_count": True}, "retry_count", "valid integer"),
     ("custom", {"url": URL, "retry_count": 3.5}, "retry_count", "valid integer"),
@@ -254,11 +257,12 @@ def test_defaults_and_lenient_inputs() -> None:
 
 def test_plain_hosts_and_numbers_where_floats_go_are_fine() -> None:
     for url in ("http://127.0.0.1:9/x", "https://[::1]:8443/x", "https://пример.рф/x"):
-        assert parse_channel_config("custom", {"url": url, "retry_interval": 1}).url == url  # type: ignore[attr-defined]
+        parsed = parse_channel_config("custom", {"url": url, "retry_interval": 1})
+        assert isinstance(parsed, CustomConfig) and parsed.url == url
     marked = parse_channel_config(
         "custom", {"url": URL, "headers": {"X-Team": "a"}, "secret_headers": ["x-team"]}
     )
-    assert marked.secret_headers == ["x-team"]  # type: ignore[attr-defined]
+    assert isinstance(marked, CustomConfig) and marked.secret_headers == ["x-team"]
 
 
 def test_stored_settings_saved_under_older_rules_still_load() -> None:
@@ -338,8 +342,9 @@ def test_sending_back_the_masked_settings_keeps_the_secrets(channel_type: str) -
 
 def test_merge_masked_rules() -> None:
     stored = config("dingtalk", at_all=True)
+    assert isinstance(stored, DingTalkConfig)
     stars = merge_masked({"webhook_url": "****", "sign_secret": "****"}, stored)
-    assert stars.settings == {"webhook_url": DING, "sign_secret": stored.sign_secret}  # type: ignore[attr-defined]
+    assert stars.settings == {"webhook_url": DING, "sign_secret": stored.sign_secret}
     assert stars.kept == ("webhook_url", "sign_secret")
     changed = merge_masked({"webhook_url": DING + "x", "sign_secret": "SECnew"}, stored)
     assert changed.settings == {"webhook_url": DING + "x", "sign_secret": "SECnew"}

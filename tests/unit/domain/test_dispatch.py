@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from herald.domain.breaker import Circuit
-from herald.domain.dispatch import MAX_DIGEST, Candidate, TargetState, mergeable, plan_target
+from herald.domain.dispatch import (
+    MAX_DIGEST,
+    Candidate,
+    TargetPlan,
+    TargetState,
+    mergeable,
+    plan_target,
+)
 from herald.domain.ratelimit import Limit
 
 DINGTALK = [Limit(20, 60.0)]
@@ -14,7 +21,12 @@ def events(n: int, prefix: str = "d") -> list[Candidate]:
     return [Candidate(f"{prefix}{i:03d}", "event") for i in range(n)]
 
 
-def plan(state: TargetState, due: list[Candidate], backlog: list[Candidate] | None = None, **kw):
+def plan(
+    state: TargetState,
+    due: list[Candidate],
+    backlog: list[Candidate] | None = None,
+    room: int | None = None,
+) -> TargetPlan:
     return plan_target(
         state,
         DINGTALK,
@@ -23,7 +35,7 @@ def plan(state: TargetState, due: list[Candidate], backlog: list[Candidate] | No
         NOW,
         digest_ok=True,
         probe_deadline=60,
-        **kw,
+        room=room,
     )
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from herald.domain.errors import IllegalTransition, InvalidInput
-from herald.domain.events import EventType
+from herald.domain.events import EventType, ReleaseEvent
 from herald.domain.release import (
     Environment,
     HostStatus,
@@ -27,7 +29,7 @@ def at(seconds: float) -> dt.datetime:
 
 
 def make_task(strategy: Strategy = Strategy.CANARY, count: int = 5, **kw: object) -> Task:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {  # TaskSpec fields, overridden by the test
         "project_id": "p",
         "version_id": "v",
         "type": TaskType.DEPLOY,
@@ -39,15 +41,15 @@ def make_task(strategy: Strategy = Strategy.CANARY, count: int = 5, **kw: object
         "max_failed": 0,
     }
     values.update(kw)
-    return Task.create("t1", TaskSpec(**values), T0)  # type: ignore[arg-type]
+    return Task.create("t1", TaskSpec(**values), T0)
 
 
-def types(events: list) -> list[EventType]:
+def types(events: list[ReleaseEvent]) -> list[EventType]:
     return [e.type for e in events]
 
 
-def finish(task: Task, hosts: list[str], now: dt.datetime, ok: bool = True) -> list:
-    events: list = []
+def finish(task: Task, hosts: list[str], now: dt.datetime, ok: bool = True) -> list[ReleaseEvent]:
+    events: list[ReleaseEvent] = []
     task.mark_running(hosts, now)
     for host in hosts:
         events += task.record_result(host, ok, now)
@@ -72,8 +74,7 @@ class TestCanary:
         assert task.next_batch() == ["h4", "h5"]
         events = finish(task, ["h4", "h5"], at(4))
         assert types(events) == [EventType.FULL_COMPLETED]
-        assert task.status is Status.SUCCESS
-        assert task.finished_at == at(4)
+        assert (task.status, task.finished_at) == (Status.SUCCESS, at(4))
         assert task.duration_seconds(at(99)) == 4
 
     def test_canary_event_lists_canary_hosts(self) -> None:
@@ -119,7 +120,7 @@ def test_non_canary_strategies_emit_only_full_completed(strategy: Strategy) -> N
     task = make_task(strategy)
     assert task.start(at(0)) == []
     assert task.phase is Phase.FULL
-    events: list = []
+    events: list[ReleaseEvent] = []
     while batch := task.next_batch():
         events += finish(task, batch, at(1))
     assert types(events) == [EventType.FULL_COMPLETED]
@@ -164,13 +165,14 @@ class TestStopAndFail:
         else:
             task.stop(at(1))
         assert task.status.value == final
-        for action in (
+        actions: list[Callable[[], list[ReleaseEvent]]] = [
             lambda: task.start(at(2)),
             lambda: task.promote(at(2)),
             lambda: task.stop(at(2)),
             lambda: task.fail(at(2), "x"),
             lambda: task.record_result("h1", True, at(2)),
-        ):
+        ]
+        for action in actions:
             with pytest.raises(IllegalTransition):
                 action()
 
@@ -247,7 +249,7 @@ class TestLongRunning:
         ({"strategy": Strategy.ROLLING, "canary_count": 0, "auto_promote_after": 5}, "canary"),
     ],
 )
-def test_invalid_specs(changes: dict, message: str) -> None:
+def test_invalid_specs(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         make_task(**changes)
 

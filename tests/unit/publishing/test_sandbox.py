@@ -76,7 +76,9 @@ def test_escape_renders_harmlessly_and_fast(text: str, ctx: dict[str, object]) -
     assert len(output) <= OUTPUT_LIMIT
     assert "class" not in output
     assert "globals" not in output
-    assert ctx["deployment"]["hosts"] == sample_context("task_failed")["deployment"]["hosts"]  # type: ignore[index]
+    deployment = ctx["deployment"]
+    assert isinstance(deployment, dict)
+    assert deployment["hosts"] == sample_context("task_failed")["deployment"]["hosts"]
 
 
 def test_output_is_capped_while_rendering(ctx: dict[str, object]) -> None:

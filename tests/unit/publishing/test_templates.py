@@ -8,9 +8,10 @@ import datetime as dt
 
 import pytest
 
-from herald.domain.events import EVENT_TYPES, EventType
+from herald.domain.events import EVENT_TYPES, EventContext, EventPayload, EventType
 from herald.domain.messages import build_message, text
 from herald.domain.samples import sample_event
+from herald.publishing.sandbox import TemplateSet
 from herald.publishing.templates import (
     TITLE_LIMIT,
     TemplateError,
@@ -37,7 +38,7 @@ EVERY_FIELD = """\
 """
 
 
-def event(event_type: str = "task_failed"):
+def event(event_type: str = "task_failed") -> tuple[EventPayload, EventContext]:
     return sample_event("p-1", "支付服务", EventType(event_type), NOW, "evt-1")
 
 
@@ -101,7 +102,7 @@ def test_output_over_the_cap_is_refused_at_validation() -> None:
 
 
 def test_validate_templates_walks_every_key_and_field() -> None:
-    good = {
+    good: TemplateSet = {
         "default": {"title": "{{ title }}", "body": None},
         "task_failed": {"body": "{{ reason }}"},
     }
@@ -205,7 +206,9 @@ CFG_DEFAULT = {"title": "cfg-default-title", "body": "cfg-default-body"}
         ({"canary_started": CH_EVENT}, {"full_completed": CFG_EVENT}, {}),
     ],
 )
-def test_pick_precedence(channel, config, expected) -> None:
+def test_pick_precedence(
+    channel: TemplateSet | None, config: TemplateSet | None, expected: dict[str, str]
+) -> None:
     assert pick("task_failed", channel, config) == expected
 
 
@@ -276,7 +279,9 @@ EN = text("en", "prefix")  # "Release notification: " — owned by herald.domain
         ("en", EN + "{{ version.name }}", "v1.2.3"),
     ],
 )
-def test_apply_templates_sets_title_and_headline(locale, title, expected_headline) -> None:
+def test_apply_templates_sets_title_and_headline(
+    locale: str, title: str, expected_headline: str
+) -> None:
     payload, context = event()
     message = build_message(payload, context, locale=locale, link=None)
     result = apply_templates(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -54,7 +55,9 @@ def test_settings_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> N
         load_settings()
 
 
-def test_unknown_config_file_keys_are_errors(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_unknown_config_file_keys_are_errors(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     path = tmp_path / "herald.toml"
     path.write_text('database_url = "sqlite:///x.db"\ndatabse_url = "typo"\n')
     monkeypatch.setenv("HERALD_CONFIG_FILE", str(path))
