@@ -4,22 +4,18 @@ deliveries the killed process had in flight."""
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
 from herald.bootstrap import Container
 from herald.fakeplatforms import Behaviour, FakePlatforms, FakePlatformsThread
 from herald.runtime.settings import ExplicitSettings
-from herald.store import migrate
 from herald.store.tables import deliveries
-from tests.conftest import ADMIN_TOKEN, PG_ADMIN_DSN
+from tests.conftest import ADMIN_TOKEN
 from tests.e2e.processes import SECRET_KEY, HeraldProcess, free_port, herald_env, wait_http
 from tests.integration.delivery.delivery_support import (
     add_config,
@@ -35,18 +31,6 @@ EVENTS = 200  # × CHANNELS = 2,000 deliveries
 # Room for many requests per sink at once (the limit is global across workers), so the killed
 # process always dies with some in flight.
 CONCURRENCY = {"HERALD_WORKER__PER_TARGET_CONCURRENCY": "16"}
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    name = f"herald_crash_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    migrate.upgrade(url)
-    yield url
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _container(url: str) -> Container:
@@ -132,9 +116,8 @@ def test_sigkill_of_one_of_two_workers_loses_nothing(pg_url: str, tmp_path: Path
     assert duplicates <= in_flight
 
 
-def test_sigkill_of_the_embedded_server_loses_nothing(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'herald.db'}"
-    migrate.upgrade(url)
+def test_sigkill_of_the_embedded_server_loses_nothing(sqlite_url: str, tmp_path: Path) -> None:
+    url = sqlite_url
     c = _container(url)
     port = free_port()
     env = herald_env(url, HERALD_PORT=str(port), HERALD_ADMIN_TOKEN=ADMIN_TOKEN, **CONCURRENCY)

@@ -5,36 +5,19 @@ three notifications arrive once each, and killing a replica mid-way loses nothin
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-import psycopg
 import pytest
 
 from herald.fakeplatforms import Behaviour, FakePlatformsThread
-from herald.store import migrate
-from tests.conftest import ADMIN_TOKEN, PG_ADMIN_DSN
+from tests.conftest import ADMIN_TOKEN
 from tests.e2e.processes import HeraldProcess, free_port, herald_env, wait_http
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    name = f"herald_scale_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    migrate.upgrade(url)
-    yield url
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _post(base: str, path: str, body: Any = None) -> dict[str, Any]:

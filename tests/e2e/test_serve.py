@@ -6,25 +6,20 @@ without HERALD_SECRET_KEY."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import stat
 import subprocess
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-import psycopg
 import pytest
 
 from herald.fakeplatforms import FakePlatforms, FakePlatformsThread
 from herald.fakeplatforms.records import Platform
 from herald.security.signing import new_webhook_secret
-from herald.store import migrate
-from tests.conftest import PG_ADMIN_DSN
 from tests.e2e.processes import HERALD, HeraldProcess, free_port, herald_env, wait_http
 
 TOKEN_LINE = re.compile(r"^\s+(hrld_\S+)\s*$", re.M)
@@ -163,18 +158,6 @@ def test_serve_with_embedded_defaults_runs_a_release_and_keeps_its_token(tmp_pat
     finally:
         restarted.stop()
     assert key_file.read_bytes() == key
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    name = f"herald_serve_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    migrate.upgrade(url)
-    yield url
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.postgres

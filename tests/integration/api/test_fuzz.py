@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import dataclasses
 import re
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +50,7 @@ from herald.publishing.config_inputs import ConfigIn
 from herald.runtime.clock import SystemClock
 from herald.store import fanout as delivery
 from tests.conftest import ADMIN_TOKEN, make_settings
+from tests.databases import sqlite_database
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -185,8 +185,7 @@ def build_world(database_url: str) -> World:
 def fresh_world(template: Path, directory: Path) -> Iterator[World]:
     """A seeded store of its own for one operation, so no operation sees another's damage."""
     directory.mkdir()
-    shutil.copy(template, directory / "herald.db")
-    w = build_world(f"sqlite:///{directory / 'herald.db'}")
+    w = build_world(sqlite_database(directory / "herald.db", template))
     w.app = create_app(w.c)
     try:
         yield w
