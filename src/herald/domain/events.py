@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NotRequired, TypedDict
 
+from herald.domain.release_context import ReleaseContext
+
 
 class EventType(StrEnum):
     CANARY_STARTED = "canary_started"
@@ -79,6 +81,7 @@ class EventContext(TypedDict):
     phase: str
     failed_hosts: list[str]
     reason: str | None
+    release: NotRequired[ReleaseContext]  # the task's context; absent when empty
 
 
 @dataclass(frozen=True)

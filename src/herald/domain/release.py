@@ -20,6 +20,7 @@ from herald.domain.hosts import FINAL_HOST
 from herald.domain.hosts import HostResult as HostResult  # re-exported: part of the aggregate
 from herald.domain.hosts import HostStatus as HostStatus
 from herald.domain.labels import MAX_HOST_LENGTH, is_host_name
+from herald.domain.release_context import ReleaseContext
 
 
 class TaskType(StrEnum):
@@ -93,6 +94,7 @@ class TaskSpec:
     auto_promote_after: float | None = None
     long_running_after: float | None = None
     rollback_of: str | None = None
+    context: ReleaseContext = field(default_factory=lambda: ReleaseContext())
 
 
 @dataclass

@@ -43,6 +43,8 @@ def build_payload(
         "failed_hosts": list(event.failed_hosts),
         "reason": event.reason,
     }
+    if task.spec.context:
+        context["release"] = task.spec.context
     return payload, context
 
 
