@@ -308,6 +308,7 @@ class ReleaseService:
                 context=context,
                 created_at=event.occurred_at,
                 seq=event.sequence,
+                occurrence=event.occurrence,
             )
         uow.after_commit(self.wakeups.events.fire)
 

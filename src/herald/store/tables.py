@@ -75,6 +75,8 @@ tasks = sa.Table(
     sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
     sa.Column("engine_owner", sa.String(64), nullable=True),
     _ts("engine_lease_until", True),
+    # A multi-step canary's steps, [{"weight", "hosts"}, …]; NULL for every other task.
+    sa.Column("canary_steps", JSONType, nullable=True),
     sa.Index(None, "project_id", "created_at"),
     sa.Index(None, "status"),
     sa.Index(None, "next_timer_at"),
@@ -104,9 +106,11 @@ events = sa.Table(
     sa.Column("payload", JSONType, nullable=False),
     sa.Column("context", JSONType, nullable=False),
     sa.Column("seq", sa.Integer, nullable=False, server_default="0"),  # ordinal within the task
+    # Which occurrence of its type: a canary_step's step index, 0 for types that happen once.
+    sa.Column("occurrence", sa.Integer, nullable=False, server_default="0"),
     _ts("created_at"),
     _ts("fanned_out_at", True),
-    sa.UniqueConstraint("task_id", "event_type"),
+    sa.UniqueConstraint("task_id", "event_type", "occurrence"),
     sa.Index(
         "ix_events_unfanned",
         "created_at",

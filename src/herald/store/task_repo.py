@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from herald.domain.canary_steps import parse_steps, steps_json
 from herald.domain.errors import Conflict, missing
 from herald.domain.events import EventType
 from herald.domain.filters import TaskFilter
@@ -64,10 +65,11 @@ def _spec(row: Any, hosts: list[str]) -> TaskSpec:
         auto_promote_after=row.auto_promote_after,
         long_running_after=row.long_running_after,
         rollback_of=row.rollback_of,
+        canary_steps=parse_steps(row.canary_steps),
     )
 
 
-def _task(row: Any, host_rows: Sequence[Any], emitted: set[EventType]) -> Task:
+def _task(row: Any, host_rows: Sequence[Any], emitted: set[EventType], steps: set[int]) -> Task:
     results = {
         h.host: HostResult(
             host=h.host,
@@ -92,6 +94,7 @@ def _task(row: Any, host_rows: Sequence[Any], emitted: set[EventType]) -> Task:
         reason=row.reason,
         emitted=emitted,
         revision=row.revision,
+        emitted_steps=steps,
     )
     if not task.is_active and task.finished_at is not None:
         # Tasks that ended before hosts had final statuses: read their hosts as settled.
@@ -108,7 +111,9 @@ _HOSTS = (
     .where(task_hosts.c.task_id == sa.bindparam("task_id"))
     .order_by(task_hosts.c.position)
 )
-_EMITTED = sa.select(events.c.event_type).where(events.c.task_id == sa.bindparam("task_id"))
+_EMITTED = sa.select(events.c.event_type, events.c.occurrence).where(
+    events.c.task_id == sa.bindparam("task_id")
+)
 
 
 def load_task(conn: Connection, task_id: str, *, for_update: bool = False) -> LoadedTask:
@@ -118,8 +123,14 @@ def load_task(conn: Connection, task_id: str, *, for_update: bool = False) -> Lo
     if row is None:
         raise missing("task", "task_id", task_id)
     host_rows = conn.execute(_HOSTS, params).all()
-    emitted = {EventType(t) for (t,) in conn.execute(_EMITTED, params)}
-    task = _task(row, host_rows, emitted)
+    emitted: set[EventType] = set()
+    steps: set[int] = set()
+    for kind, occurrence in conn.execute(_EMITTED, params):
+        if kind == EventType.CANARY_STEP:
+            steps.add(occurrence)
+        else:
+            emitted.add(EventType(kind))
+    task = _task(row, host_rows, emitted, steps)
     return LoadedTask(task, {h: _host_row(r) for h, r in task.results.items()})
 
 
@@ -153,6 +164,7 @@ def insert_task(conn: Connection, task: Task) -> None:
             auto_promote_after=spec.auto_promote_after,
             long_running_after=spec.long_running_after,
             rollback_of=spec.rollback_of,
+            canary_steps=steps_json(spec.canary_steps) if spec.canary_steps else None,
             created_at=task.created_at,
             revision=task.revision,
             **_state_values(task),

@@ -116,14 +116,19 @@ class TestCanary:
 
 
 @pytest.mark.parametrize("strategy", [Strategy.ROLLING, Strategy.BLUE_GREEN])
-def test_non_canary_strategies_emit_only_full_completed(strategy: Strategy) -> None:
+def test_non_canary_strategies_announce_their_start_and_full_completed(
+    strategy: Strategy,
+) -> None:
     task = make_task(strategy)
-    assert task.start(at(0)) == []
+    started = task.start(at(0))
+    assert types(started) == [EventType.ROLLOUT_STARTED]
+    assert started[0].hosts == tuple(task.hosts) and started[0].sequence == 1
     assert task.phase is Phase.FULL
     events: list[ReleaseEvent] = []
     while batch := task.next_batch():
         events += finish(task, batch, at(1))
     assert types(events) == [EventType.FULL_COMPLETED]
+    assert events[0].sequence == 2
 
 
 def test_rolling_goes_batch_by_batch_and_blue_green_all_at_once() -> None:
