@@ -23,6 +23,7 @@ from herald.domain.release import (
     Version,
 )
 from herald.domain.snapshot import build_payload
+from herald.domain.subscriptions import Filters, subscribed
 
 T0 = dt.datetime(2026, 1, 6, 20, 0, tzinfo=dt.UTC)
 WEIGHTS = (CanaryStep(weight=10), CanaryStep(weight=50), CanaryStep(weight=100))
@@ -288,3 +289,23 @@ def test_the_payload_gains_step_failure_and_context_only_where_they_apply() -> N
     payload, _ = build_payload(stopped, plain, PROJECT, VERSION, "e4")
     assert list(payload)[-2:] == ["sequence", "failure"]
     assert payload["failure"] == {"reason": "enough", "failed_hosts": []}
+
+
+class TestSubscriptions:
+    @staticmethod
+    def event(kind: str, task_type: str = "rollback") -> dict[str, Any]:
+        return {"event_type": kind, "environment": "production", "task": {"type": task_type}}
+
+    def test_a_config_of_the_prd_events_keeps_receiving_rollbacks(self) -> None:
+        prd = ["canary_started", "canary_completed", "full_completed"]
+        assert subscribed(True, prd, Filters(), self.event("rollback_completed"))
+        assert subscribed(True, prd, Filters(), self.event("rollback_started"))
+        assert not subscribed(True, prd, Filters(), self.event("rollout_started", "deploy"))
+        assert not subscribed(True, prd, Filters(), self.event("canary_step", "deploy"))
+        assert not subscribed(True, ["task_failed"], Filters(), self.event("rollback_completed"))
+
+    def test_filtering_on_task_type_opts_out(self) -> None:
+        deploys = Filters(task_types=("deploy",))
+        kind = self.event("rollback_completed")
+        assert not subscribed(True, ["full_completed"], deploys, kind)
+        assert subscribed(True, ["rollback_completed"], Filters(), kind)
