@@ -142,8 +142,11 @@ class ReleaseService:
         status: str | None,
         reason: str | None,
         actor: Principal | None = None,
+        *,
+        step: int | None = None,
     ) -> Task:
-        """Apply an external system's progress report: host results first, then the status.
+        """Apply an external system's progress report: host results first, then a canary
+        step done (`step`, from 1; a step already done is a no-op), then the status.
 
         The audit entry's `after` also holds what was reported (`reported`).
         """
@@ -155,16 +158,20 @@ class ReleaseService:
                     "only tasks with the external executor accept reports"
                 )
             emitted: list[ReleaseEvent] = []
-            if task.status is Status.PENDING and (status == "running" or results):
+            if task.status is Status.PENDING and (status == "running" or results or step):
                 emitted += task.start(now)
             for result in results:
                 emitted += task.record_result(
                     result.host, result.ok, now, exit_code=result.exit_code, output=result.output
                 )
+            if step is not None:
+                emitted += task.complete_step(step, now)
             emitted += _apply_status(task, status, reason, now)
             return emitted
 
         said = trail.reported([(r.host, r.ok, r.exit_code) for r in results], status, reason)
+        if step is not None:
+            said["step"] = step
         return self.transition(task_id, apply, Acting(actor, "task.report"), {"reported": said})
 
     def rollback(self, task_id: str, actor: Principal | None = None) -> Task:

@@ -10,6 +10,7 @@ from herald.api import unknown
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
 from herald.api.schemas.common_schemas import ERRORS, Page
 from herald.api.schemas.release_schemas import (
+    CanaryStepOut,
     Counts,
     EventOut,
     HostResultOut,
@@ -19,6 +20,7 @@ from herald.api.schemas.release_schemas import (
     TaskReport,
     TaskSummary,
 )
+from herald.domain.canary_steps import parse_steps
 from herald.domain.events import format_duration
 from herald.domain.filters import TaskFilter
 from herald.domain.hosts import tally
@@ -56,6 +58,7 @@ def task_out(task: Task, clock: Clock) -> TaskOut:
         finished_at=task.finished_at,
         hosts=task.hosts,
         canary_count=spec.canary_count,
+        canary_steps=_steps_out(task),
         batch_size=spec.batch_size,
         max_failed=spec.max_failed,
         executor=dict(spec.executor),
@@ -77,6 +80,16 @@ def task_out(task: Task, clock: Clock) -> TaskOut:
     )
 
 
+def _steps_out(task: Task) -> list[CanaryStepOut]:
+    done, weights = task.steps_done, [s.weight for s in task.spec.canary_steps]
+    return [
+        CanaryStepOut(
+            index=i, weight=weights[i - 1] if weights else None, hosts=count, done=i <= done
+        )
+        for i, count in enumerate(task.step_counts, start=1)
+    ]
+
+
 @router.post("/tasks", status_code=status.HTTP_201_CREATED, summary="Create a release task")
 def create_task(body: TaskCreate, principal: PrincipalDep, c: ContainerDep) -> TaskOut:
     principal.require_write(body.project_id, unknown.project(body.project_id))
@@ -93,6 +106,7 @@ def create_task(body: TaskCreate, principal: PrincipalDep, c: ContainerDep) -> T
         executor=body.executor.model_dump(),
         auto_promote_after=body.auto_promote_after,
         long_running_after=body.long_running_after,
+        canary_steps=parse_steps([s.model_dump() for s in body.canary_steps or []]),
     )
     return task_out(c.release.create_task(spec, principal), c.clock)
 
@@ -177,7 +191,8 @@ def report_task(
     results = [
         HostReport(r.host, r.status == "success", r.exit_code, r.output) for r in body.results
     ]
-    task = c.release.report(task_id, results, body.status, body.reason, principal)
+    step = body.step.index if body.step else None
+    task = c.release.report(task_id, results, body.status, body.reason, principal, step=step)
     return task_out(task, c.clock)
 
 

@@ -45,6 +45,15 @@ class VersionOut(BaseModel):
     created_at: dt.datetime
 
 
+class CanaryStepIn(Strict):
+    """One step of a multi-step canary: a traffic weight and/or a cumulative host count."""
+
+    weight: int | None = Field(default=None, ge=1, le=100, description="percent, cumulative")
+    hosts: int | None = Field(
+        default=None, ge=1, le=5000, description="hosts on the new version once the step is done"
+    )
+
+
 class TaskCreate(Strict):
     project_id: ResourceId
     version_id: ResourceId
@@ -64,6 +73,12 @@ class TaskCreate(Strict):
     long_running_after: float | None = Field(
         default=None, gt=0, le=30 * 86400, description="seconds after start that emit long_running"
     )
+    canary_steps: list[CanaryStepIn] | None = Field(
+        default=None,
+        max_length=20,
+        description="a multi-step canary (Argo Rollouts setWeight, Flagger stepWeight); "
+        "canary_count then follows from the last step",
+    )
 
 
 class HostResultIn(Strict):
@@ -73,8 +88,15 @@ class HostResultIn(Strict):
     output: str = Field(default="", max_length=65536)
 
 
+class StepReport(Strict):
+    index: int = Field(ge=1, le=20, description="the canary step that is done, from 1")
+
+
 class TaskReport(Strict):
     results: list[HostResultIn] = Field(default_factory=list, max_length=5000)
+    step: StepReport | None = Field(
+        default=None, description="a multi-step canary's step is done (its hosts succeeded)"
+    )
     status: Literal["running", "awaiting_promotion", "success", "failed", "stopped"] | None = None
     reason: str | None = Field(default=None, max_length=1000)
 
@@ -125,9 +147,19 @@ class TaskSummary(BaseModel):
     finished_at: dt.datetime | None
 
 
+class CanaryStepOut(BaseModel):
+    index: int
+    weight: int | None
+    hosts: int = Field(description="hosts on the new version once the step is done")
+    done: bool
+
+
 class TaskOut(TaskSummary):
     hosts: list[str]
     canary_count: int
+    canary_steps: list[CanaryStepOut] = Field(
+        default_factory=list, description="the canary's steps (one for a single-step canary)"
+    )
     batch_size: int
     max_failed: int
     executor: dict[str, Any]
