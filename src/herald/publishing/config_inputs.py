@@ -26,6 +26,10 @@ TemplateKey = Literal[
     "task_failed",
     "task_stopped",
     "long_running",
+    "canary_step",
+    "rollout_started",
+    "rollback_started",
+    "rollback_completed",
 ]
 
 
@@ -83,7 +87,7 @@ class ChannelIn(Strict):
 class ConfigIn(Strict):
     name: Name = "default"
     enabled: bool = Field(default=True, strict=True)
-    events: list[EventType] = Field(min_length=1, max_length=6)
+    events: list[EventType] = Field(min_length=1, max_length=len(EventType))
     channels: list[ChannelIn] = Field(min_length=1, max_length=20)
     filters: Filters = Field(default_factory=Filters)
     locale: Literal["zh", "en"] | None = Field(
