@@ -24,7 +24,8 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "step": "金丝雀第 {index}/{total} 步（{size}）完成",
         "weight": "{weight}%",
         "hosts": "{hosts} 台",
-        "weight_hosts": "{weight}%，{hosts} 台",
+        "one_host": "1 台",
+        "weight_hosts": "{weight}%，{hosts}",
         "operator": "操作人",
         "commit": "提交",
         "pipeline": "流水线",
@@ -38,7 +39,8 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "step": "Canary step {index} of {total} ({size}) done",
         "weight": "{weight}%",
         "hosts": "{hosts} hosts",
-        "weight_hosts": "{weight}%, {hosts} hosts",
+        "one_host": "1 host",
+        "weight_hosts": "{weight}%, {hosts}",
         "operator": "Operator",
         "commit": "Commit",
         "pipeline": "Pipeline",
@@ -58,13 +60,14 @@ def specific_headline(loc: str, payload: Mapping[str, Any]) -> str | None:
     kind = payload.get("event_type")
     step = payload.get("step")
     if kind == "canary_step" and isinstance(step, Mapping):
-        weight, hosts = step.get("weight"), step.get("hosts")
-        if weight is not None and hosts is not None:
+        weight, count = step.get("weight"), step.get("hosts")
+        hosts = words["one_host"] if count == 1 else words["hosts"].format(hosts=count)
+        if weight is not None and count is not None:
             size = words["weight_hosts"].format(weight=weight, hosts=hosts)
         elif weight is not None:
             size = words["weight"].format(weight=weight)
         else:
-            size = words["hosts"].format(hosts=hosts)
+            size = hosts
         return words["step"].format(index=step.get("index"), total=step.get("total"), size=size)
     if kind == "rollout_started":
         return words.get(str(payload.get("task", {}).get("strategy")))

@@ -451,7 +451,8 @@ function stepProgress(task) {
     "span",
     { class: "steps", dataset: { testid: "task-steps" } },
     steps.map((s) => {
-      const size = s.weight !== null ? `${s.weight}% · ${t("task.step_hosts", { n: s.hosts })}` : t("task.step_hosts", { n: s.hosts });
+      const hosts = s.hosts === 1 ? t("task.step_host_one") : t("task.step_hosts", { n: s.hosts });
+      const size = s.weight !== null ? `${s.weight}% · ${hosts}` : hosts;
       const state = s.done ? "done" : s === current ? "current" : "todo";
       const tip = s.done ? t("task.step_done") : s === current ? t("task.step_current") : "";
       return h("span", { class: `step step-${state}`, title: tip, dataset: { state } }, t("task.step_chip", { index: s.index, total: steps.length, size }));
