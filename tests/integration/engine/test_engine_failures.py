@@ -158,7 +158,7 @@ async def test_a_store_error_while_driving_fails_the_task_once_with_its_reason(
         await asyncio.sleep(1.0)  # time for a retry loop to show itself, if there were one
     assert done.status is Status.FAILED
     assert done.reason is not None and done.reason.startswith("the release engine could not go on")
-    assert _events(c, task.id) == ["task_failed"]
+    assert _events(c, task.id) == ["rollout_started", "task_failed"]
     assert {r.status for r in done.results.values()} == {HostStatus.CANCELLED}
     assert len(_engine_errors(caplog)) == 1  # the one failure, logged once with its traceback
 
