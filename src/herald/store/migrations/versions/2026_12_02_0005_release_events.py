@@ -35,11 +35,11 @@ def upgrade() -> None:
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.add_column(sa.Column("canary_steps", sa.JSON(), nullable=True))
     # Step events a downgrade kept as `canary_step_<index>` become step events again.
+    restore = sa.text(
+        "UPDATE events SET event_type = 'canary_step', occurrence = :index WHERE event_type = :kept"
+    )
     for index in range(1, 21):
-        op.execute(
-            f"UPDATE events SET event_type = 'canary_step', occurrence = {index} "
-            f"WHERE event_type = 'canary_step_{index}'"
-        )
+        op.get_bind().execute(restore, {"index": index, "kept": f"canary_step_{index}"})
 
 
 def downgrade() -> None:
