@@ -30,6 +30,7 @@ from herald.domain.release import (
     TaskSpec,
     TaskType,
 )
+from herald.domain.release_context import normalise_context
 from herald.domain.snapshot import build_payload
 from herald.engine import trail
 from herald.engine.executor_specs import parse_executor
@@ -71,8 +72,11 @@ class ReleaseService:
     # -- creation and queries ------------------------------------------------------------
 
     def create_task(self, spec: TaskSpec, actor: Principal | None = None) -> Task:
+        """Validate and insert a pending task. Its context is normalised (`InvalidInput` names
+        a bad field); a `run_id` the project already used is a `Conflict` naming that task."""
         executor = parse_executor(spec.executor, self.commands)
-        spec = TaskSpec(**{**spec.__dict__, "executor": executor.model_dump()})
+        context = normalise_context(spec.context)
+        spec = replace(spec, executor=executor.model_dump(), context=context)
         task = Task.create(new_id(), spec, self.clock.now())
         with self.db.transaction() as uow:
             self._check_refs(uow, spec, actor)
@@ -80,8 +84,25 @@ class ReleaseService:
             self._audit(uow, Acting(actor, "task.create"), task, None, trail.created(task))
         return task
 
+    def insert_started(self, task: Task, events: Sequence[ReleaseEvent], acting: Acting) -> None:
+        """Insert a task created and already moved on by the caller (an external run's first
+        event), with the events those moves caused, in one transaction."""
+        with self.db.transaction() as uow:
+            self._check_refs(uow, task.spec, acting.actor)
+            repo.insert_task(uow.conn, task)
+            self._audit(uow, acting, task, None, trail.created(task))
+            self._write_events(uow, task, events)
+
     def _check_refs(self, uow: UnitOfWork, spec: TaskSpec, actor: Principal | None) -> None:
-        project_repo.get_project(uow.conn, spec.project_id)
+        project = project_repo.get_project(uow.conn, spec.project_id)
+        project.check_environment(spec.environment)
+        if spec.run_id is not None:
+            taken = repo.task_id_by_run(uow.conn, spec.project_id, spec.run_id)
+            if taken is not None:
+                raise Conflict(
+                    f"project {project.name!r} already has task {taken} for run {spec.run_id!r}",
+                    {"field": "run_id", "task_id": taken},
+                )
         version = project_repo.get_version(uow.conn, spec.version_id)
         if actor is not None and not actor.can_read(version.project_id):
             raise missing("version", "version_id", version.id)  # as if unknown: see api.unknown
@@ -188,14 +209,14 @@ class ReleaseService:
             target = repo.last_successful_version(
                 uow.conn,
                 source.spec.project_id,
-                source.spec.environment.value,
+                source.spec.environment,
                 before=source.created_at,
                 exclude=source.spec.version_id,
             )
             if target is None:
                 raise Conflict(
                     f"no earlier successful release of project {source.spec.project_id} in "
-                    f"{source.spec.environment.value} to roll back to"
+                    f"{source.spec.environment} to roll back to"
                 )
             if source.is_active:
                 events = source.stop(self.clock.now(), "rolled back by a new rollback task")
@@ -315,8 +336,8 @@ class ReleaseService:
 def _apply_status(
     task: Task, status: str | None, reason: str | None, now: dt.datetime
 ) -> list[ReleaseEvent]:
-    if status in (None, "running"):
-        return []
+    if status in (None, "running") or status == task.status.value:
+        return []  # nothing new, or the same final status reported again: a retry
     if status == "failed":
         return task.fail(now, reason or "reported failed by the external system")
     if status == "stopped":

@@ -91,7 +91,11 @@ def _bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
             "environment": "staging",
             "hosts": ["h9"],
             "executor": {"type": "simulated", "host_seconds": 0.1, "fail_hosts": ["h9"]},
+            "context": {"operator": "o", "labels": {"k": "v"}},
+            "run_id": "run-1",
         },
+        ("PATCH", f"{p}/projects/{{project_id}}"): {"name": "p3", "environments": ["qa"]},
+        ("PUT", f"{p}/projects/{{project_id}}/versions/{{name}}"): {"description": "d"},
         ("POST", f"{p}/tasks/{{task_id}}/stop"): {"reason": "because"},
         ("POST", f"{p}/tasks/{{task_id}}/report"): {
             "results": [{"host": "h1", "status": "success", "output": "ok"}],
