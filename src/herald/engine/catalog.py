@@ -75,6 +75,19 @@ class Catalog:
             repo.insert_project(uow.conn, project)
         return project
 
+    def ensure_project(self, name: str) -> Project:
+        """The project named `name`, created (without description) if there is none."""
+        for _ in range(3):
+            with self.db.read() as conn:
+                found = repo.project_by_name(conn, name)
+            if found is not None:
+                return found
+            try:
+                return self.create_project(name, "")
+            except (Conflict, StoreConflict):
+                continue  # created concurrently: read it
+        raise Conflict(f"project {name!r} keeps changing; try again")
+
     def get_project(self, project_id: str) -> Project:
         with self.db.read() as conn:
             return repo.get_project(conn, project_id)

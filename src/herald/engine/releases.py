@@ -57,6 +57,16 @@ class HostReport:
     output: str = ""
 
 
+@dataclass(frozen=True)
+class Written:
+    """An event inserted into the outbox, and its id."""
+
+    event: ReleaseEvent
+    event_id: str
+
+
+Then = Callable[[UnitOfWork, Task, list[Written]], None]
+
 REPORTABLE_STATUSES = ("running", "awaiting_promotion", "success", "failed", "stopped")
 
 
@@ -84,14 +94,16 @@ class ReleaseService:
             self._audit(uow, Acting(actor, "task.create"), task, None, trail.created(task))
         return task
 
-    def insert_started(self, task: Task, events: Sequence[ReleaseEvent], acting: Acting) -> None:
+    def insert_started(
+        self, task: Task, events: Sequence[ReleaseEvent], acting: Acting, then: Then
+    ) -> None:
         """Insert a task created and already moved on by the caller (an external run's first
-        event), with the events those moves caused, in one transaction."""
+        event) with the events those moves caused, then call `then`, in one transaction."""
         with self.db.transaction() as uow:
             self._check_refs(uow, task.spec, acting.actor)
             repo.insert_task(uow.conn, task)
             self._audit(uow, acting, task, None, trail.created(task))
-            self._write_events(uow, task, events)
+            then(uow, task, self._write_events(uow, task, events))
 
     def _check_refs(self, uow: UnitOfWork, spec: TaskSpec, actor: Principal | None) -> None:
         project = project_repo.get_project(uow.conn, spec.project_id)
@@ -278,9 +290,10 @@ class ReleaseService:
         apply: Apply,
         acting: Acting | None = None,
         note: Mapping[str, Any] | None = None,
+        then: Then | None = None,
     ) -> Task:
         """Apply `apply` to the task and save it with its events; with `acting`, audit it too
-        (`note` joins the entry's `after`)."""
+        (`note` joins the entry's `after`); `then` runs last in the same transaction."""
         for _ in range(MAX_ATTEMPTS):
             try:
                 with self.db.transaction() as uow:
@@ -288,7 +301,9 @@ class ReleaseService:
                     before = trail.state(loaded.task) if acting else None
                     events = apply(loaded.task, self.clock.now())
                     repo.save_task(uow.conn, loaded)
-                    self._write_events(uow, loaded.task, events)
+                    written = self._write_events(uow, loaded.task, events)
+                    if then is not None:
+                        then(uow, loaded.task, written)
                     if acting is not None:
                         after = {**trail.state(loaded.task), **(note or {})}
                         self._audit(uow, acting, loaded.task, before, after)
@@ -312,9 +327,13 @@ class ReleaseService:
             at=self.clock.now(),
         )
 
-    def _write_events(self, uow: UnitOfWork, task: Task, events: Sequence[ReleaseEvent]) -> None:
+    def _write_events(
+        self, uow: UnitOfWork, task: Task, events: Sequence[ReleaseEvent]
+    ) -> list[Written]:
+        """Insert the events' snapshots into the outbox; return each event with its id."""
         if not events:
-            return
+            return []
+        written: list[Written] = []
         project = project_repo.get_project(uow.conn, task.spec.project_id)
         version = project_repo.get_version(uow.conn, task.spec.version_id)
         for event in events:
@@ -330,7 +349,9 @@ class ReleaseService:
                 created_at=event.occurred_at,
                 seq=event.sequence,
             )
+            written.append(Written(event, event_id))
         uow.after_commit(self.wakeups.events.fire)
+        return written
 
 
 def _apply_status(

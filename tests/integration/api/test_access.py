@@ -130,6 +130,13 @@ def _body(method: str, path: str, ids: dict[str, str]) -> Any:
         ("POST", "/api/v1/release/tasks/{task_id}/report"): {"results": []},
         ("POST", "/api/v1/tokens"): {"name": "t", "role": "viewer", "projects": [ids["project_A"]]},
         ("PATCH", "/api/v1/release/projects/{project_id}"): {"description": "changed"},
+        ("POST", "/api/v1/events"): {
+            "project_id": ids["project_A"],
+            "version": "v1",
+            "environment": "staging",
+            "run_id": "run-1",
+            "event": "rollout_started",
+        },
     }
     return bodies.get((method, path)) if method in ("POST", "PUT", "PATCH") else None
 

@@ -95,6 +95,17 @@ def _bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
             "run_id": "run-1",
         },
         ("PATCH", f"{p}/projects/{{project_id}}"): {"name": "p3", "environments": ["qa"]},
+        ("POST", "/api/v1/events"): {
+            "project_id": ids["project_id"],
+            "version": "v9",
+            "environment": "staging",
+            "run_id": "run-2",
+            "event": "task_failed",
+            "hosts": ["h1"],
+            "failed_hosts": ["h1"],
+            "reason": "r",
+            "context": {"operator": "o", "labels": {"k": "v"}},
+        },
         ("PUT", f"{p}/projects/{{project_id}}/versions/{{name}}"): {"description": "d"},
         ("POST", f"{p}/tasks/{{task_id}}/stop"): {"reason": "because"},
         ("POST", f"{p}/tasks/{{task_id}}/report"): {
