@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from herald.access.audit_log import AuditLog
+from herald.access.idempotency import IdempotencyService
 from herald.access.token_service import TokenService
 from herald.delivery.testsend import SendTester
 from herald.delivery.worker import DeliveryWorker, WorkerParts
@@ -42,6 +43,7 @@ class Container:
     history: HistoryService
     test_sender: SendTester
     external_events: ExternalEvents
+    idempotency: IdempotencyService
     executors: ExecutorSet = field(repr=False)
     beats: Heartbeats = field(default_factory=Heartbeats)
     notices: list[str] = field(default_factory=list)
@@ -77,6 +79,7 @@ class Container:
                 cls._worker_parts(settings, db, clock, keyring, wakeups, metrics)
             ),
             external_events=ExternalEvents(release, catalog),
+            idempotency=IdempotencyService(db, clock),
             executors=ExecutorSet(settings.commands),
         )
         if notice:

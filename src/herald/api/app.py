@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from herald import __version__
 from herald.api.body_limit import BodyLimitMiddleware
 from herald.api.error_responses import install_error_handlers
+from herald.api.idempotent_requests import IdempotencyMiddleware
 from herald.api.methods import PathMethods
 from herald.api.routes import (
     audit,
@@ -65,6 +66,8 @@ def create_app(container: Container, background: Sequence[Background] = ()) -> F
     )
     app.state.container = container
     install_error_handlers(app)
+    # Added first, so the body limit (outside it) applies before a body is buffered for a key.
+    app.add_middleware(IdempotencyMiddleware, service=container.idempotency)
     app.add_middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes)
     routers = [
         ("", health.router),
