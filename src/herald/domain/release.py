@@ -27,7 +27,7 @@ from herald.domain.events import EventType, ReleaseEvent
 from herald.domain.hosts import FINAL_HOST
 from herald.domain.hosts import HostResult as HostResult  # re-exported: part of the aggregate
 from herald.domain.hosts import HostStatus as HostStatus
-from herald.domain.labels import MAX_HOST_LENGTH, is_host_name
+from herald.domain.labels import MAX_HOST_LENGTH, is_host_name, is_label
 from herald.domain.release_context import ReleaseContext
 
 
@@ -43,10 +43,24 @@ class Strategy(StrEnum):
     BLUE_GREEN = "blue_green"
 
 
-class Environment(StrEnum):
+class Environment:
+    """The PRD's environments: the defaults the UI offers. An environment is a free-form label
+    (`is_environment`); a project may restrict its tasks to a list (`Project.environments`)."""
+
     PRODUCTION = "production"
     STAGING = "staging"
     DEVELOPMENT = "development"
+
+
+DEFAULT_ENVIRONMENTS = (Environment.PRODUCTION, Environment.STAGING, Environment.DEVELOPMENT)
+MAX_ENVIRONMENT_LENGTH = 64
+MAX_RUN_ID_LENGTH = 128
+MAX_PROJECT_ENVIRONMENTS = 20
+
+
+def is_environment(text: str) -> bool:
+    """A label (no control characters, no surrounding spaces) of at most 64 characters."""
+    return len(text) <= MAX_ENVIRONMENT_LENGTH and is_label(text)
 
 
 class Status(StrEnum):
@@ -74,6 +88,16 @@ class Project:
     name: str
     description: str
     created_at: dt.datetime
+    environments: tuple[str, ...] = ()  # the environments its tasks may use; empty: any
+
+    def check_environment(self, environment: str) -> None:
+        """Raise `InvalidInput` unless the project allows `environment`."""
+        if self.environments and environment not in self.environments:
+            raise InvalidInput(
+                f"project {self.name!r} allows the environments "
+                f"{', '.join(self.environments)}; not {environment!r}",
+                {"field": "environment", "allowed": list(self.environments)},
+            )
 
 
 @dataclass(frozen=True)
@@ -93,7 +117,7 @@ class TaskSpec:
     version_id: str
     type: TaskType
     strategy: Strategy
-    environment: Environment
+    environment: str
     hosts: Sequence[str]
     canary_count: int = 0
     batch_size: int = 1
@@ -104,6 +128,7 @@ class TaskSpec:
     rollback_of: str | None = None
     context: ReleaseContext = field(default_factory=lambda: ReleaseContext())
     canary_steps: tuple[CanaryStep, ...] = ()  # empty: one step of `canary_count` hosts
+    run_id: str | None = None  # the external system's run id, unique within the project
 
 
 @dataclass
@@ -253,12 +278,16 @@ class Task:
     ) -> list[ReleaseEvent]:
         """Record one host's outcome and take the task as far as it now goes.
 
-        Reporting the same outcome for a finished host again is a no-op (external systems retry);
+        Reporting the same outcome for a finished host again is a no-op whatever the task's
+        state or phase now (external systems retry, also after the canary phase or the end);
         reporting a different one is an illegal transition. `output` is made storable.
         """
+        new_status = HostStatus.SUCCESS if ok else HostStatus.FAILED
+        known = self.results.get(host)
+        if known is not None and known.status is new_status:
+            return []
         self._require({Status.RUNNING}, "report host results for")
         result = self._phase_result(host)
-        new_status = HostStatus.SUCCESS if ok else HostStatus.FAILED
         if result.status in FINAL_HOST:
             if result.status is new_status:
                 return []
@@ -432,6 +461,15 @@ class Task:
 
 def validate_spec(spec: TaskSpec) -> None:
     """Raise `InvalidInput` naming the first rule `spec` breaks."""
+    validate_environment(spec.environment)
+    if spec.run_id is not None and not (
+        len(spec.run_id) <= MAX_RUN_ID_LENGTH and is_label(spec.run_id)
+    ):
+        raise InvalidInput(
+            f"run_id must be 1-{MAX_RUN_ID_LENGTH} characters, without control characters or "
+            "surrounding spaces",
+            {"field": "run_id"},
+        )
     hosts = list(spec.hosts)
     if not hosts:
         raise InvalidInput("hosts must list at least one host")
@@ -448,6 +486,16 @@ def validate_spec(spec: TaskSpec) -> None:
     if dupes:
         raise InvalidInput("hosts must not repeat", {"duplicates": dupes[:10]})
     _validate_numbers(spec, len(hosts))
+
+
+def validate_environment(environment: str) -> None:
+    """Raise `InvalidInput` unless `environment` is a label of at most 64 characters."""
+    if not is_environment(environment):
+        raise InvalidInput(
+            f"environment must be 1-{MAX_ENVIRONMENT_LENGTH} characters, without control "
+            "characters or surrounding spaces",
+            {"field": "environment"},
+        )
 
 
 def _validate_numbers(spec: TaskSpec, host_count: int) -> None:

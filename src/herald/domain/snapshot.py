@@ -40,7 +40,7 @@ def build_payload(
         "deployment": _deployment(event, task),
         "timestamp": format_timestamp(event.occurred_at),
         "duration": format_duration(task.duration_seconds(event.occurred_at)),
-        "environment": task.spec.environment.value,
+        "environment": task.spec.environment,
         "sequence": event.sequence,
     }
     if task.spec.context:

@@ -14,8 +14,8 @@ from pydantic import Field
 
 from herald.channels.registry import channel_types
 from herald.domain.events import EventType
-from herald.domain.release import Environment, Strategy, TaskType
-from herald.domain.shapes import JsonInt, Name, ResourceId, Strict
+from herald.domain.release import Strategy, TaskType
+from herald.domain.shapes import EnvironmentName, JsonInt, Name, ResourceId, Strict
 
 TemplateText = Annotated[str, Field(max_length=8000)]
 TemplateKey = Literal[
@@ -59,7 +59,7 @@ class RateLimitIn(Strict):
 
 
 class Filters(Strict):
-    environments: list[Environment] = Field(default_factory=list, max_length=3)
+    environments: list[EnvironmentName] = Field(default_factory=list, max_length=20)
     task_types: list[TaskType] = Field(default_factory=list, max_length=3)
     strategies: list[Strategy] = Field(default_factory=list, max_length=3)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -15,7 +15,6 @@ from herald.domain.errors import Conflict, missing
 from herald.domain.events import EventType
 from herald.domain.filters import TaskFilter
 from herald.domain.release import (
-    Environment,
     HostResult,
     HostStatus,
     Phase,
@@ -25,6 +24,7 @@ from herald.domain.release import (
     TaskSpec,
     TaskType,
 )
+from herald.domain.release_context import ReleaseContext
 from herald.store.tables import events, task_hosts, tasks
 
 HostRow = tuple[str, int | None, str, dt.datetime | None, dt.datetime | None]
@@ -56,7 +56,7 @@ def _spec(row: Any, hosts: list[str]) -> TaskSpec:
         version_id=row.version_id,
         type=TaskType(row.type),
         strategy=Strategy(row.strategy),
-        environment=Environment(row.environment),
+        environment=row.environment,
         hosts=hosts,
         canary_count=row.canary_count,
         batch_size=row.batch_size,
@@ -66,6 +66,8 @@ def _spec(row: Any, hosts: list[str]) -> TaskSpec:
         long_running_after=row.long_running_after,
         rollback_of=row.rollback_of,
         canary_steps=parse_steps(row.canary_steps),
+        context=cast(ReleaseContext, dict(row.context or {})),  # stored normalised
+        run_id=row.run_id,
     )
 
 
@@ -155,7 +157,7 @@ def insert_task(conn: Connection, task: Task) -> None:
             version_id=spec.version_id,
             type=spec.type.value,
             strategy=spec.strategy.value,
-            environment=spec.environment.value,
+            environment=spec.environment,
             canary_count=spec.canary_count,
             batch_size=spec.batch_size,
             max_failed=spec.max_failed,
@@ -165,18 +167,29 @@ def insert_task(conn: Connection, task: Task) -> None:
             long_running_after=spec.long_running_after,
             rollback_of=spec.rollback_of,
             canary_steps=steps_json(spec.canary_steps) if spec.canary_steps else None,
+            context=dict(spec.context),
+            run_id=spec.run_id,
             created_at=task.created_at,
             revision=task.revision,
             **_state_values(task),
         )
     )
-    conn.execute(
-        task_hosts.insert(),
-        [
-            {"task_id": task.id, "host": host, "position": i, "status": HostStatus.PENDING.value}
-            for i, host in enumerate(spec.hosts)
-        ],
-    )
+    rows = []
+    for i, host in enumerate(spec.hosts):
+        status, exit_code, output, started_at, finished_at = _host_row(task.results[host])
+        rows.append(
+            {
+                "task_id": task.id,
+                "host": host,
+                "position": i,
+                "status": status,
+                "exit_code": exit_code,
+                "output": output,
+                "started_at": started_at,
+                "finished_at": finished_at,
+            }
+        )
+    conn.execute(task_hosts.insert(), rows)
 
 
 _STATE_COLUMNS = (
@@ -246,6 +259,7 @@ class TaskListing:
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    run_id: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -265,12 +279,29 @@ def list_tasks(
         (tasks.c.status, flt.status),
         (tasks.c.environment, flt.environment),
         (tasks.c.type, flt.type),
+        (tasks.c.run_id, flt.run_id),
     ):
         if value is not None:
             query = query.where(column == value)
     if before:
         query = query.where(tasks.c.id < before)
     return [TaskListing(**row._mapping) for row in conn.execute(query)]
+
+
+def task_id_by_run(conn: Connection, project_id: str, run_id: str) -> str | None:
+    """The id of the project's task for the external run `run_id`, if there is one."""
+    row = conn.execute(
+        sa.select(tasks.c.id).where(tasks.c.project_id == project_id, tasks.c.run_id == run_id)
+    ).first()
+    return None if row is None else str(row.id)
+
+
+def count_tasks(conn: Connection, project_id: str, statuses: Sequence[str] | None = None) -> int:
+    """How many tasks the project has (with one of `statuses`, if given)."""
+    query = sa.select(sa.func.count()).select_from(tasks).where(tasks.c.project_id == project_id)
+    if statuses is not None:
+        query = query.where(tasks.c.status.in_(list(statuses)))
+    return int(conn.execute(query).scalar_one())
 
 
 def host_counts(conn: Connection, task_ids: Sequence[str]) -> dict[str, dict[str, int]]:

@@ -66,7 +66,7 @@ def _round_trip(url: str) -> None:
     task_id = _release_with_deliveries(url)
     steps = [("canary_started", 1), ("canary_step", 1), ("canary_step", 1), ("task_stopped", 1)]
     assert _rows(url, task_id) == steps
-    migrate.downgrade(url, "0003")
+    migrate.downgrade(url, "0004")
     kept = [("canary_started", 1), ("canary_step_1", 1), ("canary_step_2", 1), ("task_stopped", 1)]
     assert _rows(url, task_id) == kept
     migrate.upgrade(url)

@@ -175,11 +175,25 @@ class TestStopAndFail:
             lambda: task.promote(at(2)),
             lambda: task.stop(at(2)),
             lambda: task.fail(at(2), "x"),
-            lambda: task.record_result("h1", True, at(2)),
+            lambda: task.record_result("h1", False, at(2)),  # another outcome than recorded
         ]
         for action in actions:
             with pytest.raises(IllegalTransition):
                 action()
+
+    def test_the_same_host_result_again_is_a_no_op_even_after_its_phase(self) -> None:
+        task = make_task(Strategy.CANARY, count=3, canary_count=1)
+        task.start(at(0))
+        assert types(task.record_result("h1", True, at(1))) == [EventType.CANARY_COMPLETED]
+        assert task.record_result("h1", True, at(2)) == []  # awaiting promotion: a retry
+        task.promote(at(3))
+        assert task.record_result("h1", True, at(4)) == []  # full phase: still a retry
+        with pytest.raises(IllegalTransition):
+            task.record_result("h1", False, at(5))
+        finish(task, ["h2", "h3"], at(6))
+        assert task.status is Status.SUCCESS
+        assert task.record_result("h3", True, at(7)) == []
+        assert task.results["h1"].finished_at == at(1)
 
     def test_fail_not_allowed_from_pending(self) -> None:
         with pytest.raises(IllegalTransition):
