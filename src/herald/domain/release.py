@@ -321,6 +321,24 @@ class Task:
         self._succeed(self.spec.hosts[: self.step_counts[index - 1]], now)
         return self._advance(now)
 
+    def report_step(self, info: StepInfo, now: dt.datetime) -> list[ReleaseEvent]:
+        """An external system whose canary declared no steps reports that step `info["index"]`
+        of `info["total"]` is done: announce it once; the last step completes the canary phase.
+        A step already announced is a no-op (pipelines retry)."""
+        if self.spec.canary_steps:
+            return self.complete_step(info["index"], now)
+        if self.spec.strategy is not Strategy.CANARY:
+            raise InvalidInput(f"task {self.id} is not a canary: it has no steps to report")
+        if not 1 <= info["index"] <= info["total"]:
+            raise InvalidInput(f"step index must be 1-{info['total']}, got {info['index']}")
+        if info["index"] in self.emitted_steps or self.phase is not Phase.CANARY:
+            return []
+        self._require({Status.RUNNING}, "complete a canary step of")
+        if info["index"] == info["total"]:
+            return self.complete_phase(now)
+        self.emitted_steps.add(info["index"])
+        return [self._event(EventType.CANARY_STEP, now, self.canary_hosts, step=info)]
+
     def promote(self, now: dt.datetime) -> list[ReleaseEvent]:
         self._require({Status.AWAITING_PROMOTION}, "promote")
         self.status = Status.RUNNING

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from herald.access.roles import Principal
+from herald.domain.canary_steps import CanaryStep, StepInfo
 from herald.domain.errors import Conflict, InvalidInput, StoreConflict
 from herald.domain.events import ReleaseEvent
 from herald.domain.ids import new_id
@@ -161,16 +162,41 @@ def _failed(task: Task, ev: ExternalEvent, now: dt.datetime) -> list[ReleaseEven
     return emitted
 
 
+def _step(task: Task, ev: ExternalEvent, now: dt.datetime) -> list[ReleaseEvent]:
+    """A canary step is done: steps declared at creation advance the domain's steps; a canary
+    that declared none announces the step as reported."""
+    emitted = _started(task, ev, now)
+    if ev.step is None or task.status is not Status.RUNNING:
+        return emitted
+    info: StepInfo = {
+        "index": ev.step.index,
+        "total": ev.step.total,
+        "weight": ev.step.weight,
+        "hosts": None,
+    }
+    if task.spec.canary_steps and ev.step.weight is not None:
+        task.spec = _with_weight(task.spec, ev.step.index, ev.step.weight)
+    return emitted + _failures(task, ev, now) + task.report_step(info, now)
+
+
+def _with_weight(spec: TaskSpec, index: int, weight: int) -> TaskSpec:
+    """The spec with step `index`'s weight as reported, so its message shows it."""
+    steps = tuple(
+        replace(step, weight=weight) if i == index else step
+        for i, step in enumerate(spec.canary_steps, start=1)
+    )
+    return replace(spec, canary_steps=steps)
+
+
 def _stopped(task: Task, ev: ExternalEvent, now: dt.datetime) -> list[ReleaseEvent]:
     return task.stop(now, ev.reason or "reported stopped by the external system")
 
 
-# The seam: what each external event does to the task. canary_step only makes sure the
-# canary runs until the domain has steps; rollout_started and rollback_* announce the Herald
-# event of their own name as soon as the domain emits one (ANNOUNCES below).
+# What each external event does to the task. Starting a task announces canary_started,
+# rollout_started or rollback_started by its strategy and type (ANNOUNCES below).
 MOVES: dict[str, Move] = {
     "canary_started": _started,
-    "canary_step": _started,
+    "canary_step": _step,
     "canary_completed": _canary_done,
     "rollout_started": _rollout,
     "full_completed": _succeeded,
@@ -185,7 +211,10 @@ ANNOUNCES: dict[str, frozenset[str]] = {
     **{name: frozenset({name}) for name in EXTERNAL_EVENTS},
     "full_completed": frozenset({"full_completed", "rollback_completed"}),
     "rollback_completed": frozenset({"rollback_completed", "full_completed"}),
-    "rollout_started": frozenset({"rollout_started"}),
+    "canary_step": frozenset({"canary_step", "canary_completed"}),
+    "rollout_started": frozenset({"rollout_started", "rollback_started"}),
+    "rollback_started": frozenset({"rollback_started", "rollout_started", "canary_started"}),
+    "canary_started": frozenset({"canary_started", "rollback_started"}),
 }
 
 
@@ -198,12 +227,22 @@ def drive(task: Task, ev: ExternalEvent, now: dt.datetime) -> list[ReleaseEvent]
             f"{ev.event} contradicts it",
             {"task_id": task.id, "status": task.status.value, "reason": task.reason},
         )
-    stored = len(task.emitted)
+    stored = len(task.emitted) + len(task.emitted_steps)
     caused = MOVES[ev.event](task, ev, now)
-    wanted = ANNOUNCES[ev.event]
-    kept = [e for e in caused if e.type.value in wanted]
-    task.emitted -= {e.type for e in caused if e.type.value not in wanted}
+    kept = [e for e in caused if _announced(e, ev)]
+    skipped = [e for e in caused if not _announced(e, ev)]
+    task.emitted -= {e.type for e in skipped if e.step is None}
+    task.emitted_steps -= {e.step["index"] for e in skipped if e.step is not None}
     return [replace(e, sequence=stored + i) for i, e in enumerate(kept, start=1)]
+
+
+def _announced(caused: ReleaseEvent, ev: ExternalEvent) -> bool:
+    """Whether an event a move caused is the one `ev` reports (a skipped state's is not)."""
+    if caused.type.value not in ANNOUNCES[ev.event]:
+        return False
+    if caused.step is not None:
+        return ev.step is not None and caused.step["index"] == ev.step.index
+    return True
 
 
 # -- the new task ----------------------------------------------------------------------------
@@ -218,8 +257,8 @@ def external_spec(ev: ExternalEvent, version_id: str) -> TaskSpec:
     if not hosts:
         count = ev.progress.total or 1
         hosts = [f"#{i}" for i in range(1, count + 1)]
-    canary = 0
-    if strategy is Strategy.CANARY:
+    canary, steps = 0, _declared_steps(ev, strategy, hosts)
+    if strategy is Strategy.CANARY and not steps:
         while len(hosts) < 2:
             hosts.append(f"#{len(hosts) + 1}")
         canary = min(max(ev.progress.canary or 1, 1), len(hosts) - 1)
@@ -235,6 +274,27 @@ def external_spec(ev: ExternalEvent, version_id: str) -> TaskSpec:
         max_failed=len(hosts),  # the external system decides whether its release failed
         context=ev.context,
         run_id=ev.run_id,
+        canary_steps=steps,
+    )
+
+
+def _declared_steps(
+    ev: ExternalEvent, strategy: Strategy, hosts: list[str]
+) -> tuple[CanaryStep, ...]:
+    """A run whose first event says how many canary steps it has gets that many steps, spread
+    over its hosts (placeholders added so each step adds one); `hosts` is padded in place."""
+    if strategy is not Strategy.CANARY or ev.step is None or ev.step.total < 2:
+        return ()
+    total = ev.step.total
+    while len(hosts) < total + 1:
+        hosts.append(f"#{len(hosts) + 1}")
+    share = len(hosts)
+    return tuple(
+        CanaryStep(
+            weight=ev.step.weight if i == ev.step.index else None,
+            hosts=i * share // (total + 1),
+        )
+        for i in range(1, total + 1)
     )
 
 

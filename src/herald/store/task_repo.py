@@ -10,7 +10,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from herald.domain.canary_steps import parse_steps, steps_json
+from herald.domain.canary_steps import CanaryStep, parse_steps, steps_json
 from herald.domain.errors import Conflict, missing
 from herald.domain.events import EventType
 from herald.domain.filters import TaskFilter
@@ -38,6 +38,7 @@ class StaleTask(Conflict):
 class LoadedTask:
     task: Task
     hosts_as_loaded: dict[str, HostRow]
+    steps_as_loaded: tuple[CanaryStep, ...] = ()  # an external run may report a step's weight
 
 
 def _host_row(result: HostResult) -> HostRow:
@@ -133,7 +134,8 @@ def load_task(conn: Connection, task_id: str, *, for_update: bool = False) -> Lo
         else:
             emitted.add(EventType(kind))
     task = _task(row, host_rows, emitted, steps)
-    return LoadedTask(task, {h: _host_row(r) for h, r in task.results.items()})
+    hosts = {h: _host_row(r) for h, r in task.results.items()}
+    return LoadedTask(task, hosts, task.spec.canary_steps)
 
 
 def _state_values(task: Task) -> dict[str, Any]:
@@ -218,6 +220,10 @@ def save_task(conn: Connection, loaded: LoadedTask) -> None:
     if result.rowcount != 1:
         raise StaleTask(f"task {task.id} was changed concurrently; try again")
     task.revision += 1
+    if task.spec.canary_steps != loaded.steps_as_loaded:
+        steps = steps_json(task.spec.canary_steps)
+        conn.execute(tasks.update().where(tasks.c.id == task.id).values(canary_steps=steps))
+        loaded.steps_as_loaded = task.spec.canary_steps
     changed = []
     for host, res in task.results.items():
         row = _host_row(res)

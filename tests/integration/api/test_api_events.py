@@ -72,9 +72,15 @@ def test_a_canary_run_step_by_step_with_every_call_sent_twice(client: TestClient
         r = send(client, "full_completed")
         assert r.status_code == expected and r.json()["task"]["status"] == "success"
     tid = answer["task_id"]
-    assert event_types(client, tid) == ["canary_started", "canary_completed", "full_completed"]
+    assert event_types(client, tid) == [
+        "canary_started",
+        "canary_step",
+        "canary_completed",
+        "full_completed",
+    ]
     events = client.get(f"{R}/tasks/{tid}/events", headers=AUTH).json()
-    assert [e["payload"]["sequence"] for e in events] == [1, 2, 3]
+    assert [e["payload"]["sequence"] for e in events] == [1, 2, 3, 4]
+    assert events[1]["payload"]["step"] == {"index": 1, "total": 2, "weight": 25, "hosts": None}
     listed = client.get(f"{R}/tasks", params={"project": "payments-api", "run_id": "gh-812-1"})
     assert listed.status_code == 401  # a token is still needed
     listed = client.get(
@@ -107,7 +113,7 @@ def test_a_failure_carries_reason_and_failed_hosts_and_later_events_are_409(
     r = send(client, "full_completed")
     assert r.status_code == 409
     assert r.json()["error"]["details"]["status"] == "failed"
-    assert event_types(client, task["id"]) == ["task_failed"]
+    assert event_types(client, task["id"]) == ["rollout_started", "task_failed"]
 
 
 def test_bad_events_are_422_naming_the_problem(client: TestClient) -> None:
@@ -158,3 +164,23 @@ def test_concurrent_duplicates_make_one_task_and_one_event(client: TestClient) -
     listed = client.get(f"{R}/tasks", params={"run_id": "race-1"}, headers=AUTH).json()["items"]
     assert len(listed) == 1
     assert event_types(client, listed[0]["id"]) == ["full_completed"]
+
+
+def test_a_run_that_starts_with_a_step_declares_its_steps(client: TestClient) -> None:
+    """Argo Rollouts reports setWeight steps: the first says how many there are."""
+    for index, weight in ((1, 10), (1, 10), (2, 50)):
+        step = {"index": index, "total": 3, "weight": weight}
+        r = send(client, "canary_step", run="argo-7", strategy="canary", step=step)
+        assert r.status_code in (200, 201), r.text
+    task = r.json()["task"]
+    assert task["status"] == "running"
+    assert [s["weight"] for s in task["canary_steps"]] == [10, 50, None]
+    stored = client.get(f"{R}/tasks/{task['id']}", headers=AUTH).json()
+    assert [s["weight"] for s in stored["canary_steps"]] == [10, 50, None]
+    r = send(client, "canary_step", run="argo-7", step={"index": 3, "total": 3, "weight": 100})
+    assert r.json()["task"]["status"] == "awaiting_promotion"
+    events = client.get(f"{R}/tasks/{task['id']}/events", headers=AUTH).json()
+    kinds = [
+        (e["payload"]["event_type"], e["payload"].get("step", {}).get("weight")) for e in events
+    ]
+    assert kinds == [("canary_step", 10), ("canary_step", 50), ("canary_completed", None)]
