@@ -210,6 +210,15 @@ SEMANTIC_RULES: list[tuple[str, str]] = [
     (r"^canary_count must be at least 1 and less than the number of hosts", "canary vs hosts"),
     (r"^canary_count applies to the canary strategy only", "canary_count vs strategy"),
     (r"^auto_promote_after applies to the canary strategy only", "auto-promote vs strategy"),
+    # A multi-step canary's steps: each must add a host of the task (their number decides),
+    # they belong to a canary, and a reported step must be one of the task's.
+    (r"^canary_steps\[\d+\] deploys no new host", "steps vs hosts"),
+    (r"^canary_steps: the last step reaches \d+ hosts", "steps vs hosts"),
+    (r"^canary_steps apply to the canary strategy only", "canary_steps vs strategy"),
+    (r"^canary_count \(\d+\) must be left out with canary_steps", "canary_count vs steps"),
+    (r"^canary_steps\[\d+\]: give a weight", "a step with neither weight nor hosts"),
+    (r"^step index must be 1-\d+ for task ", "reported step vs the task's steps"),
+    (r"^task \S+ is not a canary: it has no steps to report", "reported step vs strategy"),
     # Command executors name commands the operator configured (HERALD_COMMANDS): settings, not
     # schema.
     (r"^unknown command ", "operator-configured command names"),
