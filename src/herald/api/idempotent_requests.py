@@ -128,7 +128,7 @@ async def _read_body(receive: Receive) -> bytes:
 
 
 def _error(code: str, message: str) -> bytes:
-    return json.dumps(error_body(code, message)).encode()
+    return json.dumps(error_body(code, message), separators=(",", ":")).encode()
 
 
 async def _answer(send: Send, status: int, body: bytes, *, replayed: bool = False) -> None:
