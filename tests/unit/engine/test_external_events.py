@@ -73,9 +73,11 @@ def test_a_canary_moves_event_by_event() -> None:
     first = event("canary_started", hosts=("a", "b", "c"))
     task = new_task(first)
     assert [e.type for e in drive(task, first, T0)] == [EventType.CANARY_STARTED]
-    assert drive(task, event("canary_step", step=Step(1, 2, 50)), T0) == []
+    step = drive(task, event("canary_step", step=Step(1, 2, 50)), T0)
+    assert [(e.type, e.sequence) for e in step] == [(EventType.CANARY_STEP, 2)]
+    assert step[0].step is not None and step[0].step["weight"] == 50
     done = drive(task, event("canary_completed"), T0)
-    assert [(e.type, e.sequence) for e in done] == [(EventType.CANARY_COMPLETED, 2)]
+    assert [(e.type, e.sequence) for e in done] == [(EventType.CANARY_COMPLETED, 3)]
     assert task.status.value == "awaiting_promotion"
     assert drive(task, event("rollout_started"), T0) == [] and task.status.value == "running"
     final = drive(task, event("task_failed", failed_hosts=("c",), reason="5xx"), T0)
