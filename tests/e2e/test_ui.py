@@ -339,7 +339,11 @@ def test_canary_release_from_the_ui(open_page: PageFactory, world: World) -> Non
     expect(by_testid(page, "task-version")).to_have_value(world.version_id)
     by_testid(page, "task-new-version").fill("v2.0.0")
     by_testid(page, "task-strategy").select_option("canary")
-    by_testid(page, "task-environment").select_option("production")
+    by_testid(page, "task-environment").fill("production")
+    by_testid(page, "ctx-fields").locator("summary").click()
+    by_testid(page, "ctx-operator").fill("alice")
+    by_testid(page, "ctx-commit").fill("9f3c2ab")
+    by_testid(page, "ctx-labels").fill("team=shop, region=eu")
     by_testid(page, "task-hosts").fill("web-1\nweb-2\nweb-3\nweb-4")
     by_testid(page, "task-canary").fill("1")
     by_testid(page, "task-batch").fill("2")
@@ -361,6 +365,10 @@ def test_canary_release_from_the_ui(open_page: PageFactory, world: World) -> Non
     expect(by_testid(page, "task-stop")).to_be_disabled()
     expect(by_testid(page, "progress-text")).to_have_text("4/4 done, 0 failed")
     expect(by_testid(page, "hosts-table").locator("tbody tr")).to_have_count(4)
+    context = by_testid(page, "task-context")
+    expect(context).to_contain_text("alice")
+    expect(context).to_contain_text("9f3c2ab")
+    expect(context).to_contain_text("region=eu")
     events = by_testid(page, "events").locator("li")
     expect(events).to_have_count(3)
     for event in ("canary_started", "canary_completed", "full_completed"):
@@ -693,3 +701,46 @@ def test_a_multi_step_canary_from_the_form_shows_its_steps(
     )
     assert overflow <= 0
     shot(page, world, f"task-steps-{lang}-{width}")
+
+
+@pytest.mark.parametrize(("width", "lang"), [(1280, "en"), (390, "zh")])
+def test_project_settings_free_environments_and_deletion(
+    open_page: PageFactory, world: World, width: int, lang: str
+) -> None:
+    project = world.api("POST", "/release/projects", json={"name": f"edge-{width}"})
+    page = open_page(f"/ui/projects/{project['id']}", lang=lang)
+    page.set_viewport_size({"width": width, "height": 844 if width < 500 else 800})
+    by_testid(page, "project-rename").fill(f"edge-{width}-renamed")
+    by_testid(page, "project-environments").fill("eu-prod, gray")
+    by_testid(page, "project-save").click()
+    expect(by_testid(page, "project-title")).to_have_text(f"edge-{width}-renamed")
+    expect(by_testid(page, "project-envs")).to_contain_text("eu-prod, gray")
+    shot(page, world, f"project-settings-{width}-{lang}")
+    # The new-task form offers the project's environments; a task with one of them is created.
+    page.goto(f"{world.base}/ui/tasks/new?project_id={project['id']}")
+    env = by_testid(page, "task-environment")
+    expect(env).to_have_value("eu-prod")
+    options = page.locator(f"datalist#{env.get_attribute('list')} option")
+    expect(options).to_have_count(2)
+    env.fill("gray")
+    by_testid(page, "task-new-version").fill("v0.1")
+    by_testid(page, "task-strategy").select_option("rolling")
+    by_testid(page, "task-hosts").fill("h1")
+    by_testid(page, "task-executor").select_option("external")
+    by_testid(page, "task-create").click()
+    expect(page).to_have_url(re.compile(r"/ui/tasks/[0-9a-f-]{36}$"))
+    shot(page, world, f"task-free-env-{width}-{lang}")
+    task_id = page.url.rsplit("/", 1)[1]
+    assert world.api("GET", f"/release/tasks/{task_id}")["environment"] == "gray"
+    # Deletion is refused while the project has tasks: the message says why.
+    page.goto(f"{world.base}/ui/projects/{project['id']}")
+    by_testid(page, "project-delete").click()
+    by_testid(page, "dialog-confirm").click()
+    expect(by_testid(page, "project-settings-msg")).to_contain_text("active")
+    # A project without tasks is deleted.
+    empty = world.api("POST", "/release/projects", json={"name": f"empty-{width}"})
+    page.goto(f"{world.base}/ui/projects/{empty['id']}")
+    by_testid(page, "project-delete").click()
+    by_testid(page, "dialog-confirm").click()
+    expect(page).to_have_url(re.compile(r"/ui/projects$"))
+    assert empty["id"] not in str(world.api("GET", "/release/projects"))

@@ -4,7 +4,7 @@ With the header, a POST under /api/v1 is served once per (token, key): a retry w
 request answers the first 2xx response again (status and body, plus `Idempotency-Replayed:
 true`); the same key with another request is a 422; a retry arriving while the first is still
 being served waits for it (up to `WAIT_SECONDS`, then a 409 asking to retry). Without the
-header nothing changes.
+header nothing changes; token creation ignores it (its answer carries the new token).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from herald.access.idempotency import (
 from herald.api.error_responses import error_body
 
 HEADER = b"idempotency-key"
+# Answers that must never be stored: a created token is shown once and kept only as a hash.
+NOT_KEPT = frozenset({"/api/v1/tokens"})
 WAIT_SECONDS = 30.0
 POLL_SECONDS = 0.05
 
@@ -39,7 +41,7 @@ class IdempotencyMiddleware:
         headers = dict(scope.get("headers", [])) if scope["type"] == "http" else {}
         key = headers.get(HEADER)
         token = _bearer(headers.get(b"authorization", b""))
-        if key is None or scope["method"] != "POST" or not token:
+        if key is None or scope["method"] != "POST" or not token or scope["path"] in NOT_KEPT:
             await self.app(scope, receive, send)  # no key, or no token: the route decides
             return
         text = key.decode("latin-1")
@@ -128,7 +130,7 @@ async def _read_body(receive: Receive) -> bytes:
 
 
 def _error(code: str, message: str) -> bytes:
-    return json.dumps(error_body(code, message)).encode()
+    return json.dumps(error_body(code, message), separators=(",", ":")).encode()
 
 
 async def _answer(send: Send, status: int, body: bytes, *, replayed: bool = False) -> None:

@@ -94,6 +94,7 @@ class World:
             "task_id": list(self.tasks.values()),
             "delivery_id": self.delivery_ids,
             "token_id": [self.token_id],
+            "name": ["fuzz-project", "v1.0.0"],  # a project's name, a version's
         }
 
     def task(self, status: Status) -> str:
@@ -237,6 +238,16 @@ SEMANTIC_RULES: list[tuple[str, str]] = [
     # Admin tokens cover every project, other roles need at least one: a cross-field rule.
     (r"^admin tokens cover every project", "admin token with projects"),
     (r"^a (maintainer|viewer) token needs at least one project", "scoped token without projects"),
+    # A project and a version are named by id or by name: exactly one of each, a cross-field
+    # rule; a canary step needs its step; a run's first event creates its task.
+    (r"^give exactly one of ", "by id or by name"),
+    (r"^canary_step needs step", "a canary step's step"),
+    (r"must not exceed step\.total", "step index within the total"),
+    (r"^the first event of a run creates its task", "a run's first event"),
+    # The release context is a free object in the document; its fields are checked by
+    # domain.release_context (guide §4.2). A project may restrict environments (stored data).
+    (r"^context", "release context fields"),
+    (r"^project .* allows the environments", "the project's environments"),
 ]
 
 

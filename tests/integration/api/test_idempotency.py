@@ -160,3 +160,16 @@ def test_an_abandoned_reservation_is_taken_over_after_its_lease(container: Conta
     assert service.reserve("t", "k", "r")[1].verdict is Verdict.IN_FLIGHT
     clock.advance(61)
     assert service.reserve("t", "k", "r")[1].verdict is Verdict.NEW
+
+
+def test_a_created_token_is_never_stored_for_replay(
+    client: TestClient, container: Container
+) -> None:
+    body = {"name": "ci", "role": "admin"}
+    first = client.post("/api/v1/tokens", json=body, headers=_keyed("tok-1"))
+    again = client.post("/api/v1/tokens", json=body, headers=_keyed("tok-1"))
+    assert first.status_code == again.status_code == 201
+    assert first.json()["token"] != again.json()["token"]
+    with container.db.read() as conn:
+        stored = str(conn.execute(sa.text("SELECT * FROM idempotency_keys")).all())
+    assert first.json()["token"] not in stored

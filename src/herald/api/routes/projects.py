@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
 
 from herald.api import unknown
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
@@ -16,12 +18,20 @@ from herald.api.schemas.release_schemas import (
     VersionPut,
 )
 from herald.domain.errors import InvalidInput, missing
-from herald.domain.labels import is_label
+from herald.domain.labels import LABEL_PATTERN, is_label
 from herald.domain.release import Project, Version
 from herald.engine.catalog import ProjectChange
 
 router = APIRouter(tags=["projects"], responses=ERRORS)
 MAX_VERSION_NAME = 128
+# The bounds and the label pattern are documented; the routes check them with their own message.
+ProjectNameParam = Annotated[
+    str, Path(min_length=1, max_length=100, json_schema_extra={"pattern": LABEL_PATTERN})
+]
+VersionNameParam = Annotated[
+    str,
+    Path(min_length=1, max_length=MAX_VERSION_NAME, json_schema_extra={"pattern": LABEL_PATTERN}),
+]
 
 
 def project_out(p: Project) -> ProjectOut:
@@ -57,7 +67,7 @@ def list_projects(principal: PrincipalDep, c: ContainerDep, paging: PagingDep) -
 
 
 @router.get("/projects/by-name/{name}", summary="Get a project by its name")
-def project_by_name(name: str, principal: PrincipalDep, c: ContainerDep) -> ProjectOut:
+def project_by_name(name: ProjectNameParam, principal: PrincipalDep, c: ContainerDep) -> ProjectOut:
     project = c.catalog.project_by_name(name)
     principal.require_read(project.id, missing("project", "project", name))
     return project_out(project)
@@ -113,7 +123,7 @@ def create_version(
 )
 def put_version(
     project_id: str,
-    name: str,
+    name: VersionNameParam,
     principal: PrincipalDep,
     c: ContainerDep,
     response: Response,

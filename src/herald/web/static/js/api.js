@@ -106,6 +106,7 @@ export async function api(method, path, { query, body, signal } = {}) {
 export const get = (path, query, signal) => api("GET", path, { query, signal });
 export const post = (path, body) => api("POST", path, { body });
 export const put = (path, body) => api("PUT", path, { body });
+export const patch = (path, body) => api("PATCH", path, { body });
 export const del = (path) => api("DELETE", path);
 
 /** Every item of a paginated list (up to `max` items). */

@@ -6,6 +6,7 @@ import { h, mount } from "../dom.js";
 import { label, t } from "../i18n.js";
 import { badge, busy, clearInvalid, field, idLink, link, loading, markInvalid, pageHeader, section, showError, table, time } from "../ui.js";
 import { configsTable } from "./callbacks.js";
+import { projectSettings } from "./project_settings.js";
 import { progress } from "./tasks.js";
 
 const enc = encodeURIComponent;
@@ -171,12 +172,18 @@ export async function projectView(ctx) {
     h(
       "div",
       { class: "page-header" },
-      h("div", h("h1", project.name), h("p", { class: "subtitle" }, project.description || "", " ", h("code", { class: "mono muted" }, project.id))),
+      h(
+        "div",
+        h("h1", { dataset: { testid: "project-title" } }, project.name),
+        h("p", { class: "subtitle" }, project.description || "", " ", h("code", { class: "mono muted" }, project.id)),
+        h("p", { class: "subtitle", dataset: { testid: "project-envs" } }, `${t("project.environments")}: `, (project.environments || []).length ? project.environments.join(", ") : t("project.any_environment")),
+      ),
       h("div", { class: "page-actions" }, newTask, newCfg),
     ),
     section(t("cfg.title_project"), h("p", { class: "help" }, t("cfg.intro")), cfgMsg, cfgSlot),
     section(t("task.recent"), taskSlot, h("p", link(`/ui/tasks?project_id=${enc(id)}`, t("task.all_for_project")))),
     section(t("version.title"), verSlot, verMsg, verForm),
+    projectSettings(ctx, project, { markFields, onSaved: () => ctx.navigate(`/ui/projects/${enc(id)}`) }),
   );
   const results = await Promise.allSettled([loadConfigs(), loadVersions(), loadTasks()]);
   const slots = [cfgSlot, verSlot, taskSlot];

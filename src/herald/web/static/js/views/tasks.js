@@ -23,6 +23,7 @@ import {
   table,
   time,
 } from "../ui.js";
+import { contextFacts, contextFields, environmentField } from "./release_context.js";
 
 export const STATUSES = ["pending", "running", "awaiting_promotion", "success", "failed", "stopped"];
 export const ENVIRONMENTS = ["production", "staging", "development"];
@@ -99,7 +100,11 @@ export async function taskListView(ctx) {
     dataset: { testid: "filter-project" },
   });
   const fStatus = field(t("filter.status"), { type: "select", options: options("status", STATUSES), value: filters.status, dataset: { testid: "filter-status" } });
-  const fEnv = field(t("filter.environment"), { type: "select", options: options("env", ENVIRONMENTS), value: filters.environment, dataset: { testid: "filter-environment" } });
+  const fEnv = environmentField(ENVIRONMENTS, filters.environment);
+  fEnv.input.required = false;
+  fEnv.input.dataset.testid = "filter-environment";
+  fEnv.wrap.querySelector("label").textContent = t("filter.environment");
+  fEnv.wrap.querySelector(".help")?.remove();
   const fType = field(t("filter.type"), { type: "select", options: options("ttype", TASK_TYPES), value: filters.type });
   const slot = h("div");
   const listSlot = h("div", { dataset: { testid: "task-list" } }, loading());
@@ -404,6 +409,7 @@ export async function taskView(ctx) {
     msg,
     section(t("task.progress"), progressSlot),
     section(t("task.details"), factsSlot),
+    contextFacts(task) ? section(t("ctx.title"), contextFacts(task)) : null,
     section(t("task.hosts"), hostsSlot),
     section(t("task.events"), eventsSlot),
     section(
@@ -484,7 +490,12 @@ export async function newTaskView(ctx) {
   const fVersion = field(t("task.version"), { type: "select", options: [], dataset: { key: "version_id", testid: "task-version" } });
   const fNewVersion = field(t("task.new_version"), { placeholder: "v1.2.3", help: t("task.new_version_help"), dataset: { testid: "task-new-version" } });
   const fStrategy = field(t("task.strategy"), { type: "select", options: options("strategy", STRATEGIES, { all: false }), value: "canary", dataset: { key: "strategy", testid: "task-strategy" } });
-  const fEnv = field(t("task.environment"), { type: "select", options: options("env", ENVIRONMENTS, { all: false }), value: "staging", dataset: { key: "environment", testid: "task-environment" } });
+  const envChoices = () => {
+    const chosen = allProjects.find((p) => p.id === fProject.input.value);
+    return chosen && chosen.environments && chosen.environments.length ? chosen.environments : ENVIRONMENTS;
+  };
+  const fEnv = environmentField(envChoices(), envChoices().includes("staging") ? "staging" : envChoices()[0]);
+  const fContext = contextFields();
   const fType = field(t("task.type"), { type: "select", options: options("ttype", TASK_TYPES, { all: false }), value: "deploy", dataset: { key: "type" } });
   const fHosts = field(t("task.hosts"), { type: "textarea", rows: 4, help: t("task.hosts_help"), dataset: { key: "hosts", testid: "task-hosts" } });
   const fCanary = field(t("task.canary_count"), { type: "number", min: 1, value: 1, dataset: { key: "canary_count", testid: "task-canary" } });
@@ -514,7 +525,10 @@ export async function newTaskView(ctx) {
     mount(fVersion.input, list.map((v) => h("option", { value: v.id }, v.name)));
     fVersion.input.disabled = !list.length;
   }
-  fProject.input.addEventListener("change", () => loadVersions());
+  fProject.input.addEventListener("change", () => {
+    loadVersions();
+    fEnv.choose(envChoices());
+  });
 
   function syncVisibility() {
     const canary = fStrategy.input.value === "canary";
@@ -566,7 +580,7 @@ export async function newTaskView(ctx) {
         version_id: versionId,
         type: fType.input.value,
         strategy: fStrategy.input.value,
-        environment: fEnv.input.value,
+        environment: fEnv.input.value.trim(),
         hosts: splitList(fHosts.input.value),
         canary_count: canary && !steps ? num(fCanary.input) : 0,
         canary_steps: steps,
@@ -575,6 +589,7 @@ export async function newTaskView(ctx) {
         executor,
         auto_promote_after: canary ? num(fAuto.input) ?? null : null,
         long_running_after: num(fLong.input) ?? null,
+        context: fContext.value(),
       };
       let created;
       try {
@@ -612,6 +627,7 @@ export async function newTaskView(ctx) {
     h("div", { class: "grid-3" }, fBatch.wrap, fMaxFailed.wrap),
     h("div", { class: "grid-3" }, fExecutor.wrap, fHostSeconds.wrap, fFailHosts.wrap, fCommand.wrap),
     h("div", { class: "grid-2" }, fAuto.wrap, fLong.wrap),
+    fContext.wrap,
     msg,
     h("div", { class: "form-actions" }, createBtn, createStartBtn, link("/ui/tasks", t("common.cancel"))),
   );
