@@ -72,6 +72,7 @@ def create_source(
 def _source(project_id: str, source_id: str, c: ContainerDep) -> InboundSource:
     source = c.inbound.get_source(source_id)
     if source.project_id != project_id:
+        c.catalog.get_project(project_id)  # an unknown project is named as such
         raise missing("inbound source", "source_id", source_id)
     return source
 
