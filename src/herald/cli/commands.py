@@ -312,6 +312,25 @@ def fake_platforms(
     serve_fakes(host, port, registrations)
 
 
+_FORWARD = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@app.command("release", context_settings=_FORWARD, add_help_option=False)
+def release_command(ctx: typer.Context) -> None:
+    """Announce a release your pipeline runs: start, step, promote, report, finish."""
+    from herald.cli.release_commands import client_main
+
+    client_main(["release", *ctx.args])
+
+
+@app.command("notify", context_settings=_FORWARD, add_help_option=False)
+def notify_command(ctx: typer.Context) -> None:
+    """One event for a release Herald did not run."""
+    from herald.cli.release_commands import client_main
+
+    client_main(["notify", *ctx.args])
+
+
 def main() -> None:
     app()
 
