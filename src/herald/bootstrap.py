@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from herald.access.audit_log import AuditLog
 from herald.access.idempotency import IdempotencyService
-from herald.access.roles import Principal
 from herald.access.token_service import TokenService
 from herald.delivery.testsend import SendTester
 from herald.delivery.worker import DeliveryWorker, WorkerParts
-from herald.domain.errors import InvalidInput
 from herald.engine.catalog import Catalog
 from herald.engine.executors import ExecutorSet
 from herald.engine.external_events import ExternalEvents
 from herald.engine.releases import ReleaseService
 from herald.engine.runner import ReleaseRunner
 from herald.history.reads import HistoryService
-from herald.inbound.inbound_service import EventOutcome, InboundService
+from herald.inbound.inbound_service import InboundService
 from herald.observability.metrics import Metrics
 from herald.publishing.callback_configs import CallbackService
 from herald.runtime.clock import Clock, SystemClock
@@ -86,7 +83,7 @@ class Container:
             external_events=ExternalEvents(release, catalog),
             idempotency=IdempotencyService(db, clock),
             executors=ExecutorSet(settings.commands),
-            inbound=InboundService(db, clock, keyring, _no_external_events),
+            inbound=InboundService(db, clock, keyring),
         )
         if notice:
             container.notices.append(notice)
@@ -137,7 +134,3 @@ class Container:
 
     def close(self) -> None:
         self.db.dispose()
-
-
-def _no_external_events(body: dict[str, Any], actor: Principal) -> EventOutcome:
-    raise InvalidInput("external events are not available in this build")

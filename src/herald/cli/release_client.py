@@ -19,7 +19,7 @@ from typing import Any
 
 from herald import __version__
 
-EVENTS_PATH = "/api/v1/release/events"
+EVENTS_PATH = "/api/v1/events"
 TASKS_PATH = "/api/v1/release/tasks"
 
 # Exit codes a pipeline can act on (documented in `herald release --help` and the docs).

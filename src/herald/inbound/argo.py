@@ -97,7 +97,7 @@ def _application(name: str, payload: Mapping[str, Any]) -> Translation:
         "environment": text(payload, "environment") or "production",
         "type": "deploy",
         "strategy": "rolling",
-        "run_id": f"argocd-{app}-{revision}"[:200],
+        "run_id": f"argocd-{app}-{revision}"[:128],
         "event": event,
         "context": context(
             operator=text(payload, "initiatedBy"),
@@ -135,7 +135,7 @@ def _rollout(name: str, payload: Mapping[str, Any]) -> Translation:
         "environment": text(payload, "environment") or "production",
         "type": "deploy",
         "strategy": "blue_green" if blue_green else "canary",
-        "run_id": f"argo-rollouts-{namespace}-{rollout}-{pod_hash}"[:200],
+        "run_id": f"argo-rollouts-{namespace}-{rollout}-{pod_hash}"[:128],
         "context": context(labels=context(rollout=f"{namespace}/{rollout}")),
     }
     if kind == "started":

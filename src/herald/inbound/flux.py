@@ -86,7 +86,7 @@ def translate(headers: Mapping[str, str], payload: Mapping[str, Any]) -> Transla
         "environment": text(metadata, "environment") or text(metadata, "env") or "production",
         "type": "deploy",
         "strategy": "rolling",
-        "run_id": f"flux-{uid}-{revision}"[:200],
+        "run_id": f"flux-{uid}-{revision}"[:128],
         "event": event,
         "context": context(
             operator=text(payload, "reportingController"),

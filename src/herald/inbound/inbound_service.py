@@ -44,10 +44,11 @@ class EventOutcome:
 
 
 class EventSink(Protocol):
-    """The external-events service, as inbound sources use it: record `body` for the project
-    named in it, once per (run id, event); raise a `DomainError` for a body it refuses."""
+    """The external-events service as inbound sources use it (through the API's validation of
+    `POST /api/v1/events` bodies): record `body` for `project_id`, once per (run id, event);
+    raise a `DomainError` for a body it refuses."""
 
-    def __call__(self, body: dict[str, Any], actor: Principal) -> EventOutcome: ...
+    def __call__(self, body: dict[str, Any], project_id: str, actor: Principal) -> EventOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,10 @@ def _shown(record: SourceRecord, secret: str = MASK) -> InboundSource:
 
 
 class InboundService:
-    def __init__(self, db: Database, clock: Clock, keyring: KeyRing, sink: EventSink) -> None:
+    def __init__(self, db: Database, clock: Clock, keyring: KeyRing) -> None:
         self.db = db
         self.clock = clock
         self.keyring = keyring
-        self.sink = sink
 
     # --- sources -----------------------------------------------------------------------------
 
@@ -152,7 +152,9 @@ class InboundService:
 
     # --- receiving ---------------------------------------------------------------------------
 
-    def receive(self, source_id: str, headers: Mapping[str, str], body: bytes) -> InboundAnswer:
+    def receive(
+        self, source_id: str, headers: Mapping[str, str], body: bytes, sink: EventSink
+    ) -> InboundAnswer:
         """Verify, translate and record one platform request; log it whatever happens.
 
         `NotFound` for an unknown source (nothing to log it under)."""
@@ -164,7 +166,7 @@ class InboundService:
         try:
             module.verify(self._secret(source), heads, body)
             translation = module.translate(heads, _parse(body))
-            return self._apply(source, translation)
+            return self._apply(source, translation, sink)
         except Refused as refused:
             answer = InboundAnswer(
                 refused.status,
@@ -181,18 +183,18 @@ class InboundService:
                 503, "secret_unreadable", "the source's secret cannot be read with Herald's keys"
             ) from None
 
-    def _apply(self, source: SourceRecord, translation: Translation) -> InboundAnswer:
+    def _apply(
+        self, source: SourceRecord, translation: Translation, sink: EventSink
+    ) -> InboundAnswer:
         if translation.event is None:
             self._log(source, "ignored", 202, translation, reason=translation.ignored)
             return InboundAnswer(202, {"ignored": translation.ignored})
-        with self.db.read() as conn:
-            project = project_repo.get_project(conn, source.project_id)
-        event = {"project": project.name, **translation.event}
+        event = translation.event
         actor = Principal(
             f"inbound:{source.id}", f"{source.kind}:{source.name}", Role.MAINTAINER, _scope(source)
         )
         try:
-            outcome = self.sink(event, actor)
+            outcome = sink(event, source.project_id, actor)
         except NotFound as exc:
             raise Refused(422, "unusable_payload", exc.message) from None
         except DomainError as exc:

@@ -121,7 +121,7 @@ def test_start_sends_one_event_with_context_and_a_stable_key(herald: StandIn) ->
     (call,) = herald.seen
     assert (call.method, call.path, call.key) == (
         "POST",
-        "/api/v1/release/events",
+        "/api/v1/events",
         "github-812-1:start",
     )
     assert call.body == {
@@ -177,14 +177,14 @@ def test_rollbacks_and_failures_name_their_events(herald: StandIn) -> None:
 
 
 def test_5xx_and_resets_are_retried_with_the_same_key(herald: StandIn) -> None:
-    herald.queue["POST /api/v1/release/events"] = [(503, {}), (502, {})]
+    herald.queue["POST /api/v1/events"] = [(503, {}), (502, {})]
     result = run(herald, "start")
     assert result.exit_code == 0, result.output
     assert [s.key for s in herald.seen] == ["github-812-1:start"] * 3
 
 
 def test_retries_spent_is_exit_5(herald: StandIn) -> None:
-    herald.queue["POST /api/v1/release/events"] = [(500, {})] * 10
+    herald.queue["POST /api/v1/events"] = [(500, {})] * 10
     result = run(herald, "start", "--retries", "2")
     assert result.exit_code == 5
     assert len(herald.seen) == 3
@@ -200,7 +200,7 @@ def test_unreachable_is_exit_5() -> None:
 
 def test_a_4xx_is_exit_2_with_heralds_message(herald: StandIn) -> None:
     error = {"error": {"code": "not_found", "message": "project payments-api does not exist"}}
-    herald.queue["POST /api/v1/release/events"] = [(404, error)]
+    herald.queue["POST /api/v1/events"] = [(404, error)]
     result = run(herald, "start", "--json")
     assert result.exit_code == 2
     assert "project payments-api does not exist" in result.output

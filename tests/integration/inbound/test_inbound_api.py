@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from herald.access.roles import Principal
 from herald.api.app import create_app
 from herald.bootstrap import Container
 from herald.domain.errors import InvalidInput
-from herald.inbound.inbound_service import EventOutcome, InboundService
+from herald.inbound.inbound_service import EventOutcome, EventSink, InboundAnswer, InboundService
 from tests.integration.api.helpers import AUTH, create_project
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "inbound"
@@ -36,7 +36,7 @@ class Recorder:
     bodies: list[dict[str, Any]] = field(default_factory=list)
     refuse: str | None = None
 
-    def __call__(self, body: dict[str, Any], actor: Principal) -> EventOutcome:
+    def __call__(self, body: dict[str, Any], project_id: str, actor: Principal) -> EventOutcome:
         if self.refuse:
             raise InvalidInput(self.refuse)
         seen = any(
@@ -45,6 +45,19 @@ class Recorder:
         self.bodies.append(body)
         task_id = str(uuid.uuid5(uuid.NAMESPACE_URL, body["run_id"]))
         return EventOutcome(task_id=task_id, event_id=None, duplicate=seen)
+
+
+class RecordingInbound(InboundService):
+    """The inbound service with the external-events service replaced by a recorder."""
+
+    def __init__(self, c: Container, recorder: Recorder) -> None:
+        super().__init__(c.db, c.clock, c.keyring)
+        self.recorder = recorder
+
+    def receive(
+        self, source_id: str, headers: Mapping[str, str], body: bytes, sink: EventSink
+    ) -> InboundAnswer:
+        return super().receive(source_id, headers, body, self.recorder)
 
 
 @dataclass
@@ -57,7 +70,7 @@ class World:
 @pytest.fixture
 def world(container: Container) -> Iterator[World]:
     recorder = Recorder()
-    container.inbound = InboundService(container.db, container.clock, container.keyring, recorder)
+    container.inbound = RecordingInbound(container, recorder)
     with TestClient(create_app(container)) as client:
         yield World(client, recorder, create_project(client, "payments-api"))
 
@@ -117,7 +130,6 @@ def test_github_signed_delivery_becomes_an_event_and_is_logged(world: World) -> 
     assert r.status_code == 200, r.text
     assert r.json()["verdict"] == "accepted"
     (sent,) = world.recorder.bodies
-    assert sent["project"] == "payments-api"
     assert (sent["event"], sent["run_id"]) == ("rollout_started", "github-186853002-145988746")
     again = _github_post(world, source, "github_deployment.json", "deployment", source["secret"])
     assert again.json()["verdict"] == "duplicate"

@@ -3,9 +3,12 @@ per-project sources with their delivery log."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from herald.access.roles import Principal
 from herald.api import unknown
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
 from herald.api.schemas.common_schemas import ERRORS, Page
@@ -14,13 +17,25 @@ from herald.api.schemas.inbound_schemas import (
     InboundSourceCreate,
     InboundSourceOut,
 )
-from herald.domain.errors import missing
-from herald.inbound.inbound_service import InboundSource
+from herald.domain.errors import InvalidInput, missing
+from herald.inbound.inbound_service import EventOutcome, EventSink, InboundSource
+
+if TYPE_CHECKING:
+    from herald.bootstrap import Container
 
 INBOUND_PATH = "/api/v1/inbound"
 
 router = APIRouter(tags=["inbound"], responses=ERRORS)
 receiver = APIRouter(tags=["inbound"], responses=ERRORS)
+
+
+def _events(c: Container) -> EventSink:
+    """The external-events service behind `POST /api/v1/events`, with the same validation."""
+
+    def record(body: dict[str, Any], project_id: str, actor: Principal) -> EventOutcome:
+        raise InvalidInput("external events are not available yet")
+
+    return record
 
 
 def source_out(source: InboundSource, base_url: str) -> InboundSourceOut:
@@ -43,7 +58,7 @@ def source_out(source: InboundSource, base_url: str) -> InboundSourceOut:
 )
 async def receive(source_id: str, request: Request, c: ContainerDep) -> Response:
     body = await request.body()
-    answer = c.inbound.receive(source_id, dict(request.headers), body)
+    answer = c.inbound.receive(source_id, dict(request.headers), body, _events(c))
     return JSONResponse(answer.body, status_code=answer.status)
 
 
