@@ -272,7 +272,8 @@ def secrets_rotate() -> None:
     finally:
         container.close()
     typer.echo(
-        f"re-encrypted {report.channels} channel(s) and {report.tokens} cached token(s); "
+        f"re-encrypted {report.channels} channel(s), {report.tokens} cached token(s) and "
+        f"{report.inbound} inbound source secret(s); "
         f"{report.already_current} already under the current key"
     )
 
