@@ -32,6 +32,7 @@ SOURCE_KINDS: dict[str, SourceKind] = {
     for module in (github, gitlab, flux, argo)
 }
 MASK = "****"
+KEEP_DELIVERIES = 1000  # per source, newest first
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,13 @@ def _shown(record: SourceRecord, secret: str = MASK) -> InboundSource:
 
 
 class InboundService:
-    def __init__(self, db: Database, clock: Clock, keyring: KeyRing) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, keyring: KeyRing, keep_deliveries: int = KEEP_DELIVERIES
+    ) -> None:
         self.db = db
         self.clock = clock
         self.keyring = keyring
+        self.keep_deliveries = keep_deliveries
 
     # --- sources -----------------------------------------------------------------------------
 
@@ -235,6 +239,7 @@ class InboundService:
         )
         with self.db.transaction() as uow:
             repo.insert_delivery(uow.conn, record)
+            repo.prune_deliveries(uow.conn, source.id, self.keep_deliveries)
 
 
 def _parse(body: bytes) -> Mapping[str, Any]:

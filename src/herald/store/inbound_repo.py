@@ -136,6 +136,24 @@ def insert_delivery(conn: Connection, delivery: InboundDeliveryRecord) -> None:
     )
 
 
+def prune_deliveries(conn: Connection, source_id: str, keep: int) -> None:
+    """Keep only the source's newest `keep` deliveries: the receiving route is open to anyone
+    who knows a source's URL, so its log must not grow without bound."""
+    cutoff = conn.execute(
+        sa.select(inbound_deliveries.c.id)
+        .where(inbound_deliveries.c.source_id == source_id)
+        .order_by(inbound_deliveries.c.id.desc())
+        .offset(keep)
+        .limit(1)
+    ).scalar()
+    if cutoff is not None:
+        conn.execute(
+            inbound_deliveries.delete().where(
+                inbound_deliveries.c.source_id == source_id, inbound_deliveries.c.id <= cutoff
+            )
+        )
+
+
 def list_deliveries(
     conn: Connection, source_id: str, *, before: str | None, limit: int
 ) -> list[InboundDeliveryRecord]:

@@ -266,3 +266,24 @@ def test_key_rotation_re_encrypts_source_secrets(container: Container, store_url
         assert (answer.status, answer.body["error"]["code"]) == (400, "unsupported_event")
     finally:
         only_new.close()
+
+
+def test_the_delivery_log_keeps_the_newest_requests(container: Container) -> None:
+    from herald.access.roles import Role
+
+    service = InboundService(container.db, container.clock, container.keyring, keep_deliveries=3)
+    admin = Principal("t-admin", "admin", Role.ADMIN, frozenset())
+    project = container.catalog.create_project("pruned", "")
+    source = service.create_source(project.id, "gitlab", "gl", "a-gitlab-token-123", admin)
+
+    def receive_one() -> None:
+        service.receive(source.id, {"X-Gitlab-Token": "wrong"}, b"{}", Recorder())
+
+    for _ in range(3):
+        receive_one()
+    first = [d.id for d in service.deliveries(source.id, None, 10)]  # newest first
+    receive_one()
+    receive_one()
+    kept = [d.id for d in service.deliveries(source.id, None, 10)]
+    assert len(kept) == 3
+    assert kept[2] == first[0]  # the newest of the first three survives, the two older went
