@@ -2,7 +2,7 @@
 received for them.
 
 Revision ID: 0009
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-02 02:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
