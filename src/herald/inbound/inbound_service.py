@@ -194,9 +194,9 @@ class InboundService:
             self._log(source, "ignored", 202, translation, reason=translation.ignored)
             return InboundAnswer(202, {"ignored": translation.ignored})
         event = translation.event
-        actor = Principal(
-            f"inbound:{source.id}", f"{source.kind}:{source.name}", Role.MAINTAINER, _scope(source)
-        )
+        # The audit log names the source (its id fits the actor column) as the actor.
+        name = f"inbound {source.kind} source {source.name}"[:100]
+        actor = Principal(source.id, name, Role.MAINTAINER, _scope(source))
         try:
             outcome = sink(event, source.project_id, actor)
         except NotFound as exc:
