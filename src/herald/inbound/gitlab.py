@@ -1,7 +1,10 @@
 """GitLab deployment events (`X-Gitlab-Event: Deployment Hook`).
 
 Verification: `X-Gitlab-Token` equals the webhook's secret token (compared in constant time);
-docs.gitlab.com/user/project/integrations/webhooks/.
+docs.gitlab.com/user/project/integrations/webhooks/. GitLab's newer signing token (Standard
+Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC>`, a
+`whsec_…` secret; behind a feature flag, GA not confirmed) is accepted too when the source's
+secret is that signing token.
 
 Mapping by `status`: `running` → `rollout_started`, `success` → `full_completed`, `failed` →
 `task_failed`, `canceled` → `task_stopped`. The run id is
@@ -22,6 +25,7 @@ from herald.inbound.inbound_types import (
     text,
     unauthorised,
 )
+from herald.security.webhook_verify import WebhookVerificationError, verify_webhook
 
 KIND = "gitlab"
 HOOK = "Deployment Hook"
@@ -34,13 +38,33 @@ _EVENTS = {
 
 
 def verify(secret: str, headers: Mapping[str, str], body: bytes) -> None:
-    """Raise `Refused` (401) unless `X-Gitlab-Token` is the secret."""
-    del body  # GitLab sends the token itself, not a signature of the body
+    """Raise `Refused` (401) unless `X-Gitlab-Token` is the secret, or the request carries a
+    Standard Webhooks signature under it (GitLab's signing token)."""
     given = headers.get("x-gitlab-token")
+    if not given and headers.get("webhook-signature"):
+        verify_signed(secret, headers, body)
+        return
     if not given:
         raise unauthorised("missing X-Gitlab-Token: set the webhook's secret token in GitLab")
     if not same_secret(given, secret):
         raise unauthorised("X-Gitlab-Token is not the source's secret")
+
+
+def verify_signed(
+    secret: str, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> None:
+    """The signing-token scheme: HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>"
+    under the decoded `whsec_` key, the timestamp within 5 minutes of `now`."""
+    if not secret.startswith("whsec_"):
+        raise unauthorised(
+            "a signed request needs the source's secret to be GitLab's whsec_ signing token"
+        )
+    try:
+        verify_webhook(secret, headers, body, now=now)
+    except WebhookVerificationError as exc:
+        raise unauthorised(f"webhook-signature: {exc.reason}") from None
+    except ValueError as exc:
+        raise unauthorised(f"the source's signing token is unusable: {exc}") from None
 
 
 def translate(headers: Mapping[str, str], payload: Mapping[str, Any]) -> Translation:

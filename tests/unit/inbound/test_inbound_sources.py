@@ -62,6 +62,31 @@ def test_gitlab_token_must_equal_the_secret() -> None:
         assert refused.value.status == 401
 
 
+GL1_TOKEN = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+GL1_BODY = (
+    b'{"object_kind":"deployment","status":"success","deployment_id":15,'
+    b'"environment":"production","short_sha":"279484c0","ref":"v1.4.2"}'
+)
+GL1_HEADERS = {
+    "webhook-id": "a5461c4d-9c7f-4af9-add6-cddebe3c426f",
+    "webhook-timestamp": "1717000000",
+    "webhook-signature": "v1,iptIMjItaiQccX24ysoCvn20sb41FwL+389e+R6L7Ic=",
+}
+
+
+def test_gitlab_signing_token_vector_gl1() -> None:
+    gitlab.verify_signed(GL1_TOKEN, GL1_HEADERS, GL1_BODY, now=1717000000)
+    with pytest.raises(Refused):
+        gitlab.verify_signed(GL1_TOKEN, GL1_HEADERS, GL1_BODY + b" ", now=1717000000)
+    with pytest.raises(Refused) as stale:
+        gitlab.verify_signed(GL1_TOKEN, GL1_HEADERS, GL1_BODY, now=1717000000 + 301)
+    assert "too old" in stale.value.message
+    with pytest.raises(Refused):  # a plain secret token cannot check a signature
+        gitlab.verify_signed("plain-token", GL1_HEADERS, GL1_BODY, now=1717000000)
+    with pytest.raises(Refused):  # the real clock: the vector's timestamp is long past
+        gitlab.verify(GL1_TOKEN, GL1_HEADERS, GL1_BODY)
+
+
 def test_flux_vector_fx1_is_accepted_and_any_change_refused() -> None:
     body = fixture("flux_event.json")
     assert len(body) == 383
