@@ -7,17 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from herald.access.roles import Principal
 from herald.api import unknown
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
 from herald.api.schemas.common_schemas import ERRORS, Page
+from herald.api.schemas.event_schemas import ExternalEventIn
 from herald.api.schemas.inbound_schemas import (
     InboundDeliveryOut,
     InboundSourceCreate,
     InboundSourceOut,
 )
 from herald.domain.errors import InvalidInput, missing
+from herald.domain.shapes import validation_message
 from herald.inbound.inbound_service import EventOutcome, EventSink, InboundSource
 
 if TYPE_CHECKING:
@@ -33,7 +36,15 @@ def _events(c: Container) -> EventSink:
     """The external-events service behind `POST /api/v1/events`, with the same validation."""
 
     def record(body: dict[str, Any], project_id: str, actor: Principal) -> EventOutcome:
-        raise InvalidInput("external events are not available yet")
+        try:
+            event = ExternalEventIn.model_validate({**body, "project_id": project_id})
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in first["loc"])
+            message = validation_message(first)
+            raise InvalidInput(f"{where}: {message}" if where else message) from None
+        applied = c.external_events.apply(event.to_event(project_id), actor)
+        return EventOutcome(applied.task.id, applied.event_id, applied.duplicate)
 
     return record
 
