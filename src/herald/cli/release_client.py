@@ -36,11 +36,21 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 class ClientError(Exception):
     """Ends the command with `code`; `message` is the one-line summary for stderr."""
 
-    def __init__(self, code: int, message: str, answer: Any = None) -> None:
+    def __init__(self, code: int, message: str, answer: Any = None, status: int = 0) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.answer = answer
+        self.status = status  # the HTTP status Herald answered, 0 if none
+
+    def ended_as(self) -> tuple[str, str] | None:
+        """(task id, status) when Herald refused because the run's task already ended."""
+        error = self.answer.get("error") if isinstance(self.answer, dict) else None
+        details = error.get("details") if isinstance(error, dict) else None
+        if self.status != 409 or not isinstance(details, dict):
+            return None
+        task_id, status = details.get("task_id"), details.get("status")
+        return (task_id, status) if isinstance(task_id, str) and isinstance(status, str) else None
 
 
 @dataclass
@@ -97,7 +107,9 @@ class HeraldClient:
             except urllib.error.HTTPError as exc:
                 text = exc.read()
                 if exc.code not in _RETRY_STATUSES:
-                    raise ClientError(EXIT_USAGE, _refusal(exc.code, text), _json(text)) from None
+                    raise ClientError(
+                        EXIT_USAGE, _refusal(exc.code, text), _json(text), exc.code
+                    ) from None
                 problem = f"HTTP {exc.code}"
             except (TimeoutError, urllib.error.URLError, http.client.HTTPException, OSError) as exc:
                 problem = str(getattr(exc, "reason", exc)) or type(exc).__name__

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from herald.cli.release_client import TASKS_PATH
+from herald.cli.release_client import TASKS_PATH, ClientError
 from herald.cli.release_options import (
     EVENTS,
     EXIT_CODES,
@@ -163,10 +163,32 @@ def finish(
             if total is not None
             else None
         )
-        answer = send(call, event, "finish", reason=reason, failed_hosts=failed, progress=progress)
+        try:
+            answer = send(
+                call,
+                event,
+                f"finish:{event}",
+                reason=reason,
+                failed_hosts=failed,
+                progress=progress,
+            )
+        except ClientError as exc:
+            # The task already ended as announced (e.g. the last host result finished it): done.
+            ended = exc.ended_as()
+            if ended is None or ended[1] != ENDS[event]:
+                raise
+            answer = {"task_id": ended[0], "event_type": event, "duplicate": True}
         event_done(call, answer, {"success", "failed", "stopped"})
 
     run(go)
+
+
+ENDS = {
+    "full_completed": "success",
+    "rollback_completed": "success",
+    "task_failed": "failed",
+    "task_stopped": "stopped",
+}
 
 
 @click.command(

@@ -156,7 +156,7 @@ def test_flags_override_ci_context(herald: StandIn, tmp_path: Any) -> None:
     assert (body["event"], body["run_id"], herald.seen[0].key) == (
         "full_completed",
         "r-9",
-        "r-9:finish",
+        "r-9:finish:full_completed",
     )
 
 
@@ -168,8 +168,8 @@ def test_rollbacks_and_failures_name_their_events(herald: StandIn) -> None:
     events = [(s.body["event"], s.key) for s in herald.seen]
     assert events == [
         ("rollback_started", "github-812-1:start"),
-        ("rollback_completed", "github-812-1:finish"),
-        ("task_failed", "github-812-1:finish"),
+        ("rollback_completed", "github-812-1:finish:rollback_completed"),
+        ("task_failed", "github-812-1:finish:task_failed"),
         ("canary_step", "github-812-1:step:2"),
     ]
     assert herald.seen[2].body["failed_hosts"] == ["h2"]
@@ -288,3 +288,20 @@ def test_the_client_never_imports_the_server() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout, out.stdout
+
+
+def test_finish_after_the_task_ended_as_announced_is_done(herald: StandIn) -> None:
+    ended = {
+        "error": {
+            "code": "conflict",
+            "message": "task already ended success",
+            "details": {"task_id": TASK, "status": "success"},
+        }
+    }
+    herald.queue["POST /api/v1/events"] = [(409, ended), (409, ended)]
+    done = run(herald, "finish")
+    assert done.exit_code == 0, done.output
+    assert f"task {TASK}" in done.output
+    contradicted = run(herald, "finish", "--status", "failed")
+    assert contradicted.exit_code == 2
+    assert "already ended success" in contradicted.output
