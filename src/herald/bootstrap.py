@@ -15,6 +15,7 @@ from herald.engine.external_events import ExternalEvents
 from herald.engine.releases import ReleaseService
 from herald.engine.runner import ReleaseRunner
 from herald.history.reads import HistoryService
+from herald.inbound.inbound_service import InboundService
 from herald.observability.metrics import Metrics
 from herald.publishing.callback_configs import CallbackService
 from herald.runtime.clock import Clock, SystemClock
@@ -45,6 +46,7 @@ class Container:
     external_events: ExternalEvents
     idempotency: IdempotencyService
     executors: ExecutorSet = field(repr=False)
+    inbound: InboundService = field(repr=False)
     beats: Heartbeats = field(default_factory=Heartbeats)
     notices: list[str] = field(default_factory=list)
 
@@ -81,6 +83,7 @@ class Container:
             external_events=ExternalEvents(release, catalog),
             idempotency=IdempotencyService(db, clock),
             executors=ExecutorSet(settings.commands),
+            inbound=InboundService(db, clock, keyring),
         )
         if notice:
             container.notices.append(notice)

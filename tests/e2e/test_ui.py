@@ -744,3 +744,41 @@ def test_project_settings_free_environments_and_deletion(
     by_testid(page, "dialog-confirm").click()
     expect(page).to_have_url(re.compile(r"/ui/projects$"))
     assert empty["id"] not in str(world.api("GET", "/release/projects"))
+
+
+# -- inbound webhooks -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_inbound_page_creates_a_source_and_lists_its_deliveries(
+    open_page: PageFactory, world: World, lang: str
+) -> None:
+    page = open_page(f"/ui/projects/{world.project_id}", lang=lang)
+    by_testid(page, "project-inbound").click()
+    page.wait_for_url(re.compile(r"/inbound$"))
+    by_testid(page, "inbound-name").fill(f"github-{lang}")
+    by_testid(page, "inbound-kind").select_option("github")
+    by_testid(page, "inbound-create").click()
+    secret = by_testid(page, "inbound-secret").input_value()
+    url = by_testid(page, "inbound-new-url").input_value()
+    assert len(secret) >= 32 and url.startswith(f"{world.base}/api/v1/inbound/")
+    shown = by_testid(page, "inbound-sources")
+    shown.locator("tr", has_text=f"github-{lang}").wait_for()
+    # An unsigned request is refused (401) and logged.
+    refused = httpx.post(url, content=b"{}", headers={"X-GitHub-Event": "deployment"})
+    assert refused.status_code == 401
+    shown.locator("tr", has_text=f"github-{lang}").locator(
+        '[data-testid="inbound-show-deliveries"]'
+    ).click()
+    log = by_testid(page, "inbound-deliveries")
+    log.locator("[data-value='refused']").wait_for()
+    assert "401" in log.inner_text()
+    shot(page, world, f"inbound-{lang}-desktop")
+    page.set_viewport_size({"width": 390, "height": 844})
+    # Wide tables scroll inside their frame; the page itself keeps (about) the phone's width.
+    assert page.evaluate("document.querySelector('#main').scrollWidth") <= 390
+    shot(page, world, f"inbound-{lang}-mobile")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.reload()
+    by_testid(page, "inbound-sources").wait_for()
+    assert secret not in page.content()  # masked once the page is left

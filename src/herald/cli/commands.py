@@ -272,7 +272,8 @@ def secrets_rotate() -> None:
     finally:
         container.close()
     typer.echo(
-        f"re-encrypted {report.channels} channel(s) and {report.tokens} cached token(s); "
+        f"re-encrypted {report.channels} channel(s), {report.tokens} cached token(s) and "
+        f"{report.inbound} inbound source secret(s); "
         f"{report.already_current} already under the current key"
     )
 
@@ -310,6 +311,25 @@ def fake_platforms(
     setup_logging()
     registrations = json.loads(config.read_text()) if config else None
     serve_fakes(host, port, registrations)
+
+
+_FORWARD = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@app.command("release", context_settings=_FORWARD, add_help_option=False)
+def release_command(ctx: typer.Context) -> None:
+    """Announce a release your pipeline runs: start, step, promote, report, finish."""
+    from herald.cli.release_commands import client_main
+
+    client_main(["release", *ctx.args])
+
+
+@app.command("notify", context_settings=_FORWARD, add_help_option=False)
+def notify_command(ctx: typer.Context) -> None:
+    """One event for a release Herald did not run."""
+    from herald.cli.release_commands import client_main
+
+    client_main(["notify", *ctx.args])
 
 
 def main() -> None:

@@ -137,6 +137,7 @@ def unknown_environment(environ: Mapping[str, str]) -> list[str]:
     """`HERALD_*` variables that no setting reads (typos, usually), to warn about."""
     known = {f"HERALD_{name.upper()}" for name in Settings.model_fields}
     extra = {"HERALD_CONFIG_FILE", "HERALD_TEST_PG", "HERALD_BENCH_PG"}
+    extra |= {"HERALD_URL", "HERALD_TOKEN", "HERALD_PROJECT", "HERALD_RUN_ID"}  # `herald release`
     return sorted(
         key
         for key in environ

@@ -20,6 +20,7 @@ class RotationReport:
     channels: int
     tokens: int
     already_current: int
+    inbound: int = 0  # inbound webhook sources' secrets
 
 
 def rotate_secrets(db: Database, keyring: KeyRing, clock: Clock) -> RotationReport:
@@ -28,7 +29,9 @@ def rotate_secrets(db: Database, keyring: KeyRing, clock: Clock) -> RotationRepo
     with db.transaction() as uow:
         channels, current_channels = _rotate(uow.conn, keyring, "channel_settings", now)
         tokens, current_tokens = _rotate(uow.conn, keyring, "wecom_tokens", now)
-    return RotationReport(channels, tokens, current_channels + current_tokens)
+        inbound, current_inbound = _rotate(uow.conn, keyring, "inbound_sources", now)
+    current = current_channels + current_tokens + current_inbound
+    return RotationReport(channels, tokens, current, inbound)
 
 
 def _rotate(

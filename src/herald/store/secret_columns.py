@@ -9,13 +9,14 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from herald.store.tables import callback_channels, wecom_tokens
+from herald.store.tables import callback_channels, inbound_sources, wecom_tokens
 
-SecretKind = Literal["channel_settings", "wecom_tokens"]
+SecretKind = Literal["channel_settings", "wecom_tokens", "inbound_sources"]
 
 _COLUMNS: dict[SecretKind, tuple[sa.Column[str], sa.Column[str]]] = {
     "channel_settings": (callback_channels.c.id, callback_channels.c.secret_config),
     "wecom_tokens": (wecom_tokens.c.key, wecom_tokens.c.secret_token),
+    "inbound_sources": (inbound_sources.c.id, inbound_sources.c.secret),
 }
 
 
@@ -29,6 +30,7 @@ def write_secret(
     conn: Connection, kind: SecretKind, row_key: str, token: str, now: dt.datetime
 ) -> None:
     key, column = _COLUMNS[kind]
-    conn.execute(
-        column.table.update().where(key == row_key).values({column.name: token, "updated_at": now})
-    )
+    values: dict[str, object] = {column.name: token}
+    if "updated_at" in column.table.c:
+        values["updated_at"] = now
+    conn.execute(column.table.update().where(key == row_key).values(values))

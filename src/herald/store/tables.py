@@ -330,3 +330,38 @@ idempotency_keys = sa.Table(
     _ts("expires_at"),
     sa.Index(None, "expires_at"),
 )
+
+# Inbound webhooks from CD systems (GitHub, GitLab, Flux, Argo): one row per source, its secret
+# encrypted by herald.inbound; every request received for a source is logged in
+# inbound_deliveries (never the secret, never the body).
+inbound_sources = sa.Table(
+    "inbound_sources",
+    metadata,
+    _id(),
+    sa.Column("project_id", ID, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=True),
+    _ts("created_at"),
+    sa.UniqueConstraint("project_id", "name"),
+)
+
+inbound_deliveries = sa.Table(
+    "inbound_deliveries",
+    metadata,
+    _id(),
+    sa.Column(
+        "source_id", ID, sa.ForeignKey("inbound_sources.id", ondelete="CASCADE"), nullable=False
+    ),
+    _ts("received_at"),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("platform_event", sa.String(64), nullable=True),
+    sa.Column("delivery_key", sa.String(200), nullable=True),
+    sa.Column("event_type", sa.String(32), nullable=True),
+    sa.Column("run_id", sa.String(200), nullable=True),
+    sa.Column("task_id", ID, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Index(None, "source_id", "id"),
+)

@@ -4,6 +4,7 @@ that may not read project A gets 404 for them, exactly as for unknown ids."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,12 +12,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from herald.access.roles import Role
+from herald.access.roles import Principal, Role
 from herald.api.app import create_app
 from herald.bootstrap import Container
 from tests.integration.api.helpers import AUTH
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics")}
+# Authenticated by the platform's signature, never by an API token: 401 for everyone unsigned.
+SIGNED = {("POST", "/api/v1/inbound/{source_id}")}
+_NAMES = itertools.count()
 ADMIN_ONLY = {
     ("POST", "/api/v1/release/projects"),
     ("DELETE", "/api/v1/release/projects/{project_id}"),
@@ -35,6 +39,9 @@ LISTINGS = {  # readable by anyone with a token; filtered to what the caller may
     ("GET", "/api/v1/audit"),
     ("GET", "/api/v1/channel-types"),  # no project data at all
 }
+
+
+_ADMIN = Principal("t-admin", "admin", Role.ADMIN, frozenset())
 
 
 @dataclass
@@ -70,7 +77,9 @@ def world(container: Container) -> Iterator[World]:
             a, ids["version_A"], TaskType.DEPLOY, Strategy.ROLLING, Environment.STAGING, ["h1"]
         )
         task = c.release.create_task(spec)
-        ids.update(config_id=config.id, task_id=task.id)
+        source = c.inbound.create_source(a, "github", "gh", None, _ADMIN)
+        kept = c.inbound.create_source(a, "github", "gh-kept", None, _ADMIN)  # never deleted
+        ids.update(config_id=config.id, task_id=task.id, source_id=source.id, kept=kept.id)
         tokens: dict[str, str | None] = {"admin": AUTH["Authorization"].split()[1], "none": None}
         for label, role, projects in (
             ("maintainer_A", Role.MAINTAINER, [a]),
@@ -106,6 +115,7 @@ def _call(world: World, method: str, path: str, who: str) -> int:
         token_id=ids["token_id"],
         delivery_id="00000000-0000-7000-8000-000000000000",
         name="project-A" if path.endswith("/by-name/{name}") else "v-put",
+        source_id=ids["kept" if (method, path) in SIGNED else "source_id"],
     )
     token = world.tokens[who]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -128,6 +138,10 @@ def _body(method: str, path: str, ids: dict[str, str]) -> Any:
         ("POST", "/api/v1/release/projects/{project_id}/callbacks/preview"): {"config": _custom()},
         ("PUT", "/api/v1/release/callbacks/{config_id}"): _custom("https://hooks.example.com/v2"),
         ("POST", "/api/v1/release/tasks/{task_id}/report"): {"results": []},
+        ("POST", "/api/v1/release/projects/{project_id}/inbound-sources"): {
+            "kind": "gitlab",
+            "name": f"source-{next(_NAMES)}",
+        },
         ("POST", "/api/v1/tokens"): {"name": "t", "role": "viewer", "projects": [ids["project_A"]]},
         ("PATCH", "/api/v1/release/projects/{project_id}"): {"description": "changed"},
         ("POST", "/api/v1/events"): {
@@ -159,6 +173,8 @@ def test_role_matrix(world: World, who: str) -> None:
 
 
 def _expected(method: str, path: str, who: str) -> int | str:
+    if (method, path) in SIGNED:
+        return 401
     if (method, path) in PUBLIC:
         return "allowed"
     if who in ("none", "revoked"):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from herald.access.roles import Role
+from herald.access.roles import Principal, Role
 from herald.api.app import create_app
 from herald.bootstrap import Container
 from herald.domain.release import Environment, Strategy, TaskSpec, TaskType
@@ -56,6 +56,8 @@ def world(container: Container) -> Iterator[World]:
         ids[f"project_{name}"], ids[f"version_{name}"] = project.id, version.id
     a = ids["project_A"]
     ids["config_id"] = c.callbacks.create(a, ConfigIn.model_validate(_custom()), None).id
+    admin = Principal("t-admin", "admin", Role.ADMIN, frozenset())
+    ids["source_id"] = c.inbound.create_source(a, "flux", "flux", None, admin).id
     spec = TaskSpec(
         a, ids["version_A"], TaskType.DEPLOY, Strategy.ROLLING, Environment.STAGING, ["h1"]
     )
@@ -92,6 +94,7 @@ def _url(path: str, ids: dict[str, str], **override: str) -> str:
         "delivery_id": ids["delivery_id"],
         "token_id": ids["token_viewer_A"],
         "name": "v1",
+        "source_id": ids["source_id"],
     }
     return path.format(**{**values, **override})
 
@@ -182,6 +185,8 @@ def _body(method: str, path: str, ids: dict[str, str]) -> Any:
         return {"config": _custom()}
     if path.endswith("/versions") and method == "POST":
         return {"name": "v9"}
+    if path.endswith("/inbound-sources") and method == "POST":
+        return {"kind": "github", "name": "gh-9"}
     return None
 
 
@@ -191,9 +196,10 @@ def _id_routes(world: World) -> Iterator[tuple[str, str, str]]:
         names = [
             p["name"] for p in op.get("parameters", []) if p["in"] == "path" and p["name"] != "name"
         ]
-        if names and names != ["token_id"]:  # tokens are admin-only, not project resources
-            (name,) = names
-            yield method, path, name
+        # Tokens are admin-only, not project resources; the inbound receiver answers the
+        # platform's signature, not tokens. A nested resource is named by its project first.
+        if names and names != ["token_id"] and not path.startswith("/api/v1/inbound/"):
+            yield method, path, names[0]
 
 
 def test_another_projects_ids_answer_exactly_as_unknown_ids(world: World) -> None:

@@ -38,7 +38,7 @@ from schemathesis.core.result import Err, Ok
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from herald.access.roles import Role
+from herald.access.roles import Principal, Role
 from herald.api.app import create_app
 from herald.bootstrap import Container
 from herald.delivery.testsend import SendTester
@@ -84,6 +84,7 @@ class World:
     token_id: str
     delivery_ids: list[str]
     tasks: dict[str, str]  # pending | running | stopped → task id
+    source_id: str = ""
     app: Any = None
     statuses: list[int] = dataclasses.field(default_factory=list)
 
@@ -95,6 +96,7 @@ class World:
             "delivery_id": self.delivery_ids,
             "token_id": [self.token_id],
             "name": ["fuzz-project", "v1.0.0"],  # a project's name, a version's
+            "source_id": [self.source_id],
         }
 
     def task(self, status: Status) -> str:
@@ -141,6 +143,10 @@ class World:
         )
         return self.c.callbacks.create(self.project_id, body, None).id
 
+    def source(self) -> str:
+        admin = Principal("t-admin", "admin", Role.ADMIN, frozenset())
+        return self.c.inbound.create_source(self.project_id, "flux", "flux", None, admin).id
+
     def repair(self) -> None:
         """Bring back what the last operation deleted, revoked or moved on."""
         c = self.c
@@ -149,6 +155,8 @@ class World:
             self.config_id = self.config()
         if any(t.id == self.token_id and t.revoked_at for t in c.tokens.list(True)):
             self.token_id = c.tokens.create("victim", Role.VIEWER, [self.project_id], None).id
+        if self.source_id not in {s.id for s in c.inbound.list_sources(self.project_id)}:
+            self.source_id = self.source()
         for wanted in (Status.PENDING, Status.RUNNING):
             if c.release.get_task(self.tasks[wanted.value]).status is not wanted:
                 self.tasks[wanted.value] = self.task(wanted)
@@ -162,6 +170,7 @@ def build_world(database_url: str) -> World:
     version = c.catalog.create_version(project.id, "v1.0.0", "")
     w = World(c, project.id, version.id, "", "", [], {})
     w.config_id = w.config()
+    w.source_id = w.source()
     w.token_id = c.tokens.create("victim", Role.VIEWER, [project.id], None).id
     for status in (Status.PENDING, Status.RUNNING, Status.STOPPED):
         w.tasks[status.value] = w.task(status)

@@ -127,6 +127,11 @@ def _bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
             "event_type": "task_failed",
             "channel_id": "00000000-0000-7000-8000-000000000000",
         },
+        ("POST", f"{p}/projects/{{project_id}}/inbound-sources"): {
+            "kind": "github",
+            "name": "gh",
+            "secret": "a-shared-secret-of-some-length",
+        },
         ("POST", "/api/v1/tokens"): {
             "name": "t",
             "role": "viewer",

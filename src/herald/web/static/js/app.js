@@ -9,6 +9,7 @@ import { projectsView, projectView } from "./views/projects.js";
 import { callbacksView, configEditorView } from "./views/callbacks.js";
 import { historyView, deliveryView } from "./views/history.js";
 import { statsView } from "./views/stats.js";
+import { inboundView } from "./views/inbound.js";
 
 const ROUTES = [
   { path: "/ui", view: taskListView, nav: "tasks" },
@@ -18,6 +19,7 @@ const ROUTES = [
   { path: "/ui/projects", view: projectsView, nav: "projects" },
   { path: "/ui/projects/:id", view: projectView, nav: "projects" },
   { path: "/ui/projects/:project/callbacks/new", view: configEditorView, nav: "callbacks" },
+  { path: "/ui/projects/:project/inbound", view: inboundView, nav: "projects" },
   { path: "/ui/callbacks", view: callbacksView, nav: "callbacks" },
   { path: "/ui/callbacks/:id", view: configEditorView, nav: "callbacks" },
   { path: "/ui/history", view: historyView, nav: "history" },

@@ -24,6 +24,10 @@ const TONES = {
   off: "muted",
   cancelled: "muted",
   skipped: "muted",
+  accepted: "ok",
+  duplicate: "muted",
+  ignored: "muted",
+  refused: "bad",
 };
 
 /** A coloured pill with the translated label of `value` in `group`. */

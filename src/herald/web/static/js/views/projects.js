@@ -166,6 +166,9 @@ export async function projectView(ctx) {
   newCfg.dataset.testid = "config-new";
   const newTask = link(`/ui/tasks/new?project_id=${enc(id)}`, t("task.new"));
   newTask.classList.add("btn");
+  const inbound = link(`/ui/projects/${enc(id)}/inbound`, t("inbound.title"));
+  inbound.classList.add("btn");
+  inbound.dataset.testid = "project-inbound";
 
   mount(
     ctx.main,
@@ -178,7 +181,7 @@ export async function projectView(ctx) {
         h("p", { class: "subtitle" }, project.description || "", " ", h("code", { class: "mono muted" }, project.id)),
         h("p", { class: "subtitle", dataset: { testid: "project-envs" } }, `${t("project.environments")}: `, (project.environments || []).length ? project.environments.join(", ") : t("project.any_environment")),
       ),
-      h("div", { class: "page-actions" }, newTask, newCfg),
+      h("div", { class: "page-actions" }, inbound, newTask, newCfg),
     ),
     section(t("cfg.title_project"), h("p", { class: "help" }, t("cfg.intro")), cfgMsg, cfgSlot),
     section(t("task.recent"), taskSlot, h("p", link(`/ui/tasks?project_id=${enc(id)}`, t("task.all_for_project")))),
