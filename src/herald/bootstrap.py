@@ -12,6 +12,7 @@ from herald.engine.catalog import Catalog
 from herald.engine.executors import ExecutorSet
 from herald.engine.releases import ReleaseService
 from herald.engine.runner import ReleaseRunner
+from herald.history.mute_windows import MuteService
 from herald.history.reads import HistoryService
 from herald.observability.metrics import Metrics
 from herald.publishing.callback_configs import CallbackService
@@ -39,6 +40,7 @@ class Container:
     audit: AuditLog
     callbacks: CallbackService
     history: HistoryService
+    mutes: MuteService
     test_sender: SendTester
     executors: ExecutorSet = field(repr=False)
     beats: Heartbeats = field(default_factory=Heartbeats)
@@ -69,6 +71,7 @@ class Container:
                 db, clock, keyring, EgressPolicy(settings.egress_allow), settings.locale
             ),
             history=HistoryService(db, clock, wakeups),
+            mutes=MuteService(db, clock, wakeups),
             test_sender=SendTester(
                 cls._worker_parts(settings, db, clock, keyring, wakeups, metrics)
             ),

@@ -13,7 +13,16 @@ from herald import __version__
 from herald.api.body_limit import BodyLimitMiddleware
 from herald.api.error_responses import install_error_handlers
 from herald.api.methods import PathMethods
-from herald.api.routes import audit, callbacks, channel_types, health, projects, tasks, tokens
+from herald.api.routes import (
+    audit,
+    callbacks,
+    channel_types,
+    health,
+    muting,
+    projects,
+    tasks,
+    tokens,
+)
 from herald.api.routes import callback_history as history
 from herald.api.routes import prometheus as metrics
 from herald.api.storable import refuse_unstorable_text
@@ -64,9 +73,11 @@ def create_app(container: Container, background: Sequence[Background] = ()) -> F
         (RELEASE_PREFIX, tasks.router),
         # Static /callbacks/... paths first, so /callbacks/history is never read as a config id.
         (RELEASE_PREFIX, history.router),
+        (RELEASE_PREFIX, muting.history_router),
         (RELEASE_PREFIX, callbacks.router),
         (API_PREFIX, tokens.router),
         (API_PREFIX, audit.router),
+        (API_PREFIX, muting.router),
         (API_PREFIX, channel_types.router),
         ("", web_router),  # the web UI at /ui (not in the OpenAPI document)
     ]
