@@ -32,6 +32,7 @@ LISTINGS = {  # readable by anyone with a token; filtered to what the caller may
     ("GET", "/api/v1/release/callbacks/stats"),
     ("GET", "/api/v1/release/callbacks/targets"),
     ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/mutes"),
     ("GET", "/api/v1/channel-types"),  # no project data at all
 }
 
@@ -69,7 +70,15 @@ def world(container: Container) -> Iterator[World]:
             a, ids["version_A"], TaskType.DEPLOY, Strategy.ROLLING, Environment.STAGING, ["h1"]
         )
         task = c.release.create_task(spec)
-        ids.update(config_id=config.id, task_id=task.id)
+        from herald.domain.mutes import MuteScope
+        from herald.history.mute_windows import MuteRequest
+
+        admin = c.tokens.authenticate(AUTH["Authorization"].split()[1])
+        assert admin is not None
+        window = c.mutes.create(
+            MuteRequest(MuteScope.CONFIG, config.id, "why", duration="1h"), admin
+        )
+        ids.update(config_id=config.id, task_id=task.id, mute_id=window.id)
         tokens: dict[str, str | None] = {"admin": AUTH["Authorization"].split()[1], "none": None}
         for label, role, projects in (
             ("maintainer_A", Role.MAINTAINER, [a]),
@@ -103,6 +112,7 @@ def _call(world: World, method: str, path: str, who: str) -> int:
         config_id=ids["config_id"],
         task_id=ids["task_id"],
         token_id=ids["token_id"],
+        mute_id=ids["mute_id"],
         delivery_id="00000000-0000-7000-8000-000000000000",
     )
     token = world.tokens[who]
@@ -127,6 +137,11 @@ def _body(method: str, path: str, ids: dict[str, str]) -> Any:
         ("PUT", "/api/v1/release/callbacks/{config_id}"): _custom("https://hooks.example.com/v2"),
         ("POST", "/api/v1/release/tasks/{task_id}/report"): {"results": []},
         ("POST", "/api/v1/tokens"): {"name": "t", "role": "viewer", "projects": [ids["project_A"]]},
+        ("POST", "/api/v1/mutes"): {
+            "scope": {"config_id": ids["config_id"]},
+            "duration": "1h",
+            "reason": "deploy freeze",
+        },
     }
     return bodies.get((method, path)) if method in ("POST", "PUT") else None
 
