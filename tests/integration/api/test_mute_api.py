@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from herald.api.app import create_app
 from herald.bootstrap import Container
-from herald.fakeplatforms import Behaviour, FakePlatformsThread
+from herald.fakeplatforms import Behaviour, FakePlatforms, FakePlatformsThread
 from herald.fakeplatforms.records import Platform
 from tests.integration.api.helpers import AUTH
 
@@ -20,7 +20,7 @@ API = "/api/v1/release"
 
 
 @pytest.fixture
-def world(container: Container) -> Iterator[tuple[TestClient, FakePlatformsThread, dict[str, str]]]:
+def world(container: Container) -> Iterator[tuple[TestClient, FakePlatforms, dict[str, str]]]:
     with (
         FakePlatformsThread() as fake,
         TestClient(create_app(container, background=[container.worker().run])) as client,
@@ -78,7 +78,7 @@ def wait_for(client: TestClient, ids: dict[str, str], statuses: list[str]) -> li
 
 
 def test_a_window_over_http(
-    world: tuple[TestClient, FakePlatformsThread, dict[str, str]],
+    world: tuple[TestClient, FakePlatforms, dict[str, str]],
 ) -> None:
     client, fake, ids = world
     body = {"scope": {"config_id": ids["config"]}, "duration": "2h", "reason": "DB migration"}
@@ -107,7 +107,9 @@ def test_a_window_over_http(
     assert r.status_code == 409 and "release it" in r.json()["error"]["message"]
 
     ended = client.delete(f"/api/v1/mutes/{window['id']}", headers=AUTH).json()
-    assert ended["state"] == "ended" and ended["ended_by"] == "bootstrap-admin" and ended["held"] == 1
+    assert (
+        ended["state"] == "ended" and ended["ended_by"] == "bootstrap-admin" and ended["held"] == 1
+    )
     assert client.get("/api/v1/mutes?active=true", headers=AUTH).json() == []
     r = client.post(f"/api/v1/mutes/{window['id']}/release", headers=AUTH)
     assert r.status_code == 200 and r.json()["delivery_ids"] == [held[1]["id"]]
@@ -135,7 +137,7 @@ def test_a_window_over_http(
     ],
 )
 def test_bad_windows_are_refused_with_a_message(
-    world: tuple[TestClient, FakePlatformsThread, dict[str, str]],
+    world: tuple[TestClient, FakePlatforms, dict[str, str]],
     body: dict[str, Any],
     status: int,
     words: str,
