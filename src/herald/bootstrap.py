@@ -21,6 +21,7 @@ from herald.runtime.heartbeats import Heartbeats
 from herald.runtime.settings import Settings
 from herald.runtime.wakeups import Wakeups
 from herald.security.egress import EgressPolicy
+from herald.security.egress_proxy import EgressRoutes
 from herald.security.encryption import KeyRing
 from herald.security.keys import build_keyring
 from herald.store.db import Database, create_engine
@@ -98,6 +99,10 @@ class Container:
             metrics=metrics,
             settings=settings.worker,
             egress=EgressPolicy(settings.egress_allow),
+            routes=EgressRoutes(
+                settings.egress_proxy.get_secret_value() if settings.egress_proxy else None,
+                settings.egress_ca_bundle,
+            ),
             base_url=settings.base_url,
             database_url=settings.database_url,
         )

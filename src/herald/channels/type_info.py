@@ -11,7 +11,7 @@ from typing import Any
 
 from herald.channels.base import RateLimit, Sender
 from herald.channels.capabilities import OwnRetryPolicy, TokenAuth
-from herald.channels.config_base import ChannelConfig, FieldText, Text
+from herald.channels.config_base import ChannelConfig, FieldText, Text, form_texts
 from herald.channels.registry import SENDERS
 
 
@@ -54,7 +54,7 @@ def channel_type_info(sender: Sender) -> ChannelTypeInfo:
         type=sender.channel_type,
         label=model.type_label,
         config_schema=_config_schema(model),
-        fields=tuple(_form_field(name, text) for name, text in model.field_texts.items()),
+        fields=tuple(_form_field(name, text) for name, text in form_texts(model).items()),
         capabilities=Capabilities(
             digest=sender.supports_digest,
             one_at_a_time=sender.one_at_a_time,
