@@ -39,13 +39,15 @@ class FieldText:
     """How a settings field is presented in forms: its label, optional help text and placeholder.
 
     `send_empty`: a form field left empty is sent as "" (which means "none" for this field)
-    instead of being left out (which means "the default").
+    instead of being left out (which means "the default"). `advanced`: shown with the
+    advanced settings, folded away (the egress proxy, CA certificates).
     """
 
     label: Text
     help: Text | None = None
     placeholder: str | None = None
     send_empty: bool = False
+    advanced: bool = False
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ EGRESS_TEXTS: Mapping[str, FieldText] = {
             "Empty: HERALD_EGRESS_PROXY, if set. A password in it is kept as a secret.",
         ),
         placeholder="http://user:password@proxy.example.com:3128",
+        advanced=True,
     ),
     "ca_bundle": FieldText(
         Text("额外 CA 证书", "Extra CA certificates"),
@@ -83,6 +84,7 @@ EGRESS_TEXTS: Mapping[str, FieldText] = {
             "PEM; trusted in addition to the system's and HERALD_EGRESS_CA_BUNDLE.",
         ),
         placeholder="-----BEGIN CERTIFICATE-----",
+        advanced=True,
     ),
 }
 

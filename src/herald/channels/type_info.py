@@ -24,6 +24,7 @@ class FormField:
     help: Text | None
     placeholder: str | None
     send_empty: bool
+    advanced: bool
 
 
 @dataclass(frozen=True)
@@ -90,4 +91,4 @@ def _config_schema(model: type[ChannelConfig]) -> dict[str, Any]:
 
 
 def _form_field(name: str, text: FieldText) -> FormField:
-    return FormField(name, text.label, text.help, text.placeholder, text.send_empty)
+    return FormField(name, text.label, text.help, text.placeholder, text.send_empty, text.advanced)

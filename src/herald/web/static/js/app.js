@@ -9,6 +9,7 @@ import { projectsView, projectView } from "./views/projects.js";
 import { callbacksView, configEditorView } from "./views/callbacks.js";
 import { historyView, deliveryView } from "./views/history.js";
 import { statsView } from "./views/stats.js";
+import { mutesView } from "./views/mutes.js";
 
 const ROUTES = [
   { path: "/ui", view: taskListView, nav: "tasks" },
@@ -23,6 +24,7 @@ const ROUTES = [
   { path: "/ui/history", view: historyView, nav: "history" },
   { path: "/ui/history/:id", view: deliveryView, nav: "history" },
   { path: "/ui/stats", view: statsView, nav: "stats" },
+  { path: "/ui/mutes", view: mutesView, nav: "mutes" },
   { path: "/ui/settings", view: settingsView, nav: "settings", open: true },
 ];
 
@@ -32,6 +34,7 @@ const NAV = [
   ["callbacks", "/ui/callbacks"],
   ["history", "/ui/history"],
   ["stats", "/ui/stats"],
+  ["mutes", "/ui/mutes"],
   ["settings", "/ui/settings"],
 ];
 

@@ -24,6 +24,11 @@ const TONES = {
   off: "muted",
   cancelled: "muted",
   skipped: "muted",
+  muted: "warn", // held by a mute window: waits for a person
+  dropped: "muted",
+  active: "warn",
+  scheduled: "info",
+  ended: "muted",
 };
 
 /** A coloured pill with the translated label of `value` in `group`. */
