@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from herald.domain.delivery import AttemptOutcome, DeliveryKind, DeliveryStatus, Trigger
 from herald.domain.ids import new_id
 from herald.store.attempt_record import AttemptRecord
+from herald.store.dialect import lock_rows
 from herald.store.tables import deliveries
 
 _d = deliveries.c
@@ -205,21 +206,26 @@ def _finish_members(conn: Connection, r: AttemptRecord, now: dt.datetime) -> Non
 def mute(conn: Connection, where: sa.ColumnElement[bool], mute_id: str, now: dt.datetime) -> int:
     """Hold the pending deliveries `where` selects (not leased, event deliveries not merged
     into a digest, never held before, not a person's resend) for the window `mute_id`;
-    return how many."""
-    result = conn.execute(
+    return how many. Rows another worker's claim has locked are skipped, never waited for
+    (that claim leases them or leaves them for the next claim to hold)."""
+    held = sa.select(_d.id).where(
+        where,
+        _d.status == PENDING,
+        _d.kind == DeliveryKind.EVENT,
+        _d.mute_id.is_(None),
+        _d.digest_id.is_(None),
+        _d.trigger != Trigger.MANUAL,
+        not_leased(now),
+    )
+    ids = list(conn.execute(lock_rows(held, conn, skip_locked=True)).scalars())
+    if not ids:
+        return 0
+    conn.execute(
         deliveries.update()
-        .where(
-            where,
-            _d.status == PENDING,
-            _d.kind == DeliveryKind.EVENT,
-            _d.mute_id.is_(None),
-            _d.digest_id.is_(None),
-            _d.trigger != Trigger.MANUAL,
-            not_leased(now),
-        )
+        .where(_d.id.in_(ids))
         .values(status=DeliveryStatus.MUTED, mute_id=mute_id, updated_at=now)
     )
-    return result.rowcount or 0
+    return len(ids)
 
 
 def decide_held(
