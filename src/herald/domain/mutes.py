@@ -79,10 +79,12 @@ def window_span(
         raise InvalidInput('give either ends_at or duration (e.g. "2h"), not both or neither')
     start = starts_at or now
     end = ends_at if ends_at is not None else start + parse_duration(duration or "")
+    if end <= now:
+        raise InvalidInput(
+            "the window would already be over; give a later end", {"field": "ends_at"}
+        )
     if end <= start:
         raise InvalidInput("the window must end after it starts", {"field": "ends_at"})
-    if end <= now:
-        raise InvalidInput("the window would already be over; give a later end")
     if end - start > MAX_WINDOW:
         raise InvalidInput("a mute window lasts at most 90 days", {"field": "ends_at"})
     return start, end

@@ -38,7 +38,8 @@ def test_a_span_runs_from_now_or_its_start_for_its_duration_or_to_its_end() -> N
     [
         (None, None, None, "either ends_at or duration"),
         (None, NOW + HOUR, "1h", "either ends_at or duration"),
-        (None, NOW - HOUR, None, "end after it starts"),
+        (None, NOW - HOUR, None, "already be over"),
+        (NOW + 2 * HOUR, NOW + HOUR, None, "end after it starts"),
         (NOW - 3 * HOUR, NOW - HOUR, None, "already be over"),
         (None, None, "0m", "end after it starts"),
         (None, None, "91d", "at most 90 days"),
