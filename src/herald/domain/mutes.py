@@ -79,7 +79,7 @@ def window_span(
         raise InvalidInput('give either ends_at or duration (e.g. "2h"), not both or neither')
     start = starts_at or now
     end = ends_at if ends_at is not None else start + parse_duration(duration or "")
-    if end <= now:
+    if end < now:
         raise InvalidInput(
             "the window would already be over; give a later end", {"field": "ends_at"}
         )
