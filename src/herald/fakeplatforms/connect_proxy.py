@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -31,24 +32,26 @@ class ProxyRequest:
 @dataclass
 class ConnectProxy:
     """Start with `running_connect_proxy()`; `url` is where clients point, `requests` what
-    was asked. `credentials` (user, password) makes the proxy require them."""
+    was asked. `credentials` (user, password) makes the proxy require them; `tls` makes it an
+    https proxy (clients speak TLS to the proxy, and TLS in the tunnel to the target)."""
 
     credentials: tuple[str, str] | None = None
     requests: list[ProxyRequest] = field(default_factory=list)
     port: int = 0
+    tls: ssl.SSLContext | None = None
     _server: asyncio.Server | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def url_with_credentials(self) -> str:
         assert self.credentials is not None
         user, password = self.credentials
-        return f"http://{user}:{password}@127.0.0.1:{self.port}"
+        return self.url.replace("://", f"://{user}:{password}@", 1)
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -162,10 +165,10 @@ async def _copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
 
 @contextlib.asynccontextmanager
 async def running_connect_proxy(
-    credentials: tuple[str, str] | None = None,
+    credentials: tuple[str, str] | None = None, tls: ssl.SSLContext | None = None
 ) -> AsyncIterator[ConnectProxy]:
-    """A proxy on a free port of 127.0.0.1 for the block."""
-    proxy = ConnectProxy(credentials)
+    """A proxy on a free port of 127.0.0.1 for the block (https with `tls`)."""
+    proxy = ConnectProxy(credentials, tls=tls)
     await proxy.start()
     try:
         yield proxy

@@ -198,6 +198,27 @@ async def test_http_and_https_targets_go_through_the_proxy_with_its_credentials(
 
 
 @pytest.mark.asyncio
+async def test_an_https_proxy_is_verified_with_the_ca_bundle_too(tmp_path: Path) -> None:
+    """TLS to the proxy, and TLS to the target inside its tunnel, both by the private CA."""
+    ca = private_ca(tmp_path)
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text(ca.ca_pem)
+    async with (
+        running_connect_proxy(("herald", SECRET), tls=ca.server) as proxy,
+        receiver(ca.server) as (secure, seen),
+    ):
+        assert proxy.url.startswith("https://")
+        trusted = EgressRoutes(proxy.url_with_credentials(), str(bundle))
+        result = await post(HttpClient(LOOPBACK_ONLY, routes=trusted), f"{secure}/hook")
+        untrusted = EgressRoutes(proxy.url_with_credentials())
+        refused = await post(HttpClient(LOOPBACK_ONLY, routes=untrusted), f"{secure}/other")
+    assert getattr(result, "status", None) == 200, result
+    assert seen.paths == ["/hook"]
+    assert [(r.method, r.authorized) for r in proxy.requests] == [("CONNECT", True)]
+    assert getattr(refused, "status", 0) is None and SECRET not in repr(refused)
+
+
+@pytest.mark.asyncio
 async def test_a_forbidden_final_target_is_refused_before_the_proxy_is_asked() -> None:
     resolver = FakeResolver()
     async with running_connect_proxy() as proxy:
