@@ -60,7 +60,7 @@ async def test_a_window_holds_what_it_covers_until_released_in_order(store_url: 
     gets the whole canary in order at once (a muted delivery holds no later one back),
     `quiet` gets nothing; stats count three muted. Two hours later (the fake clock; same worker) the
     window is over: a new event to `quiet` is sent, and the three held stay muted until a
-    release, which delivers them in event order. None is lost."""
+    release, which delivers them in event order. None is lost. Two workers share the work."""
     clock = FakeClock()
     async with running_fake_platforms() as fake:
         fake.set_endpoint("room", Behaviour.ok())
@@ -71,7 +71,7 @@ async def test_a_window_holds_what_it_covers_until_released_in_order(store_url: 
             window = c.mutes.create(
                 MuteRequest(MuteScope.CONFIG, quiet, "maintenance", duration="1h"), ALICE
             )
-            async with workers(c, 1):
+            async with workers(c, 2):
                 canary_through(c, project_id, version_id)
                 await eventually(lambda: statuses(c, quiet) == ["muted"] * 3)
                 await eventually(lambda: statuses(c, loud) == ["success"] * 3)
