@@ -36,7 +36,9 @@ class MuteIn(Strict):
     starts_at: Instant | None = Field(default=None, description="ISO-8601; default now")
     ends_at: Instant | None = Field(default=None, description="ISO-8601; or give duration")
     duration: str | None = Field(
-        default=None, max_length=16, description='e.g. "30m", "2h", "1d", "1h30m"'
+        default=None,
+        max_length=16,
+        description='days, hours, minutes in that order: "30m", "2h", "1d", "1h30m"',
     )
     reason: str = Field(max_length=MAX_REASON, description="why; shown beside what it holds")
 
