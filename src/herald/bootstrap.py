@@ -14,6 +14,7 @@ from herald.engine.executors import ExecutorSet
 from herald.engine.external_events import ExternalEvents
 from herald.engine.releases import ReleaseService
 from herald.engine.runner import ReleaseRunner
+from herald.history.mute_windows import MuteService
 from herald.history.reads import HistoryService
 from herald.inbound.inbound_service import InboundService
 from herald.observability.metrics import Metrics
@@ -23,6 +24,7 @@ from herald.runtime.heartbeats import Heartbeats
 from herald.runtime.settings import Settings
 from herald.runtime.wakeups import Wakeups
 from herald.security.egress import EgressPolicy
+from herald.security.egress_proxy import EgressRoutes
 from herald.security.encryption import KeyRing
 from herald.security.keys import build_keyring
 from herald.store.db import Database, create_engine
@@ -42,6 +44,7 @@ class Container:
     audit: AuditLog
     callbacks: CallbackService
     history: HistoryService
+    mutes: MuteService
     test_sender: SendTester
     external_events: ExternalEvents
     idempotency: IdempotencyService
@@ -77,6 +80,7 @@ class Container:
                 db, clock, keyring, EgressPolicy(settings.egress_allow), settings.locale
             ),
             history=HistoryService(db, clock, wakeups),
+            mutes=MuteService(db, clock, wakeups),
             test_sender=SendTester(
                 cls._worker_parts(settings, db, clock, keyring, wakeups, metrics)
             ),
@@ -106,6 +110,10 @@ class Container:
             metrics=metrics,
             settings=settings.worker,
             egress=EgressPolicy(settings.egress_allow),
+            routes=EgressRoutes(
+                settings.egress_proxy.get_secret_value() if settings.egress_proxy else None,
+                settings.egress_ca_bundle,
+            ),
             base_url=settings.base_url,
             database_url=settings.database_url,
         )

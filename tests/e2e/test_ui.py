@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx2 as httpx
 import pytest
 
-from herald.fakeplatforms import Behaviour, FakePlatforms, FakePlatformsThread
+from herald.fakeplatforms import Behaviour, FakePlatforms, FakePlatformsThread, Platform
 from tests.conftest import ADMIN_TOKEN
 from tests.e2e.processes import HeraldProcess, free_port, herald_env, wait_http
 
@@ -782,3 +782,111 @@ def test_inbound_page_creates_a_source_and_lists_its_deliveries(
     page.reload()
     by_testid(page, "inbound-sources").wait_for()
     assert secret not in page.content()  # masked once the page is left
+
+
+# -- mute windows ---------------------------------------------------------------------------------
+
+
+def no_sideways_scroll(page: Page, width: int) -> None:
+    """Wide tables scroll inside their frame; the page itself never scrolls sideways."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"the page scrolls sideways by {overflow}px at {width}px"
+
+
+@pytest.mark.parametrize(
+    ("lang", "width", "height"),
+    [("en", 1280, 800), ("zh", 390, 844)],
+    ids=["en-desktop", "zh-phone"],
+)
+def test_a_mute_window_holds_notifications_until_sent_from_the_ui(
+    browser: Browser, world: World, lang: str, width: int, height: int
+) -> None:
+    """Create a window with a duration preset, see what it holds (the muted badge in the
+    history, the held count), send it all, and find the channel form's proxy field."""
+    endpoint = f"quiet-{lang}"
+    world.fake.set_endpoint(endpoint, Behaviour.ok())
+    project = world.api("POST", "/release/projects", json={"name": f"mutes-{lang}"})
+    version = world.api("POST", f"/release/projects/{project['id']}/versions", json={"name": "v1"})
+    body = {
+        "name": f"quiet-{lang}",
+        "events": ["task_stopped"],
+        "channels": [{"type": "custom", "config": {"url": world.fake.endpoint_url(endpoint)}}],
+    }
+    config = world.api("POST", f"/release/projects/{project['id']}/callbacks", json=body)
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
+    context.add_init_script(
+        f"localStorage.setItem('herald.token', {ADMIN_TOKEN!r});"
+        f"localStorage.setItem('herald.lang', {lang!r});"
+    )
+    errors: list[str] = []
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{world.base}/ui/mutes")
+        by_testid(page, "mute-target").select_option(config["id"])
+        by_testid(page, "mute-preset-1h").click()
+        expect(by_testid(page, "mute-preset-1h")).to_have_attribute("aria-pressed", "true")
+        by_testid(page, "mute-reason").fill("DB migration")
+        by_testid(page, "mute-create").click()
+        row = by_testid(page, "mutes-table").locator("tbody tr").first
+        expect(row).to_contain_text("DB migration")
+        expect(row.locator(".badge")).to_have_attribute("data-value", "active")
+
+        for host in ("h1", "h2"):
+            task = world.api(
+                "POST",
+                "/release/tasks",
+                json={
+                    "project_id": project["id"],
+                    "version_id": version["id"],
+                    "strategy": "rolling",
+                    "environment": "staging",
+                    "hosts": [host],
+                },
+            )
+            world.api("POST", f"/release/tasks/{task['id']}/stop")
+        deadline = time.monotonic() + 15
+        while world.api("GET", "/mutes?active=true")[0]["held"] != 2:
+            assert time.monotonic() < deadline, "the window never held two notifications"
+            time.sleep(0.2)
+        page.reload()
+        expect(by_testid(page, "mute-held").first).to_have_text("2")
+        expect(by_testid(page, "mutes-held-total")).to_be_visible()
+        shot(page, world, f"mutes-{lang}-{width}")
+        no_sideways_scroll(page, width)
+        assert world.fake.received(Platform.ENDPOINT, endpoint) == []
+
+        page.goto(f"{world.base}/ui/history?status=muted&config_id={config['id']}")
+        badges = by_testid(page, "history-table").locator('.badge[data-value="muted"]')
+        expect(badges).to_have_count(2)
+        shot(page, world, f"history-muted-{lang}-{width}")
+        no_sideways_scroll(page, width)
+
+        page.goto(f"{world.base}/ui/mutes")
+        by_testid(page, "mute-release").first.click()
+        by_testid(page, "dialog-confirm").click()
+        expect(page.locator(".alert-ok")).to_be_visible()
+        deadline = time.monotonic() + 15
+        while True:
+            items = world.api("GET", f"/release/callbacks/{config['id']}/history")["items"]
+            if [i["status"] for i in items] == ["success", "success"]:
+                break
+            assert time.monotonic() < deadline, [i["status"] for i in items]
+            time.sleep(0.2)
+
+        page.goto(f"{world.base}/ui/projects/{project['id']}/callbacks/new")
+        card = by_testid(page, "channel-card").first
+        card.locator("details.advanced summary").click()
+        proxy = card.locator('[data-key="config.proxy_url"]')
+        expect(proxy).to_be_visible()
+        label_text = {"en": "Egress proxy", "zh": "出口代理"}[lang]
+        expect(card.get_by_label(label_text, exact=True)).to_have_attribute(
+            "data-key", "config.proxy_url"
+        )
+        expect(card.locator('textarea[data-key="config.ca_bundle"]')).to_be_visible()
+        shot(page, world, f"channel-proxy-{lang}-{width}")
+        no_sideways_scroll(page, width)
+    finally:
+        context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"

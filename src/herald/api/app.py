@@ -21,6 +21,8 @@ from herald.api.routes import (
     external,
     health,
     inbound,
+    health,
+    muting,
     projects,
     tasks,
     tokens,
@@ -77,12 +79,14 @@ def create_app(container: Container, background: Sequence[Background] = ()) -> F
         (RELEASE_PREFIX, tasks.router),
         # Static /callbacks/... paths first, so /callbacks/history is never read as a config id.
         (RELEASE_PREFIX, history.router),
+        (RELEASE_PREFIX, muting.history_router),
         (RELEASE_PREFIX, callbacks.router),
         (API_PREFIX, external.router),
         (RELEASE_PREFIX, inbound.router),
         (API_PREFIX, inbound.receiver),
         (API_PREFIX, tokens.router),
         (API_PREFIX, audit.router),
+        (API_PREFIX, muting.router),
         (API_PREFIX, channel_types.router),
         ("", web_router),  # the web UI at /ui (not in the OpenAPI document)
     ]

@@ -39,13 +39,15 @@ class FieldText:
     """How a settings field is presented in forms: its label, optional help text and placeholder.
 
     `send_empty`: a form field left empty is sent as "" (which means "none" for this field)
-    instead of being left out (which means "the default").
+    instead of being left out (which means "the default"). `advanced`: shown with the
+    advanced settings, folded away (the egress proxy, CA certificates).
     """
 
     label: Text
     help: Text | None = None
     placeholder: str | None = None
     send_empty: bool = False
+    advanced: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,11 +144,18 @@ class ChannelConfig(BaseModel):
     channel_type: ClassVar[str] = ""
     type_label: ClassVar[Text] = Text("", "")
     field_texts: ClassVar[Mapping[str, FieldText]] = {}
+    # Texts of fields a base class adds for every subclass (`egress_fields`), shown last.
+    shared_field_texts: ClassVar[Mapping[str, FieldText]] = {}
     destination_field: ClassVar[str] = ""
     usual_hosts: ClassVar[tuple[str, ...]] = ()
     credential_param: ClassVar[str | None] = None
     path_hint: ClassVar[PathHint | None] = None
     target_description: ClassVar[str | None] = None
+
+
+def form_texts(model: type[ChannelConfig]) -> dict[str, FieldText]:
+    """Every field's text in form order: the type's own, then those its base class shares."""
+    return {**model.field_texts, **model.shared_field_texts}
 
 
 @functools.cache
@@ -175,7 +184,7 @@ def contract_problems(model: type[ChannelConfig]) -> list[str]:
         )
     if not (model.type_label.zh and model.type_label.en):
         problems.append("type_label needs a zh and an en text")
-    fields, texts = set(model.model_fields), set(model.field_texts)
+    fields, texts = set(model.model_fields), set(form_texts(model))
     problems += [f"field {f!r} has no entry in field_texts" for f in sorted(fields - texts)]
     problems += [f"field_texts names {f!r}, which is no field" for f in sorted(texts - fields)]
     if model.destination_field not in dict(marks(model).urls):

@@ -60,8 +60,8 @@ def shown_headers(headers: Mapping[str, str], secret: frozenset[str]) -> dict[st
 
 
 def shown_url(config: ChannelConfig, field: str) -> str:
-    """The URL in `field` as it may be shown: credential parts masked, and while its path is
-    secret (`hides_path`) its path and query replaced by `/****`."""
+    """The URL in `field` (set) as it may be shown: credential parts masked, and while its
+    path is secret (`hides_path`) its path and query replaced by `/****`."""
     url: str = getattr(config, field)
     if _path_secret(config, dict(marks(type(config)).urls)[field]):
         return mask_path_and_query(url)
@@ -102,7 +102,8 @@ def masked(config: ChannelConfig) -> dict[str, Any]:
         if shown.get(name) is not None:
             shown[name] = mask_secret(shown[name])
     for name, _ in found.urls:
-        shown[name] = shown_url(config, name)
+        if shown.get(name) is not None:  # an optional URL (a channel's own proxy) may be unset
+            shown[name] = shown_url(config, name)
     for name, _ in found.headers:
         shown[name] = shown_headers(getattr(config, name), secret_header_names(config))
     return shown
@@ -120,7 +121,8 @@ def secret_values(config: ChannelConfig) -> list[str]:
         value for value in (getattr(config, name) for name in declared.secrets) if value is not None
     ]
     for name, mark in declared.urls:
-        found += _url_secrets(config, mark, getattr(config, name))
+        if getattr(config, name) is not None:
+            found += _url_secrets(config, mark, getattr(config, name))
     secret = secret_header_names(config)
     for name, _ in declared.headers:
         for header, value in getattr(config, name).items():
@@ -185,7 +187,10 @@ def merge_masked(incoming: Mapping[str, Any], stored: ChannelConfig) -> Merged:
     merged, kept = dict(incoming), []
     declared = marks(type(stored))
     for name, _ in declared.urls:
-        current, shown = getattr(stored, name), shown_url(stored, name)
+        current = getattr(stored, name)
+        if current is None:
+            continue
+        shown = shown_url(stored, name)
         if name in merged and merged[name] in (MASK, shown):
             merged[name] = current
             if shown != current:

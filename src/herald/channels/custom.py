@@ -37,6 +37,7 @@ from herald.channels.config_base import (
     Text,
 )
 from herald.channels.credentials import secret_header_names, shown_headers, shown_url
+from herald.channels.egress_fields import HttpChannelConfig
 from herald.channels.fields import (
     MAX_URL,
     HeaderNames,
@@ -145,7 +146,7 @@ _FIELD_TEXTS: Mapping[str, FieldText] = {  # in form order
 }
 
 
-class CustomConfig(ChannelConfig):
+class CustomConfig(HttpChannelConfig):
     """PRD CustomCallbackConfig: the standard JSON message POSTed (or PUT) to any URL.
 
     `secret_headers` names headers whose values are secret besides those named like a credential;

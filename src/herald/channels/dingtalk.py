@@ -31,6 +31,7 @@ from herald.channels.base import (
     trim,
 )
 from herald.channels.config_base import ChannelConfig, DestinationUrl, FieldText, Text
+from herald.channels.egress_fields import HttpChannelConfig
 from herald.channels.fields import (
     MAX_URL,
     MentionId,
@@ -129,7 +130,7 @@ DingTalkSecret = Annotated[Secret, optional(_signing_secret)]
 Mobile = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_mobile)]
 
 
-class DingTalkConfig(ChannelConfig):
+class DingTalkConfig(HttpChannelConfig):
     """A DingTalk custom robot: its webhook URL and, with 加签 on, its SEC… signing secret."""
 
     channel_type: ClassVar[str] = "dingtalk"

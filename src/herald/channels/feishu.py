@@ -35,6 +35,7 @@ from herald.channels.config_base import (
     PathHint,
     Text,
 )
+from herald.channels.egress_fields import HttpChannelConfig
 from herald.channels.fields import MAX_URL, MentionId, Secret, http_url, mentions
 from herald.domain.messages import Message, digest_lines, footer, host_sections, text
 from herald.security.redaction import mask_url_credentials
@@ -70,7 +71,7 @@ FeishuUrl = Annotated[
 ]
 
 
-class FeishuConfig(ChannelConfig):
+class FeishuConfig(HttpChannelConfig):
     """A Feishu / Lark custom bot: its webhook URL and, with 签名校验 on, its signing secret."""
 
     channel_type: ClassVar[str] = "feishu"

@@ -11,7 +11,7 @@ from typing import Any
 
 from herald.channels.base import RateLimit, Sender
 from herald.channels.capabilities import OwnRetryPolicy, TokenAuth
-from herald.channels.config_base import ChannelConfig, FieldText, Text
+from herald.channels.config_base import ChannelConfig, FieldText, Text, form_texts
 from herald.channels.registry import SENDERS
 
 
@@ -24,6 +24,7 @@ class FormField:
     help: Text | None
     placeholder: str | None
     send_empty: bool
+    advanced: bool
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def channel_type_info(sender: Sender) -> ChannelTypeInfo:
         type=sender.channel_type,
         label=model.type_label,
         config_schema=_config_schema(model),
-        fields=tuple(_form_field(name, text) for name, text in model.field_texts.items()),
+        fields=tuple(_form_field(name, text) for name, text in form_texts(model).items()),
         capabilities=Capabilities(
             digest=sender.supports_digest,
             one_at_a_time=sender.one_at_a_time,
@@ -90,4 +91,4 @@ def _config_schema(model: type[ChannelConfig]) -> dict[str, Any]:
 
 
 def _form_field(name: str, text: FieldText) -> FormField:
-    return FormField(name, text.label, text.help, text.placeholder, text.send_empty)
+    return FormField(name, text.label, text.help, text.placeholder, text.send_empty, text.advanced)

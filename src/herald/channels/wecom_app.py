@@ -34,6 +34,7 @@ from herald.channels.base import (
     trim,
 )
 from herald.channels.config_base import ChannelConfig, DestinationUrl, FieldText, Text
+from herald.channels.egress_fields import HttpChannelConfig
 from herald.channels.fields import (
     MAX_ID,
     MAX_URL,
@@ -125,7 +126,7 @@ ApiBase = Annotated[
 ]
 
 
-class WeChatConfig(ChannelConfig):
+class WeChatConfig(HttpChannelConfig):
     """The PRD's `wechat` type: a WeCom self-built application (corp id, agent id, secret)."""
 
     channel_type: ClassVar[str] = "wechat"

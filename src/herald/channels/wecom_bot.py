@@ -27,6 +27,7 @@ from herald.channels.base import (
     trim,
 )
 from herald.channels.config_base import ChannelConfig, DestinationUrl, FieldText, Text
+from herald.channels.egress_fields import HttpChannelConfig
 from herald.channels.fields import MAX_URL, http_url
 from herald.channels.wecom_app import classify, wecom_markdown
 from herald.domain.messages import Message
@@ -53,7 +54,7 @@ WeComBotUrl = Annotated[
 ]
 
 
-class WeComBotConfig(ChannelConfig):
+class WeComBotConfig(HttpChannelConfig):
     """A WeCom group robot: its webhook URL, whose `key` is the only credential."""
 
     channel_type: ClassVar[str] = "wecom_bot"

@@ -17,7 +17,7 @@ from herald.channels.base import OutboundRequest, Outcome, OutcomeKind, Sender
 from herald.channels.capabilities import TokenAuth
 from herald.channels.credentials import secret_values
 from herald.channels.registry import get_sender
-from herald.delivery.http_client import HttpClient, HttpResult
+from herald.delivery.http_client import HttpClient, HttpResult, channel_egress
 from herald.delivery.wecom_tokens import TokenFailure, WeComTokens
 from herald.domain.delivery import (
     AttemptFacts,
@@ -105,7 +105,12 @@ class AttemptRunner:
     ) -> Sent:
         request = self._render(sender, claimed, config, channel, token)
         result = await self.http.request(
-            request.method, request.url, request.headers, request.body, request.timeout
+            request.method,
+            request.url,
+            request.headers,
+            request.body,
+            request.timeout,
+            channel_egress(channel.config),
         )
         if result.status is None:
             kind = OutcomeKind.PERMANENT if result.blocked else OutcomeKind.RETRYABLE

@@ -52,7 +52,9 @@ class SendTester:
         """One HTTP session per event loop (the API's loop in production)."""
         loop = id(asyncio.get_running_loop())
         if loop not in self._runners:
-            http = HttpClient(self.p.egress, limit=20, resolver=self.p.resolver)
+            http = HttpClient(
+                self.p.egress, limit=20, resolver=self.p.resolver, routes=self.p.routes
+            )
             tokens = WeComTokens(
                 self.p.db, self.p.keyring, http, self.p.clock, self.p.settings.request_timeout
             )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from herald.channels.base import Outcome, OutcomeKind
 from herald.channels.capabilities import TokenAuth
 from herald.channels.config_base import ChannelConfig
-from herald.delivery.http_client import HttpClient, HttpResult
+from herald.delivery.http_client import HttpClient, HttpResult, channel_egress
 from herald.runtime.clock import Clock
 from herald.security.encryption import KeyRing, fingerprint
 from herald.store import wecom_token_repo as repo
@@ -89,7 +89,12 @@ class WeComTokens:
     ) -> str | TokenFailure:
         request = sender.token_request(config, timeout=self.timeout)
         result = await self.http.request(
-            request.method, request.url, request.headers, None, request.timeout
+            request.method,
+            request.url,
+            request.headers,
+            None,
+            request.timeout,
+            channel_egress(config),
         )
         if result.status is None:
             kind = OutcomeKind.PERMANENT if result.blocked else OutcomeKind.RETRYABLE

@@ -42,6 +42,7 @@ from herald.runtime.heartbeats import Heartbeats, guarded_cycles
 from herald.runtime.settings import WorkerSettings
 from herald.runtime.wakeups import Wakeups
 from herald.security.egress import EgressPolicy
+from herald.security.egress_proxy import EgressRoutes
 from herald.security.encryption import KeyRing
 from herald.store import claims, results
 from herald.store import fanout as delivery
@@ -70,6 +71,7 @@ class WorkerParts:
     base_url: str
     database_url: str
     resolver: AbstractResolver | None = None  # DNS seam for tests; the egress guard wraps it
+    routes: EgressRoutes = field(default_factory=EgressRoutes)  # egress proxy and CA bundle
     beats: Heartbeats = field(default_factory=Heartbeats)
 
 
@@ -95,7 +97,10 @@ class DeliveryWorker:
         self.p = parts
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{new_id()[-8:]}"
         self.http = HttpClient(
-            parts.egress, limit=parts.settings.concurrency * 2, resolver=parts.resolver
+            parts.egress,
+            limit=parts.settings.concurrency * 2,
+            resolver=parts.resolver,
+            routes=parts.routes,
         )
         self.tokens = WeComTokens(
             parts.db, parts.keyring, self.http, parts.clock, parts.settings.request_timeout

@@ -2,8 +2,15 @@
 to a delivery after an attempt.
 
 A delivery is `pending` until it ends `success` or `failed`; nothing leaves a final state on
-its own (a person's resend makes it pending once more). The names are `StrEnum`s whose values
-are what the store and the API have always used, so stored rows and JSON do not change.
+its own (a person's resend makes it pending once more). A pending delivery that a mute window
+covers when it would be sent is held as `muted` until a person decides: released, it is
+pending again and sent as usual; dropped, it ends `dropped` (`decide_held`). The names are
+`StrEnum`s whose values are what the store and the API have always used, so stored rows and
+JSON do not change.
+
+    pending ──attempt──▶ success | failed | pending (retry)     (`next_state`)
+    pending ──mute window──▶ muted ──release──▶ pending
+                                   ──drop──▶ dropped
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
+from herald.domain.errors import Conflict
 from herald.domain.retry import DEFAULT_SCHEDULE, RetryPolicy
 
 
@@ -19,6 +27,19 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SUCCESS = "success"
     FAILED = "failed"
+    MUTED = "muted"  # held by a mute window until a person releases or drops it
+    DROPPED = "dropped"  # a person chose not to send a muted delivery
+
+
+class HeldDecision(StrEnum):
+    """What a person decides for a muted delivery."""
+
+    RELEASE = "release"  # send it now, as an ordinary delivery from then on
+    DROP = "drop"  # never send it (it stays in the history as dropped)
+
+
+# Statuses no worker moves a delivery out of; only a person's resend does.
+FINAL = frozenset({DeliveryStatus.SUCCESS, DeliveryStatus.FAILED, DeliveryStatus.DROPPED})
 
 
 class DeliveryKind(StrEnum):
@@ -123,3 +144,16 @@ def next_state(
     return NextState(
         outcome, DeliveryStatus.PENDING, now + dt.timedelta(seconds=delay or 0.0), attempt
     )
+
+
+def decide_held(delivery_id: str, status: DeliveryStatus, decision: HeldDecision) -> DeliveryStatus:
+    """The status a person's decision moves a held delivery to: `pending` (released: due now,
+    its task's order kept) or `dropped`. Only a muted delivery can be released or dropped;
+    anything else raises `Conflict` naming what it is."""
+    if status != DeliveryStatus.MUTED:
+        raise Conflict(
+            f"delivery {delivery_id} is {status}, not muted; only a muted delivery can be "
+            f"{'released' if decision == HeldDecision.RELEASE else 'dropped'}",
+            {"delivery_id": delivery_id, "status": str(status)},
+        )
+    return DeliveryStatus.PENDING if decision == HeldDecision.RELEASE else DeliveryStatus.DROPPED

@@ -52,6 +52,7 @@ class DeliveryView:
     digest_id: str | None
     digest_size: int | None
     finished_at: dt.datetime | None
+    mute_id: str | None  # the mute window that held it
 
     @classmethod
     def of(cls, row: DeliveryRow, last: AttemptRow | None) -> DeliveryView:
@@ -80,6 +81,7 @@ class DeliveryView:
             digest_id=row.digest_id,
             digest_size=row.digest_size,
             finished_at=row.finished_at,
+            mute_id=row.mute_id,
         )
 
 
@@ -96,6 +98,8 @@ class DeliveryStats:
     success: int
     failed: int
     pending: int
+    muted: int
+    dropped: int
     success_rate: float | None
     latency_p50_ms: float | None
     latency_p95_ms: float | None
@@ -205,6 +209,8 @@ def _stat(
         success=success,
         failed=failed,
         pending=counts.get(DeliveryStatus.PENDING, 0),
+        muted=counts.get(DeliveryStatus.MUTED, 0),
+        dropped=counts.get(DeliveryStatus.DROPPED, 0),
         success_rate=round(success / finished, 4) if finished else None,
         latency_p50_ms=_percentile(latency, 50),
         latency_p95_ms=_percentile(latency, 95),

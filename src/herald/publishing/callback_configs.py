@@ -91,6 +91,8 @@ def check_egress(position: int, config: ChannelConfig, policy: EgressPolicy) -> 
     Only a first line: names are resolved, and checked, when a delivery connects.
     """
     for name in destination_fields(config):
+        if getattr(config, name) is None:
+            continue  # an optional URL (a channel's own proxy) not set
         try:
             check_url(getattr(config, name), policy)
         except EgressDenied as exc:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
@@ -60,6 +62,10 @@ class Settings(BaseSettings):
     public_url: str | None = None
     locale: str = Field(default="zh", pattern="^(zh|en)$")
     egress_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Every outbound request goes through this proxy (a secret: it may carry a password).
+    egress_proxy: SecretStr | None = None
+    # A PEM file of CA certificates trusted for targets and an https proxy, besides the system's.
+    egress_ca_bundle: str | None = None
     commands: dict[str, CommandSpec] = Field(default_factory=dict)
     log_level: str = "INFO"
     log_format: str = Field(default="text", pattern="^(text|json)$")
@@ -80,6 +86,37 @@ class Settings(BaseSettings):
                     f"HERALD_EGRESS_ALLOW: {entry!r} is not an IP address or CIDR range "
                     "(e.g. 127.0.0.1/32, 10.20.0.0/16)"
                 ) from None
+        return value
+
+    @field_validator("egress_proxy", mode="before")
+    @classmethod
+    def _proxy(cls, value: Any) -> Any:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text in (None, ""):
+            return None
+        try:
+            parts = urlsplit(str(text))
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:
+            ok = False
+        if not ok or parts.path not in ("", "/") or parts.query:
+            raise ValueError(
+                "HERALD_EGRESS_PROXY must be http(s)://[user:password@]host:port, "
+                "e.g. http://proxy.corp.example:3128"
+            )
+        return value
+
+    @field_validator("egress_ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            ssl.create_default_context(cafile=value)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(
+                f"HERALD_EGRESS_CA_BUNDLE: cannot load {value!r} as PEM CA certificates ({exc})"
+            ) from None
         return value
 
     @field_validator("secret_key")

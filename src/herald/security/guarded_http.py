@@ -41,10 +41,17 @@ class GuardedResolver(AbstractResolver):
     aiohttp surfaces it.
     """
 
-    def __init__(self, policy: EgressPolicy, resolver: AbstractResolver | None = None) -> None:
+    def __init__(
+        self,
+        policy: EgressPolicy,
+        resolver: AbstractResolver | None = None,
+        exempt: frozenset[str] = frozenset(),
+    ) -> None:
         self._policy = policy
         self._inner = resolver
         self._owns_inner = resolver is None
+        # Host names resolved without vetting: only the operator's own egress proxy.
+        self._exempt = exempt
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -53,6 +60,8 @@ class GuardedResolver(AbstractResolver):
         if self._inner is None:
             self._inner = aiohttp.ThreadedResolver()
         results = await self._inner.resolve(host, port, family)
+        if host.rstrip(".").lower() in self._exempt:
+            return results
         for result in results:
             try:
                 self._policy.check_ip(result["host"], hostname=host)
@@ -74,8 +83,12 @@ def create_guarded_session(
     resolver: AbstractResolver | None = None,
     timeout: aiohttp.ClientTimeout | None = None,
     headers: dict[str, str] | None = None,
+    exempt_hosts: frozenset[str] = frozenset(),
 ) -> aiohttp.ClientSession:
     """Build a session whose connector resolves through ``GuardedResolver``.
+
+    ``exempt_hosts``: names resolved without vetting (the operator's egress proxy; every
+    request then goes through it, and the client vets each final target itself).
 
     Environment proxies are ignored (``trust_env=False``). The session does
     not vet IP-literal URLs or stop redirects by itself: send every request
@@ -83,7 +96,7 @@ def create_guarded_session(
     ``allow_redirects=False`` yourself). Must be called inside a running loop.
     """
     connector = aiohttp.TCPConnector(
-        resolver=GuardedResolver(policy, resolver),
+        resolver=GuardedResolver(policy, resolver, exempt_hosts),
         limit=limit,
         limit_per_host=limit_per_host,
     )

@@ -10,7 +10,10 @@ Order: a delivery is not a candidate while an earlier event of its task (lower `
 same target is still pending, whether in flight, waiting for a retry, held by a limit, a
 penalty or an open circuit, or merged into a digest not yet sent; a digest is not a candidate
 while one of its members has such an earlier delivery outside the digest. A delivery that
-fails for good stops holding the later ones back, and they say so (`missed_before`).
+fails for good stops holding the later ones back, and they say so (`missed_before`). A muted
+delivery (held by a mute window) is not pending, so it holds nothing back: later events of its
+task to the target go out while it waits; released, it keeps its `seq` and is ordered again
+among the task's pending deliveries.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from herald.store.delivery_order import earlier_pending, in_flight, in_flight_co
 from herald.store.delivery_state import PENDING
 from herald.store.dialect import lock_rows
 from herald.store.digests import backlog_of, merge_into_digest
+from herald.store.mute_repo import hold_muted
 from herald.store.tables import callback_channels, callback_configs, deliveries, events
 from herald.store.target_state import load_target_states, save_target_state
 
@@ -58,7 +62,10 @@ def claim(
     policy: ClaimPolicy,
     only: Sequence[str] | None = None,
 ) -> ClaimResult:
-    """Lease up to `limit` due deliveries (or just those in `only`) as planned per target."""
+    """Lease up to `limit` due deliveries (or just those in `only`) as planned per target.
+    Deliveries an active mute window covers are held first (`mute_repo.hold_muted`)."""
+    if only is None:
+        hold_muted(conn, now)
     rows = _candidates(conn, now, limit, exclude_targets, only, policy)
     if not rows:
         return ClaimResult([])

@@ -5,6 +5,8 @@ this module only stores it.
     pending ──lease──▶ pending (leased) ──results──▶ success | failed | pending (retry)
     pending ──postpone──▶ pending (later)     pending ──cancel / hold_back_tests──▶ failed
     success | failed ──resend──▶ pending (manual)
+    pending ──mute──▶ muted ──release──▶ pending (due now, order kept)
+                            ──drop──▶ dropped
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.engine import Connection
 from herald.domain.delivery import AttemptOutcome, DeliveryKind, DeliveryStatus, Trigger
 from herald.domain.ids import new_id
 from herald.store.attempt_record import AttemptRecord
+from herald.store.dialect import lock_rows
 from herald.store.tables import deliveries
 
 _d = deliveries.c
@@ -195,6 +198,57 @@ def _finish_members(conn: Connection, r: AttemptRecord, now: dt.datetime) -> Non
             updated_at=now,
         )
     )
+
+
+# --- mute windows: pending → muted → pending | dropped ------------------------------------------
+
+
+def mute(conn: Connection, where: sa.ColumnElement[bool], mute_id: str, now: dt.datetime) -> int:
+    """Hold the pending deliveries `where` selects (not leased, event deliveries not merged
+    into a digest, never held before, not a person's resend) for the window `mute_id`;
+    return how many. Rows another worker's claim has locked are skipped, never waited for
+    (that claim leases them or leaves them for the next claim to hold)."""
+    held = sa.select(_d.id).where(
+        where,
+        _d.status == PENDING,
+        _d.kind == DeliveryKind.EVENT,
+        _d.mute_id.is_(None),
+        _d.digest_id.is_(None),
+        _d.trigger != Trigger.MANUAL,
+        not_leased(now),
+    )
+    ids = list(conn.execute(lock_rows(held, conn, skip_locked=True)).scalars())
+    if not ids:
+        return 0
+    conn.execute(
+        deliveries.update()
+        .where(_d.id.in_(ids))
+        .values(status=DeliveryStatus.MUTED, mute_id=mute_id, updated_at=now)
+    )
+    return len(ids)
+
+
+def decide_held(
+    conn: Connection,
+    where: sa.ColumnElement[bool],
+    status: DeliveryStatus,
+    note: str | None,
+    now: dt.datetime,
+) -> list[str]:
+    """Move the muted deliveries `where` selects to `status` (`domain.delivery.decide_held`):
+    pending and due now (they keep their `seq`, so one task's released deliveries still go out
+    in event order), or dropped with `note` as the last error. Returns the ids moved."""
+    held = sa.and_(where, _d.status == DeliveryStatus.MUTED)
+    ids = list(conn.execute(sa.select(_d.id).where(held).order_by(_d.id)).scalars())
+    if not ids:
+        return []
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if status == DeliveryStatus.PENDING:
+        values["next_attempt_at"] = now
+    else:
+        values.update(finished_at=now, last_error=note)
+    conn.execute(deliveries.update().where(held).values(**values))
+    return ids
 
 
 # --- a person's resend -----------------------------------------------------------------------

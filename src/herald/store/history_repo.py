@@ -44,6 +44,7 @@ class DeliveryRow:
     last_error: str | None
     digest_id: str | None
     digest_size: int | None
+    mute_id: str | None
     created_at: dt.datetime
     finished_at: dt.datetime | None
 
@@ -203,6 +204,11 @@ def resend(conn: Connection, delivery_id: str, now: dt.datetime) -> None:
     row = get_delivery(conn, delivery_id)
     if row.status == DeliveryStatus.PENDING:
         raise Conflict(f"delivery {delivery_id} is still pending; it will be sent as scheduled")
+    if row.status == DeliveryStatus.MUTED:
+        raise Conflict(
+            f"delivery {delivery_id} is held by a mute window; release it (sent in its task's "
+            "order) or drop it instead"
+        )
     delivery_state.resend(conn, delivery_id, row.attempts, now)
 
 

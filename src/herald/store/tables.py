@@ -203,7 +203,8 @@ deliveries = sa.Table(
     sa.Column("event_type", sa.String(32), nullable=False),
     sa.Column("channel_type", sa.String(16), nullable=False),
     sa.Column("target_key", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(8), nullable=False),  # pending | success | failed
+    # pending | success | failed | muted | dropped
+    sa.Column("status", sa.String(8), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("max_attempts", sa.Integer, nullable=False),
     sa.Column("trigger", sa.String(10), nullable=False, server_default="scheduled"),
@@ -219,6 +220,8 @@ deliveries = sa.Table(
     sa.Column("payload", JSONType, nullable=True),  # test deliveries: the sample event
     # The event's ordinal within its task; NULL for digests, tests and unordered channels.
     sa.Column("seq", sa.Integer, nullable=True),
+    # The mute window that held it (kept after release: a delivery is held at most once).
+    sa.Column("mute_id", ID, nullable=True),
     _ts("created_at"),
     _ts("updated_at"),
     _ts("finished_at", True),
@@ -245,6 +248,7 @@ deliveries = sa.Table(
         postgresql_where=sa.text("lease_owner IS NOT NULL"),
         sqlite_where=sa.text("lease_owner IS NOT NULL"),
     ),
+    sa.Index(None, "mute_id"),
     sa.Index(
         "ix_deliveries_failed_task",
         "task_id",
@@ -364,4 +368,21 @@ inbound_deliveries = sa.Table(
     sa.Column("task_id", ID, nullable=True),
     sa.Column("reason", sa.Text, nullable=False, server_default=""),
     sa.Index(None, "source_id", "id"),
+# A mute window holds the deliveries of its scope (`scope` names the delivery column matched:
+# project_id or config_id; destination_id once destinations exist) between its times.
+mutes = sa.Table(
+    "mutes",
+    metadata,
+    _id(),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("scope_id", ID, nullable=False),
+    sa.Column("project_id", ID, nullable=True),  # for access checks; NULL for org-wide scopes
+    _ts("starts_at"),
+    _ts("ends_at"),  # moved to the moment it was ended early
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("ended_by", sa.String(100), nullable=True),
+    _ts("created_at"),
+    sa.Index(None, "ends_at"),
+    sa.Index(None, "project_id", "ends_at"),
 )

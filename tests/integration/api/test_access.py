@@ -37,6 +37,7 @@ LISTINGS = {  # readable by anyone with a token; filtered to what the caller may
     ("GET", "/api/v1/release/callbacks/stats"),
     ("GET", "/api/v1/release/callbacks/targets"),
     ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/mutes"),
     ("GET", "/api/v1/channel-types"),  # no project data at all
 }
 
@@ -80,6 +81,15 @@ def world(container: Container) -> Iterator[World]:
         source = c.inbound.create_source(a, "github", "gh", None, _ADMIN)
         kept = c.inbound.create_source(a, "github", "gh-kept", None, _ADMIN)  # never deleted
         ids.update(config_id=config.id, task_id=task.id, source_id=source.id, kept=kept.id)
+        from herald.domain.mutes import MuteScope
+        from herald.history.mute_windows import MuteRequest
+
+        admin = c.tokens.authenticate(AUTH["Authorization"].split()[1])
+        assert admin is not None
+        window = c.mutes.create(
+            MuteRequest(MuteScope.CONFIG, config.id, "why", duration="1h"), admin
+        )
+        ids.update(config_id=config.id, task_id=task.id, mute_id=window.id)
         tokens: dict[str, str | None] = {"admin": AUTH["Authorization"].split()[1], "none": None}
         for label, role, projects in (
             ("maintainer_A", Role.MAINTAINER, [a]),
@@ -113,6 +123,7 @@ def _call(world: World, method: str, path: str, who: str) -> int:
         config_id=ids["config_id"],
         task_id=ids["task_id"],
         token_id=ids["token_id"],
+        mute_id=ids["mute_id"],
         delivery_id="00000000-0000-7000-8000-000000000000",
         name="project-A" if path.endswith("/by-name/{name}") else "v-put",
         source_id=ids["kept" if (method, path) in SIGNED else "source_id"],
@@ -150,6 +161,10 @@ def _body(method: str, path: str, ids: dict[str, str]) -> Any:
             "environment": "staging",
             "run_id": "run-1",
             "event": "rollout_started",
+        ("POST", "/api/v1/mutes"): {
+            "scope": {"config_id": ids["config_id"]},
+            "duration": "1h",
+            "reason": "deploy freeze",
         },
     }
     return bodies.get((method, path)) if method in ("POST", "PUT", "PATCH") else None

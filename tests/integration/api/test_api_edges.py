@@ -15,7 +15,9 @@ from fastapi.testclient import TestClient
 from herald.access.roles import Principal, Role
 from herald.api.app import create_app
 from herald.bootstrap import Container
+from herald.domain.mutes import MuteScope
 from herald.domain.release import Environment, Strategy, TaskSpec, TaskType
+from herald.history.mute_windows import MuteRequest
 from herald.publishing.config_inputs import ConfigIn
 from herald.store import fanout as delivery
 from tests.integration.api.helpers import AUTH
@@ -67,6 +69,10 @@ def world(container: Container) -> Iterator[World]:
         delivery.fan_out(uow.conn, c.clock.now(), 3)
     rows = c.history.deliveries(delivery_filter(), None, 10)
     ids.update(task_id=task.id, delivery_id=rows[0].id)
+    admin = c.tokens.authenticate(AUTH["Authorization"].split()[1])
+    assert admin is not None
+    window = MuteRequest(MuteScope.CONFIG, ids["config_id"], "quiet", duration="1h")
+    ids["mute_id"] = c.mutes.create(window, admin).id
     headers = {"admin": AUTH}
     for label, role, scope in (
         ("maintainer_A", Role.MAINTAINER, "project_A"),
@@ -95,6 +101,7 @@ def _url(path: str, ids: dict[str, str], **override: str) -> str:
         "token_id": ids["token_viewer_A"],
         "name": "v1",
         "source_id": ids["source_id"],
+        "mute_id": ids["mute_id"],
     }
     return path.format(**{**values, **override})
 

@@ -44,7 +44,9 @@ from herald.bootstrap import Container
 from herald.delivery.testsend import SendTester
 from herald.delivery.worker import DEFAULT_ATTEMPTS
 from herald.domain.events import EventType
+from herald.domain.mutes import MuteScope
 from herald.domain.release import Environment, Status, Strategy, TaskSpec, TaskType
+from herald.history.mute_windows import MuteRequest
 from herald.history.reads import HistoryFilter
 from herald.publishing.config_inputs import ConfigIn
 from herald.runtime.clock import SystemClock
@@ -85,6 +87,7 @@ class World:
     delivery_ids: list[str]
     tasks: dict[str, str]  # pending | running | stopped → task id
     source_id: str = ""
+    mute_id: str = ""
     app: Any = None
     statuses: list[int] = dataclasses.field(default_factory=list)
 
@@ -97,6 +100,7 @@ class World:
             "token_id": [self.token_id],
             "name": ["fuzz-project", "v1.0.0"],  # a project's name, a version's
             "source_id": [self.source_id],
+            "mute_id": [self.mute_id],
         }
 
     def task(self, status: Status) -> str:
@@ -172,6 +176,10 @@ def build_world(database_url: str) -> World:
     w.config_id = w.config()
     w.source_id = w.source()
     w.token_id = c.tokens.create("victim", Role.VIEWER, [project.id], None).id
+    admin = c.tokens.authenticate(ADMIN_TOKEN)
+    assert admin is not None
+    window = MuteRequest(MuteScope.PROJECT, project.id, "fuzzing", duration="1d")
+    w.mute_id = c.mutes.create(window, admin).id
     for status in (Status.PENDING, Status.RUNNING, Status.STOPPED):
         w.tasks[status.value] = w.task(status)
     with c.db.transaction() as uow:  # the stopped task's event becomes pending deliveries
@@ -257,6 +265,15 @@ SEMANTIC_RULES: list[tuple[str, str]] = [
     # domain.release_context (guide §4.2). A project may restrict environments (stored data).
     (r"^context", "release context fields"),
     (r"^project .* allows the environments", "the project's environments"),
+    # A mute window: exactly one scope key, exactly one of ends_at/duration, an end after its
+    # start and after now, at most 90 days, a reason that is not blank: cross-field rules and
+    # rules about the current time.
+    (r"^scope: give exactly one of", "one mute scope"),
+    (r"^give either ends_at or duration", "end or duration"),
+    (r"^the window (must end after it starts|would already be over)", "window times"),
+    (r"^a mute window lasts at most 90 days", "window length"),
+    (r"^give a reason of 1 to", "blank reason"),
+    (r"^duration .* is not a duration", "duration syntax (days, hours, minutes)"),
 ]
 
 

@@ -137,6 +137,11 @@ def _bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
             "role": "viewer",
             "projects": [ids["project_id"]],
         },
+        ("POST", "/api/v1/mutes"): {
+            "scope": {"config_id": ids["config_id"]},
+            "duration": "1h",
+            "reason": "migration",
+        },
     }
 
 

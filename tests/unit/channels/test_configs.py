@@ -296,12 +296,12 @@ SECRET_FIELDS = {
     "wecom_bot": (),
     "custom": ("signing_secret",),
 }
-URL_FIELDS = {
-    "feishu": ("webhook_url",),
-    "dingtalk": ("webhook_url",),
-    "wechat": ("api_base",),
-    "wecom_bot": ("webhook_url",),
-    "custom": ("url",),
+URL_FIELDS = {  # every HTTP channel's own egress proxy comes first (`HttpChannelConfig`)
+    "feishu": ("proxy_url", "webhook_url"),
+    "dingtalk": ("proxy_url", "webhook_url"),
+    "wechat": ("proxy_url", "api_base"),
+    "wecom_bot": ("proxy_url", "webhook_url"),
+    "custom": ("proxy_url", "url"),
 }
 
 

@@ -11,7 +11,6 @@ from herald.channels.channel_config import ChannelConfig, parse_channel_config
 from herald.channels.config_base import marks
 from herald.channels.credentials import (
     KeptSecretRefused,
-    destination_fields,
     masked,
     merge_masked,
     refuse_kept_secrets,
@@ -122,7 +121,7 @@ KEPT = {
 
 def moved(channel_type: str, url: str) -> tuple[ChannelConfig, ChannelConfig, tuple[str, ...]]:
     stored = config(channel_type)
-    (field,) = destination_fields(stored)
+    field = stored.destination_field
     merged = merge_masked({**masked(stored), field: url}, stored)
     return parse_channel_config(channel_type, merged.settings), stored, merged.kept
 
@@ -139,7 +138,7 @@ def test_masked_secrets_do_not_follow_a_new_destination(channel_type: str) -> No
     with pytest.raises(KeptSecretRefused) as refused:
         refuse_kept_secrets(new, stored, kept)
     assert {field for field, _ in refused.value.problems} == KEPT[channel_type]
-    (url_field,) = destination_fields(stored)
+    url_field = stored.destination_field
     assert all(
         f"{url_field} now points at another scheme, host or port" in message
         and "entered again" in message

@@ -10,7 +10,7 @@ import pytest
 from herald.channels import registry
 from herald.channels.base import Sender
 from herald.channels.capabilities import OwnRetryPolicy, TokenAuth
-from herald.channels.config_base import ChannelConfig, contract_problems, marks
+from herald.channels.config_base import ChannelConfig, contract_problems, form_texts, marks
 from herald.channels.custom import CustomConfig, CustomSender
 from herald.channels.type_info import channel_type_info, channel_types_info
 from tests.unit.channels.support import CHANNEL_TYPES
@@ -90,7 +90,7 @@ def test_the_description_follows_the_model(channel_type: str) -> None:
     model = sender.config_model
     info = channel_type_info(sender)
     schema = info.config_schema
-    assert [f.name for f in info.fields] == list(model.field_texts)
+    assert [f.name for f in info.fields] == list(form_texts(model))
     assert set(schema["properties"]) == set(model.model_fields)
     assert "description" not in schema  # docstrings are for developers
     secret = {name for name, prop in schema["properties"].items() if prop.get("secret")}

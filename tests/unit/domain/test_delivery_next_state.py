@@ -36,7 +36,13 @@ def seconds_until(moment: dt.datetime | None) -> float:
 
 class TestNames:
     def test_stored_values_and_json_are_unchanged(self) -> None:
-        assert [s.value for s in DeliveryStatus] == ["pending", "success", "failed"]
+        assert [s.value for s in DeliveryStatus] == [
+            "pending",
+            "success",
+            "failed",
+            "muted",
+            "dropped",
+        ]
         assert [k.value for k in DeliveryKind] == ["event", "digest", "test"]
         assert json.dumps({"status": DeliveryStatus.FAILED}) == '{"status": "failed"}'
         assert DeliveryStatus("pending") is DeliveryStatus.PENDING

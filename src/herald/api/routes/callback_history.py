@@ -53,7 +53,9 @@ class HistoryQuery:
         project_id: Annotated[str | None, Query(max_length=36)] = None,
         channel_type: ChannelType = None,
         event_type: Annotated[EventType | None, Query()] = None,
-        status: Annotated[str | None, Query(pattern="^(pending|success|failed)$")] = None,
+        status: Annotated[
+            str | None, Query(pattern="^(pending|success|failed|muted|dropped)$")
+        ] = None,
         kind: Annotated[str | None, Query(pattern="^(event|digest|test)$")] = None,
         since: Annotated[Instant | None, Query(description="ISO-8601, inclusive")] = None,
         until: Annotated[Instant | None, Query(description="ISO-8601, exclusive")] = None,

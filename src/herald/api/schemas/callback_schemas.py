@@ -111,7 +111,7 @@ class HistoryOut(BaseModel):
     task_id: str | None
     event_type: str
     channel_type: str
-    status: str = Field(description="pending, success or failed")
+    status: str = Field(description="pending, success, failed, muted or dropped")
     request: dict[str, Any]
     response: str
     error: str | None = None
@@ -131,6 +131,9 @@ class HistoryOut(BaseModel):
     digest_id: str | None = Field(description="the digest this delivery was merged into")
     digest_size: int | None
     finished_at: dt.datetime | None
+    mute_id: str | None = Field(
+        default=None, description="the mute window that held it (kept once released or dropped)"
+    )
 
 
 class DigestMember(BaseModel):
@@ -152,6 +155,8 @@ class StatOut(BaseModel):
     success: int
     failed: int
     pending: int
+    muted: int = Field(description="held by a mute window, waiting for release or drop")
+    dropped: int = Field(description="muted, then dropped by a person: never sent")
     success_rate: float | None
     latency_p50_ms: float | None
     latency_p95_ms: float | None

@@ -25,6 +25,9 @@ class ChannelFieldOut(BaseModel):
         description='true: an emptied field is sent as "" (meaning none), not left out '
         "(meaning the default)"
     )
+    advanced: bool = Field(
+        default=False, description="shown with the advanced settings (egress proxy, CA)"
+    )
 
 
 class RateLimitOut(BaseModel):

@@ -10,6 +10,7 @@ import { callbacksView, configEditorView } from "./views/callbacks.js";
 import { historyView, deliveryView } from "./views/history.js";
 import { statsView } from "./views/stats.js";
 import { inboundView } from "./views/inbound.js";
+import { mutesView } from "./views/mutes.js";
 
 const ROUTES = [
   { path: "/ui", view: taskListView, nav: "tasks" },
@@ -25,6 +26,7 @@ const ROUTES = [
   { path: "/ui/history", view: historyView, nav: "history" },
   { path: "/ui/history/:id", view: deliveryView, nav: "history" },
   { path: "/ui/stats", view: statsView, nav: "stats" },
+  { path: "/ui/mutes", view: mutesView, nav: "mutes" },
   { path: "/ui/settings", view: settingsView, nav: "settings", open: true },
 ];
 
@@ -34,6 +36,7 @@ const NAV = [
   ["callbacks", "/ui/callbacks"],
   ["history", "/ui/history"],
   ["stats", "/ui/stats"],
+  ["mutes", "/ui/mutes"],
   ["settings", "/ui/settings"],
 ];
 

@@ -28,6 +28,11 @@ const TONES = {
   duplicate: "muted",
   ignored: "muted",
   refused: "bad",
+  muted: "warn", // held by a mute window: waits for a person
+  dropped: "muted",
+  active: "warn",
+  scheduled: "info",
+  ended: "muted",
 };
 
 /** A coloured pill with the translated label of `value` in `group`. */

@@ -31,6 +31,7 @@ function formFields(info) {
       max: Number.isSafeInteger(shape.maximum) ? shape.maximum : undefined,
       choices: shape.enum,
       keepEmpty: text.send_empty,
+      advanced: Boolean(text.advanced),
     };
   });
 }
@@ -43,6 +44,7 @@ function kindOf(shape) {
   if (shape.type === "object") return "headers";
   if (shape.format === "uri") return "url";
   if (shape.secret) return "secret";
+  if (shape.type === "string" && shape.maxLength > 4096) return "long"; // e.g. PEM certificates
   return "text";
 }
 
@@ -67,6 +69,7 @@ export function channelCard(initial, { onRemove, onChange, types }) {
   });
   const fEnabled = field(t("cfg.channel_enabled"), { type: "checkbox", checked: initial.enabled !== false, dataset: { key: "enabled", testid: "channel-enabled" } });
   const fieldsSlot = h("div", { class: "grid-2 channel-fields" });
+  const advancedSlot = h("div", { class: "grid-2 channel-fields", dataset: { testid: "channel-advanced-fields" } });
   const rl = initial.rate_limit || {};
   const fRateCount = field(t("cfg.rate_count"), { type: "number", min: 1, max: 10000, value: rl.count ?? "", dataset: { key: "rate_limit.count" } });
   const fRatePer = field(t("cfg.rate_per"), { type: "number", min: 0, step: "any", value: rl.per_seconds ?? "", dataset: { key: "rate_limit.per_seconds" } });
@@ -88,6 +91,7 @@ export function channelCard(initial, { onRemove, onChange, types }) {
   function drawFields(values) {
     inputs = {};
     clear(fieldsSlot);
+    clear(advancedSlot);
     const info = types.get(state.type);
     for (const spec of info ? formFields(info) : []) {
       const raw = values ? values[spec.key] : undefined;
@@ -115,6 +119,8 @@ export function channelCard(initial, { onRemove, onChange, types }) {
           help: helpText(spec.help, text.includes(MASK) && t("cfg.masked_help")),
           ...common,
         });
+      } else if (spec.kind === "long") {
+        f = field(spec.label, { type: "textarea", rows: 4, class: "mono", value, placeholder: spec.placeholder, spellcheck: "false", help: spec.help, ...common });
       } else {
         f = field(spec.label, {
           type: "text",
@@ -129,7 +135,8 @@ export function channelCard(initial, { onRemove, onChange, types }) {
       }
       if (hasMask) f.wrap.classList.add("is-masked");
       inputs[spec.key] = { spec, input: f.input };
-      fieldsSlot.appendChild(f.wrap);
+      (spec.advanced ? advancedSlot : fieldsSlot).appendChild(f.wrap);
+      if (spec.advanced && value) advanced.open = true; // a set proxy is never hidden
     }
   }
 
@@ -143,6 +150,15 @@ export function channelCard(initial, { onRemove, onChange, types }) {
     onChange();
   });
 
+  const advanced = h(
+    "details",
+    { class: "advanced" },
+    h("summary", t("cfg.channel_advanced")),
+    advancedSlot,
+    h("div", { class: "grid-2" }, fRateCount.wrap, fRatePer.wrap),
+    h("p", { class: "help" }, t("cfg.rate_help")),
+    fTemplates.wrap,
+  );
   const removeBtn = button(t("cfg.remove_channel"), { kind: "link-danger", testid: "channel-remove", onClick: () => onRemove(card) });
 
   card.append(
@@ -150,14 +166,7 @@ export function channelCard(initial, { onRemove, onChange, types }) {
     h("div", { class: "channel-head" }, fType.wrap, fEnabled.wrap, state.id ? h("span", { class: "muted mono", title: state.id }, `id ${state.id.slice(0, 8)}…`) : h("span", { class: "tag" }, t("cfg.new_channel")), removeBtn),
     warningsSlot,
     fieldsSlot,
-    h(
-      "details",
-      { class: "advanced" },
-      h("summary", t("cfg.channel_advanced")),
-      h("div", { class: "grid-2" }, fRateCount.wrap, fRatePer.wrap),
-      h("p", { class: "help" }, t("cfg.rate_help")),
-      fTemplates.wrap,
-    ),
+    advanced,
   );
   drawFields(initial.config || null);
 

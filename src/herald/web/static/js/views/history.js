@@ -51,7 +51,7 @@ export async function historyView(ctx) {
     channel_type: field(t("filter.channel"), { type: "select", options: opts("channel", types.map((c) => c.type)), value: filters.channel_type, dataset: { testid: "h-channel" } }),
     event_type: field(t("filter.event"), { type: "select", options: opts("event", EVENTS), value: filters.event_type, dataset: { testid: "h-event" } }),
     kind: field(t("filter.kind"), { type: "select", options: opts("kind", ["event", "digest", "test"]), value: filters.kind, dataset: { testid: "h-kind" } }),
-    status: field(t("filter.status"), { type: "select", options: opts("dstatus", ["pending", "success", "failed"]), value: filters.status, dataset: { testid: "h-status" } }),
+    status: field(t("filter.status"), { type: "select", options: opts("dstatus", ["pending", "success", "failed", "muted", "dropped"]), value: filters.status, dataset: { testid: "h-status" } }),
     since: field(t("filter.since"), { type: "datetime-local", value: toLocalInput(filters.since), dataset: { testid: "h-since" } }),
     until: field(t("filter.until"), { type: "datetime-local", value: toLocalInput(filters.until), dataset: { testid: "h-until" } }),
   };
@@ -208,6 +208,22 @@ export async function deliveryView(ctx) {
   const msg = h("div", { class: "msg", "aria-live": "polite" });
   const body = h("div");
   const resendBtn = button(t("history.resend"), { kind: "primary", testid: "resend" });
+  const releaseBtn = button(t("mute.release"), { kind: "primary", testid: "release" });
+  const dropBtn = button(t("mute.drop"), { kind: "danger", testid: "drop" });
+  for (const [btn, action, question] of [
+    [releaseBtn, "release", "mute.release_one_confirm"],
+    [dropBtn, "drop", "mute.drop_one_confirm"],
+  ]) {
+    btn.addEventListener("click", async () => {
+      if (!(await confirmDialog(t(question), { confirmLabel: btn.textContent, danger: action === "drop" }))) return;
+      await busy(btn, msg, async () => {
+        await post(`${path}/${action}`);
+        d = await get(path, null, ctx.signal);
+        draw();
+        mount(msg, h("div", { class: "alert alert-ok", role: "status" }, t(action === "drop" ? "mute.dropped_one" : "mute.released_one")));
+      });
+    });
+  }
   resendBtn.addEventListener("click", async () => {
     if (!(await confirmDialog(t("history.resend_confirm"), { confirmLabel: t("history.resend") }))) return;
     await busy(resendBtn, msg, async () => {
@@ -219,6 +235,9 @@ export async function deliveryView(ctx) {
   });
 
   function draw() {
+    const held = d.status === "muted";
+    resendBtn.hidden = held;
+    releaseBtn.hidden = dropBtn.hidden = !held;
     resendBtn.disabled = d.status === "pending";
     resendBtn.title = d.status === "pending" ? t("history.resend_pending") : "";
     const project = projectsById.get(d.project_id);
@@ -245,6 +264,7 @@ export async function deliveryView(ctx) {
             d.next_attempt_at ? [t("history.next_attempt"), time(d.next_attempt_at)] : null,
             d.digest_id ? [t("history.digest"), h("span", { dataset: { testid: "digest-link" } }, link(`/ui/history/${enc(d.digest_id)}`, t("history.in_digest", { id: d.digest_id.slice(0, 8) })))] : null,
             d.digest_size ? [t("history.digest_size"), String(d.digest_size)] : null,
+            d.mute_id ? [t("mute.window"), link(`/ui/mutes?highlight=${enc(d.mute_id)}`, held ? t("mute.held_by") : t("mute.was_held"))] : null,
             d.error ? [t("history.error"), h("span", { class: "bad-text" }, d.error)] : null,
           ],
           "delivery-facts",
@@ -280,7 +300,7 @@ export async function deliveryView(ctx) {
       "div",
       { class: "page-header" },
       h("div", h("h1", t("history.delivery"), " ", h("span", { class: "mono title-id" }, id.slice(0, 8))), h("p", { class: "subtitle mono" }, id)),
-      h("div", { class: "page-actions" }, link(`/ui/history${d.task_id ? `?task_id=${enc(d.task_id)}` : ""}`, t("history.back")), resendBtn),
+      h("div", { class: "page-actions" }, link(`/ui/history${d.task_id ? `?task_id=${enc(d.task_id)}` : ""}`, t("history.back")), dropBtn, releaseBtn, resendBtn),
     ),
     msg,
     body,

@@ -82,19 +82,22 @@ function charts(stats) {
       ],
     })),
   });
-  const maxVolume = Math.max(0, ...stats.map((r) => r.success + r.failed + r.pending));
+  const volume = (r) => r.success + r.failed + r.pending + (r.muted ?? 0) + (r.dropped ?? 0);
+  const maxVolume = Math.max(0, ...stats.map(volume));
   const volumeChart = barChart({
     title: t("stats.volume"),
     testid: "chart-volume",
     max: maxVolume,
-    legend: [["bar-ok", t("dstatus.success")], ["bar-bad", t("dstatus.failed")], ["bar-muted", t("dstatus.pending")]],
+    legend: [["bar-ok", t("dstatus.success")], ["bar-bad", t("dstatus.failed")], ["bar-muted", t("dstatus.pending")], ["bar-warn", t("dstatus.muted")], ["bar-info2", t("dstatus.dropped")]],
     rows: stats.map((r) => ({
       label: rowLabel(r),
-      text: formatNumber(r.success + r.failed + r.pending),
+      text: formatNumber(volume(r)),
       segments: [
         { value: r.success, cls: "bar-ok", name: t("dstatus.success") },
         { value: r.failed, cls: "bar-bad", name: t("dstatus.failed") },
         { value: r.pending, cls: "bar-muted", name: t("dstatus.pending") },
+        { value: r.muted ?? 0, cls: "bar-warn", name: t("dstatus.muted") },
+        { value: r.dropped ?? 0, cls: "bar-info2", name: t("dstatus.dropped") },
       ],
     })),
   });
@@ -125,6 +128,8 @@ function statsTable(stats) {
       { label: t("dstatus.success"), class: "num", cell: (r) => formatNumber(r.success) },
       { label: t("dstatus.failed"), class: "num", cell: (r) => formatNumber(r.failed) },
       { label: t("dstatus.pending"), class: "num", cell: (r) => formatNumber(r.pending) },
+      { label: t("dstatus.muted"), class: "num", cell: (r) => formatNumber(r.muted ?? 0) },
+      { label: t("dstatus.dropped"), class: "num", cell: (r) => formatNumber(r.dropped ?? 0) },
       { label: t("stats.success_rate"), class: "num", cell: (r) => formatPercent(r.success_rate) },
       { label: "p50", class: "num", cell: (r) => formatMs(r.latency_p50_ms) },
       { label: "p95", class: "num", cell: (r) => formatMs(r.latency_p95_ms) },
