@@ -21,7 +21,6 @@ from herald.api.routes import (
     external,
     health,
     inbound,
-    health,
     muting,
     projects,
     tasks,

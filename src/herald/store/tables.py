@@ -368,6 +368,8 @@ inbound_deliveries = sa.Table(
     sa.Column("task_id", ID, nullable=True),
     sa.Column("reason", sa.Text, nullable=False, server_default=""),
     sa.Index(None, "source_id", "id"),
+)
+
 # A mute window holds the deliveries of its scope (`scope` names the delivery column matched:
 # project_id or config_id; destination_id once destinations exist) between its times.
 mutes = sa.Table(

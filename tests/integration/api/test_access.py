@@ -89,7 +89,7 @@ def world(container: Container) -> Iterator[World]:
         window = c.mutes.create(
             MuteRequest(MuteScope.CONFIG, config.id, "why", duration="1h"), admin
         )
-        ids.update(config_id=config.id, task_id=task.id, mute_id=window.id)
+        ids.update(mute_id=window.id)
         tokens: dict[str, str | None] = {"admin": AUTH["Authorization"].split()[1], "none": None}
         for label, role, projects in (
             ("maintainer_A", Role.MAINTAINER, [a]),
@@ -161,6 +161,7 @@ def _body(method: str, path: str, ids: dict[str, str]) -> Any:
             "environment": "staging",
             "run_id": "run-1",
             "event": "rollout_started",
+        },
         ("POST", "/api/v1/mutes"): {
             "scope": {"config_id": ids["config_id"]},
             "duration": "1h",

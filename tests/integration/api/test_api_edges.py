@@ -69,8 +69,6 @@ def world(container: Container) -> Iterator[World]:
         delivery.fan_out(uow.conn, c.clock.now(), 3)
     rows = c.history.deliveries(delivery_filter(), None, 10)
     ids.update(task_id=task.id, delivery_id=rows[0].id)
-    admin = c.tokens.authenticate(AUTH["Authorization"].split()[1])
-    assert admin is not None
     window = MuteRequest(MuteScope.CONFIG, ids["config_id"], "quiet", duration="1h")
     ids["mute_id"] = c.mutes.create(window, admin).id
     headers = {"admin": AUTH}
