@@ -97,6 +97,7 @@ class Container:
             egress=EgressPolicy(settings.egress_allow),
             base_url=settings.base_url,
             database_url=settings.database_url,
+            retention=settings.retention,
         )
 
     def runner(self, owner: str | None = None) -> ReleaseRunner:
