@@ -26,6 +26,7 @@ from herald.bootstrap import Container
 from herald.domain.ids import new_id
 from herald.domain.release import Environment, Strategy, TaskSpec, TaskType
 from herald.publishing.config_inputs import ConfigIn
+from herald.publishing.config_model import CallbackConfig
 from herald.runtime.settings import ExplicitSettings
 from herald.store import migrate
 from herald.store.outbox import insert_event
@@ -146,9 +147,11 @@ def new_project(c: Container) -> tuple[str, str]:
     return project.id, version.id
 
 
-def subscribe(c: Container, project_id: str, channels: list[dict[str, Any]], events: Sequence[str]) -> None:
+def subscribe(
+    c: Container, project_id: str, channels: list[dict[str, Any]], events: Sequence[str]
+) -> CallbackConfig:
     body = {"events": list(events), "channels": channels}
-    c.callbacks.create(project_id, ConfigIn.model_validate(body), None)
+    return c.callbacks.create(project_id, ConfigIn.model_validate(body), None)
 
 
 def custom(url: str, **extra: Any) -> dict[str, Any]:
@@ -216,7 +219,7 @@ class WorkerRun:
     in-process; two workers share that loop). PostgreSQL: `herald worker` processes woken by
     LISTEN/NOTIFY, as when scaled out."""
 
-    def __init__(self, c: Container, url: str, workers: int = 1, **worker: Any) -> None:
+    def __init__(self, c: Container | None, url: str, workers: int = 1, **worker: Any) -> None:
         self.c, self.url, self.workers, self.settings = c, url, workers, worker
         self.procs: list[subprocess.Popen[bytes]] = []
         self.thread: threading.Thread | None = None
@@ -224,14 +227,14 @@ class WorkerRun:
         self.tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        if self.url.startswith("sqlite"):
+        if self.url.startswith("sqlite") and self.c is not None:
+            c = self.c
             ready = threading.Event()
 
             def run() -> None:
                 self.loop = asyncio.new_event_loop()
                 self.tasks = [
-                    self.loop.create_task(self.c.worker(f"bench-{i}").run())
-                    for i in range(self.workers)
+                    self.loop.create_task(c.worker(f"bench-{i}").run()) for i in range(self.workers)
                 ]
                 ready.set()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -241,12 +244,14 @@ class WorkerRun:
             self.thread.start()
             ready.wait()
         else:
-            herald = str(Path(sys.executable).with_name("herald"))
-            env = worker_env(self.url, **self.settings)
-            self.procs = [
-                subprocess.Popen([herald, "worker"], env=env) for _ in range(self.workers)
-            ]
-            time.sleep(1.5)
+            self.start_processes()
+
+    def start_processes(self) -> None:
+        """`herald worker` processes, whatever the store."""
+        herald = str(Path(sys.executable).with_name("herald"))
+        env = worker_env(self.url, **self.settings)
+        self.procs = [subprocess.Popen([herald, "worker"], env=env) for _ in range(self.workers)]
+        time.sleep(1.5)
 
     def stop(self) -> None:
         for proc in self.procs:

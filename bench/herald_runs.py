@@ -47,10 +47,16 @@ def throughput(kind: str, workdir: Path, n: int, workers: int = 1) -> dict[str, 
         receiver.close()
         c.close()
         drop_store(url)
-    return {"deliveries": n, "seconds": round(done - started, 3), "per_second": round(n / (done - started), 1)}
+    return {
+        "deliveries": n,
+        "seconds": round(done - started, 3),
+        "per_second": round(n / (done - started), 1),
+    }
 
 
-def latency(kind: str, workdir: Path, rate: float, seconds: float, workers: int = 1) -> dict[str, Any]:
+def latency(
+    kind: str, workdir: Path, rate: float, seconds: float, workers: int = 1
+) -> dict[str, Any]:
     url = fresh_store(kind, workdir)
     c = container_for(url)
     receiver = Receiver()

@@ -31,11 +31,15 @@ def _flat(receiver: Receiver, n: int, send_all: Callable[[list[str]], None]) -> 
     started = time.perf_counter()
     send_all(ids)
     done = receiver.wait_count(already + n, 600)
-    return {"requests": n, "seconds": round(done - started, 3), "per_second": round(n / (done - started), 1)}
+    return {
+        "requests": n,
+        "seconds": round(done - started, 3),
+        "per_second": round(n / (done - started), 1),
+    }
 
 
 def _paced(
-    receiver: Receiver, rate: float, seconds: float, submit: Callable[[str], None]
+    receiver: Receiver, rate: float, seconds: float, submit: Callable[[str], object]
 ) -> tuple[dict[str, float], dict[str, Any]]:
     n = max(int(rate * seconds), 20)
     handed: dict[str, float] = {}
@@ -51,7 +55,9 @@ def _paced(
     return handed, {"events": n, "offered_rate": rate, "achieved_rate": round(achieved, 1)}
 
 
-def _latency(handed: dict[str, float], arrivals: dict[str, float], info: dict[str, Any]) -> dict[str, Any]:
+def _latency(
+    handed: dict[str, float], arrivals: dict[str, float], info: dict[str, Any]
+) -> dict[str, Any]:
     lat = [(arrivals[r] - t) * 1000 for r, t in handed.items() if r in arrivals]
     return {**info, **quantiles(lat)}
 
@@ -147,7 +153,10 @@ def apprise_latency(rate: float, seconds: float) -> dict[str, Any]:
         notifier = _apprise(receiver)
         with ThreadPoolExecutor(APPRISE_THREADS) as pool:
             handed, info = _paced(
-                receiver, rate, seconds, lambda rid: pool.submit(notifier.notify, body=BODY, title=rid)
+                receiver,
+                rate,
+                seconds,
+                lambda rid: pool.submit(notifier.notify, body=BODY, title=rid),
             )
         receiver.wait_count(info["events"], 120)
     finally:
@@ -166,9 +175,23 @@ def celery_worker() -> Iterator[tuple[Any, str]]:
     queue = f"herald-bench-{uuid.uuid4().hex[:8]}"
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "bench.celery_app", "worker",
-            "-Q", queue, "--concurrency", str(CELERY_PROCESSES), "--pool", "prefork",
-            "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bench.celery_app",
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency",
+            str(CELERY_PROCESSES),
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

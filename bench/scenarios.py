@@ -30,7 +30,9 @@ from herald.store.tables import deliveries, events
 EVENTS = ["task_stopped"]
 
 
-def release_overhead(kind: str, workdir: Path, transitions: int, rate: float = 10.0) -> dict[str, Any]:
+def release_overhead(
+    kind: str, workdir: Path, transitions: int, rate: float = 10.0
+) -> dict[str, Any]:
     """A transition's duration (`stop`, committed) in a project with 10 configs x 4 channels
     against one with none, interleaved one by one, with the worker delivering meanwhile."""
     url = fresh_store(kind, workdir)
@@ -73,7 +75,9 @@ def release_overhead(kind: str, workdir: Path, transitions: int, rate: float = 1
     }
 
 
-def isolation_run(kind: str, workdir: Path, hang: bool, rate: float, seconds: float) -> dict[str, Any]:
+def isolation_run(
+    kind: str, workdir: Path, hang: bool, rate: float, seconds: float
+) -> dict[str, Any]:
     """Healthy endpoints' latency (commit → arrival) with 10 targets, one of which (10 %)
     hangs until the request timeout (1 s) when `hang`, or is healthy too."""
     url = fresh_store(kind, workdir)
@@ -127,7 +131,10 @@ def burst(kind: str, workdir: Path, completions: int, robots: int = 5) -> dict[s
                 fake.add_dingtalk_robot(f"robot{i}", secret=f"SECbench{i}")
                 channel = {
                     "type": "dingtalk",
-                    "config": {"webhook_url": fake.dingtalk_url(f"robot{i}"), "sign_secret": f"SECbench{i}"},
+                    "config": {
+                        "webhook_url": fake.dingtalk_url(f"robot{i}"),
+                        "sign_secret": f"SECbench{i}",
+                    },
                 }
                 subscribe(c, project_id, [channel], EVENTS)
             bulk_events(c, create_tasks(c, project_id, version_id, completions))

@@ -53,7 +53,9 @@ class HistoryPruner:
                 log.warning("retention: no project %r; its override is ignored", key)
                 continue
             own[project_id] = Rule(
-                override.max_age_days if override.max_age_days is not None else default.max_age_days,
+                override.max_age_days
+                if override.max_age_days is not None
+                else default.max_age_days,
                 override.max_count if override.max_count is not None else default.max_count,
             )
         return own, default
@@ -98,7 +100,7 @@ class HistoryPruner:
         if default.max_count is not None:
             with self.db.read() as conn:
                 every = set(retention.project_ids(conn).values())
-            limits = {p: default.max_count for p in every - set(own)} | limits
+            limits = dict.fromkeys(every - set(own), default.max_count) | limits
         return limits
 
     def _batches(self, step: retention.Step) -> int:

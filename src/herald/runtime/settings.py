@@ -59,7 +59,7 @@ class RetentionSettings(BaseModel):
     max_age_days: float | None = Field(default=90.0, gt=0)
     max_count: int | None = Field(default=None, ge=1, description="finished deliveries per project")
     projects: dict[str, ProjectRetention] = Field(default_factory=dict)
-    batch_size: int = Field(default=1000, ge=1, le=50_000)
+    batch_size: int = Field(default=500, ge=1, le=50_000)
     interval: float = Field(default=600.0, gt=0, description="seconds between pruning rounds")
     pause: float = Field(default=0.05, ge=0, description="seconds between two batches")
 

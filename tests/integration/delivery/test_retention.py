@@ -21,7 +21,9 @@ from tests.integration.delivery.delivery_support import eventually, make_project
 NOW = dt.datetime.now(dt.UTC)
 
 
-def history(c: Container, project_id: str, ages_days: list[float], status: str = "success") -> list[str]:
+def history(
+    c: Container, project_id: str, ages_days: list[float], status: str = "success"
+) -> list[str]:
     """Deliveries (oldest first) that finished `ages_days` ago, each with one attempt row."""
     ids = []
     with c.db.transaction() as uow:
@@ -135,4 +137,3 @@ async def test_the_worker_prunes_on_its_own(store_url: str) -> None:
             await eventually(lambda: remaining(c)[0] == set(keep))
     finally:
         c.close()
-
