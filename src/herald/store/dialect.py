@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,9 +17,17 @@ def insert_ignoring_duplicates(
     """Insert `rows`, silently skipping those that clash on the unique `keys`; return inserted."""
     if not rows:
         return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    statement = _insert_ignoring(conn.dialect.name, table, tuple(keys))
     return conn.execute(statement, list(rows)).rowcount
+
+
+@functools.cache
+def _insert_ignoring(dialect_name: str, table: sa.Table, keys: tuple[str, ...]) -> sa.Insert:
+    """Built once per (dialect, table, keys): on the delivery path (fan-out) building and
+    hashing a fresh statement per call cost more than executing it."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement: sa.Insert = dialect.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return statement
 
 
 def lock_rows(

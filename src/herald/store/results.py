@@ -23,12 +23,14 @@ from herald.store.tables import delivery_attempts, targets
 
 __all__ = ["AttemptRecord", "record"]
 
+_INSERT_ATTEMPTS = delivery_attempts.insert()  # built once, executed with a batch of rows
+
 
 def record(conn: Connection, records: Sequence[AttemptRecord], now: dt.datetime) -> None:
     """Store `records` and move their deliveries on (where this worker still owns them)."""
     if not records:
         return
-    conn.execute(delivery_attempts.insert(), [_attempt_row(r) for r in records])
+    conn.execute(_INSERT_ATTEMPTS, [_attempt_row(r) for r in records])
     delivery_state.apply_results(conn, records, now)
     _update_targets(conn, records, now)
 
