@@ -9,6 +9,7 @@ docs/benchmarks.md; `--quick` (the smoke check `make test` runs) writes both und
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import tempfile
@@ -163,17 +164,37 @@ def memory(plan: Plan, workdir: Path) -> dict[str, Any]:
     }
 
 
+def _overridden(plan: Plan, args: argparse.Namespace) -> Plan:
+    """The plan with the sizes given on the command line (a partial run says so in its JSON)."""
+    changes: dict[str, Any] = {}
+    if args.stores:
+        changes["stores"] = tuple(
+            (s.split("-")[0], int(s.split("-")[1].rstrip("w"))) for s in args.stores.split(",")
+        )
+    for name in ("events", "peer_requests", "p99_runs", "history_rows"):
+        value = getattr(args, name)
+        if value is not None:
+            changes["throughput_events" if name == "events" else name] = value
+    return dataclasses.replace(plan, **changes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke check: tiny sizes, seconds")
     parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
     parser.add_argument("--out", type=Path, help="where the report goes (default: docs/)")
+    parser.add_argument("--stores", help="e.g. sqlite-1w,postgres-2w (default: all four)")
+    parser.add_argument("--events", type=int, help="deliveries per flat-out Herald run")
+    parser.add_argument("--peer-requests", type=int, help="requests per flat-out peer run")
+    parser.add_argument("--p99-runs", type=int, help="runs at 200 events/s per 1-worker store")
+    parser.add_argument("--history-rows", type=int, help="attempt rows for history at scale")
     parser.add_argument("--render", type=Path, help="only print the report of a saved JSON")
     args = parser.parse_args()
     if args.render:
         print(markdown(json.loads(args.render.read_text()), args.render.name))
         return
     plan = QUICK if args.quick else FULL
+    plan = _overridden(plan, args)
     out: Path = args.out or (
         Path(tempfile.mkdtemp(prefix="herald-bench-")) if args.quick else ROOT / "docs"
     )
@@ -183,6 +204,7 @@ def main() -> None:
         "mode": "quick" if args.quick else "full",
         "started": started.isoformat(timespec="seconds"),
         "machine": machine(),
+        "plan": dataclasses.asdict(plan),
     }
     steps = {
         "delivery": delivery,
