@@ -210,12 +210,17 @@ def _delivery(d: dict[str, Any], targets: list[tuple[str, str, bool | None]]) ->
         return f"{_f(_q(runs, 'p50_ms'))} / {_f(_q(runs, 'p95_ms'))} / {_f(_q(runs, 'p99_ms'))} (at {_f(_q(runs, 'achieved_rate'), 0)}/s)"
 
     for name in ("bare", "apprise", "celery"):
+        lat = refs[name]["latency"]
         lines.append(
-            f"| {name} | " + " | ".join(cell(v) for v in refs[name]["latency"].values()) + " |"
+            f"| {name} | "
+            + " | ".join(cell(lat[k]) if k in lat else "not run" for k in refs["bare"]["latency"])
+            + " |"
         )
     for key, e in d["herald"].items():
         lines.append(
-            f"| Herald {key} | " + " | ".join(cell(v) for v in e["latency"].values()) + " |"
+            f"| Herald {key} | "
+            + " | ".join(cell(e["latency"].get(k, [])) for k in refs["bare"]["latency"])
+            + " |"
         )
         runs = e["latency"].get("200.0", [])
         if len(runs) > 1:
