@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -43,8 +43,10 @@ browser-deps:
 test: install lint typecheck browser-deps
 	$(BIN)/pytest
 
+# The full benchmark (< 15 minutes): appends its report to docs/benchmarks.md, raw JSON in
+# docs/bench/. `make bench ARGS=--quick` is the smoke check the test suite also runs.
 bench: install
-	$(BIN)/python bench/delivery.py
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache herald.db herald.db-* herald.key herald-demo.db herald-demo.db-*

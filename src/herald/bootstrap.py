@@ -116,6 +116,7 @@ class Container:
             ),
             base_url=settings.base_url,
             database_url=settings.database_url,
+            retention=settings.retention,
         )
 
     def runner(self, owner: str | None = None) -> ReleaseRunner:

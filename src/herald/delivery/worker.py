@@ -29,6 +29,7 @@ from aiohttp.abc import AbstractResolver
 from herald.channels.registry import SENDERS
 from herald.delivery.attempts import AttemptRunner, orphan_record
 from herald.delivery.http_client import HttpClient
+from herald.delivery.pruning import HistoryPruner
 from herald.delivery.wecom_tokens import WeComTokens
 from herald.domain.delivery import DeliveryStatus
 from herald.domain.ids import new_id
@@ -39,7 +40,7 @@ from herald.publishing import stored_configs as config_store
 from herald.publishing.config_model import CallbackConfig
 from herald.runtime.clock import Clock
 from herald.runtime.heartbeats import Heartbeats, guarded_cycles
-from herald.runtime.settings import WorkerSettings
+from herald.runtime.settings import RetentionSettings, WorkerSettings
 from herald.runtime.wakeups import Wakeups
 from herald.security.egress import EgressPolicy
 from herald.security.egress_proxy import EgressRoutes
@@ -73,6 +74,7 @@ class WorkerParts:
     resolver: AbstractResolver | None = None  # DNS seam for tests; the egress guard wraps it
     routes: EgressRoutes = field(default_factory=EgressRoutes)  # egress proxy and CA bundle
     beats: Heartbeats = field(default_factory=Heartbeats)
+    retention: RetentionSettings | None = None  # None or disabled: this worker never prunes
 
 
 def claim_policy(settings: WorkerSettings) -> ClaimPolicy:
@@ -129,6 +131,9 @@ class DeliveryWorker:
         helpers = [asyncio.create_task(self._writer())]
         if self.p.db.is_postgres:
             helpers.append(asyncio.create_task(listen(self.p.database_url, self.work)))
+        if self.p.retention is not None and self.p.retention.enabled:
+            pruner = HistoryPruner(self.p.db, self.p.clock, self.p.retention)
+            helpers.append(asyncio.create_task(pruner.run()))
         try:
             await guarded_cycles("delivery", self._cycle, self.p.beats, log)
         finally:

@@ -42,6 +42,30 @@ class WorkerSettings(BaseModel):
     request_timeout: float = Field(default=10.0, gt=0, description="chat platforms, per attempt")
 
 
+class ProjectRetention(BaseModel):
+    """One project's own history retention; a limit left out is the global one."""
+
+    max_age_days: float | None = Field(default=None, gt=0)
+    max_count: int | None = Field(default=None, ge=1)
+
+
+class RetentionSettings(BaseModel):
+    """How long delivery history (finished deliveries and their attempts) is kept.
+
+    Default: 90 days, no count limit. `projects` overrides the limits per project, keyed by
+    project id or name. The worker prunes every `interval` seconds, `batch_size` deliveries per
+    transaction, pausing `pause` seconds between batches so deliveries keep flowing.
+    """
+
+    enabled: bool = True
+    max_age_days: float | None = Field(default=90.0, gt=0)
+    max_count: int | None = Field(default=None, ge=1, description="finished deliveries per project")
+    projects: dict[str, ProjectRetention] = Field(default_factory=dict)
+    batch_size: int = Field(default=500, ge=1, le=50_000)
+    interval: float = Field(default=600.0, gt=0, description="seconds between pruning rounds")
+    pause: float = Field(default=0.05, ge=0, description="seconds between two batches")
+
+
 def _split_csv(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -72,6 +96,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     _split_lists = field_validator("egress_allow", "old_secret_keys", mode="before")(_split_csv)
 

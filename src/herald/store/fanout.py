@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from herald.domain.delivery import DeliveryKind, DeliveryStatus, Trigger
 from herald.domain.ids import new_id
 from herald.domain.subscriptions import Filters, subscribed
-from herald.store.dialect import insert_ignoring_duplicates, lock_rows
+from herald.store.dialect import BatchInsert, insert_ignoring_duplicates, lock_rows
 from herald.store.tables import (
     callback_channels,
     callback_configs,
@@ -28,6 +28,28 @@ from herald.store.tables import (
 )
 
 DELIVERIES_CHANNEL = "herald_deliveries"
+_DELIVERY_COLUMNS = (
+    "id",
+    "kind",
+    "event_id",
+    "config_id",
+    "channel_id",
+    "project_id",
+    "task_id",
+    "event_type",
+    "channel_type",
+    "target_key",
+    "status",
+    "attempts",
+    "max_attempts",
+    "trigger",
+    "next_attempt_at",
+    "seq",
+    "created_at",
+    "updated_at",
+)
+# Every row `_delivery_row` makes, in one executemany; a clash on (event, channel) is skipped.
+_INSERT_DELIVERIES = BatchInsert(deliveries, _DELIVERY_COLUMNS, ignore=("event_id", "channel_id"))
 _NOTIFY_DELIVERIES = sa.select(sa.func.pg_notify(DELIVERIES_CHANNEL, ""))
 
 
@@ -80,7 +102,7 @@ def fan_out(conn: Connection, now: dt.datetime, default_attempts: int, limit: in
         for channel in channels.get(event.project_id, [])
         if subscribed(True, channel.events, Filters.from_json(channel.filters), _facts(event))
     ]
-    created = insert_ignoring_duplicates(conn, deliveries, rows, ["event_id", "channel_id"])
+    created = _INSERT_DELIVERIES.execute(conn, rows)
     conn.execute(
         events.update().where(events.c.id.in_([e.id for e in pending])).values(fanned_out_at=now)
     )

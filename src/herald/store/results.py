@@ -18,17 +18,40 @@ from herald.domain.delivery import CircuitSignal
 from herald.domain.ids import new_id
 from herald.store import delivery_state
 from herald.store.attempt_record import AttemptRecord
-from herald.store.dialect import lock_rows
+from herald.store.dialect import BatchInsert, lock_rows
 from herald.store.tables import delivery_attempts, targets
 
 __all__ = ["AttemptRecord", "record"]
+
+_ATTEMPT_COLUMNS = (
+    "id",
+    "delivery_id",
+    "attempt",
+    "trigger",
+    "project_id",
+    "task_id",
+    "config_id",
+    "channel_id",
+    "event_type",
+    "channel_type",
+    "outcome",
+    "request",
+    "response_status",
+    "response_body",
+    "platform_code",
+    "error",
+    "latency_ms",
+    "note",
+    "created_at",
+)
+_INSERT_ATTEMPTS = BatchInsert(delivery_attempts, _ATTEMPT_COLUMNS)
 
 
 def record(conn: Connection, records: Sequence[AttemptRecord], now: dt.datetime) -> None:
     """Store `records` and move their deliveries on (where this worker still owns them)."""
     if not records:
         return
-    conn.execute(delivery_attempts.insert(), [_attempt_row(r) for r in records])
+    _INSERT_ATTEMPTS.execute(conn, [_attempt_row(r) for r in records])
     delivery_state.apply_results(conn, records, now)
     _update_targets(conn, records, now)
 

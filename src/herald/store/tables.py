@@ -255,6 +255,8 @@ deliveries = sa.Table(
         postgresql_where=sa.text("status = 'failed'"),
         sqlite_where=sa.text("status = 'failed'"),
     ),
+    # History retention prunes the oldest finished deliveries first.
+    sa.Index("ix_deliveries_finished_at", "finished_at"),
 )
 
 delivery_attempts = sa.Table(

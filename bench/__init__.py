@@ -1,0 +1,1 @@
+"""Herald's benchmark harness: `python -m bench [--quick]` (see docs/benchmarks.md)."""
