@@ -17,6 +17,7 @@ from herald.channels.config_base import contract_problems
 from herald.channels.custom import CustomSender
 from herald.channels.dingtalk import DingTalkSender
 from herald.channels.feishu import FeishuSender
+from herald.channels.slack import SlackSender
 from herald.channels.wecom_app import WeComAppSender
 from herald.channels.wecom_bot import WeComBotSender
 
@@ -26,6 +27,7 @@ BUILT_IN: tuple[Sender, ...] = (  # typed so mypy checks each against the protoc
     WeComAppSender(),
     WeComBotSender(),
     CustomSender(),
+    SlackSender(),
 )
 
 _senders: dict[str, Sender] = {}

@@ -68,6 +68,7 @@ RAW_CONFIGS: dict[str, dict[str, Any]] = {
         "headers": {"Authorization": "Bearer ci-token-0123456789", "X-Team": "payments"},
         "signing_secret": SECRETS["custom"],
     },
+    "slack": {"webhook_url": "https://hooks.slack.com/services/T0001/B0002/slack0123456789secret"},
 }
 CHANNEL_TYPES = tuple(RAW_CONFIGS)
 CHAT_TYPES = tuple(t for t in CHANNEL_TYPES if t != "custom")

@@ -295,6 +295,7 @@ SECRET_FIELDS = {
     "wechat": ("secret",),
     "wecom_bot": (),
     "custom": ("signing_secret",),
+    "slack": (),
 }
 URL_FIELDS = {
     "feishu": ("webhook_url",),
@@ -302,7 +303,9 @@ URL_FIELDS = {
     "wechat": ("api_base",),
     "wecom_bot": ("webhook_url",),
     "custom": ("url",),
+    "slack": ("webhook_url",),
 }
+WHOLE_URL_TYPES = ("feishu", "dingtalk", "wecom_bot", "slack")
 
 
 def test_every_sender_has_a_model_with_its_secret_and_url_fields_marked() -> None:
@@ -313,9 +316,7 @@ def test_every_sender_has_a_model_with_its_secret_and_url_fields_marked() -> Non
         assert marks(model).secrets == SECRET_FIELDS[channel_type]
         assert destination_fields(config(channel_type)) == URL_FIELDS[channel_type]
         whole = {name for name, mark in marks(model).urls if mark.whole}
-        assert whole == (
-            {"webhook_url"} if channel_type in ("feishu", "dingtalk", "wecom_bot") else set()
-        )
+        assert whole == ({"webhook_url"} if channel_type in WHOLE_URL_TYPES else set())
 
 
 def test_masked_hides_every_secret() -> None:

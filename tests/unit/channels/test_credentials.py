@@ -109,6 +109,7 @@ MOVED = {
     "wechat": "https://evil.example.com",
     "wecom_bot": "https://evil.example.com/cgi-bin/webhook/send?key=attacker-key-01",
     "custom": "https://evil.example.com/herald/hook",
+    "slack": "https://evil.example.com/services/T1/B1/attacker",
 }
 # What a maintainer pointing the channel elsewhere would keep by sending the masks back.
 KEPT = {
@@ -117,6 +118,7 @@ KEPT = {
     "wechat": {"secret"},
     "wecom_bot": set(),
     "custom": {"signing_secret", "headers.Authorization"},
+    "slack": set(),
 }
 
 

@@ -85,3 +85,34 @@ def test_custom_body_is_the_standard_message_byte_for_byte() -> None:
     expected = json.dumps(event.payload, ensure_ascii=False, separators=(",", ":")).encode()
     assert request.body == expected
     assert list(json.loads(request.body)) == list(event.payload)
+
+
+# Channel types added after the first five have every event in English too.
+EVERY_EVENT_IN_ENGLISH = ("slack",)
+# A mention rule for task_failed, per platform (item 5 of issue 12).
+MENTIONS: dict[str, dict[str, Any]] = {
+    "slack": {
+        "mentions": [{"events": ["task_failed"], "users": ["U024BE7LH"], "groups": ["SAZ94GDB8"]}]
+    },
+}
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+@pytest.mark.parametrize("channel_type", EVERY_EVENT_IN_ENGLISH)
+def test_every_event_in_english_matches_the_golden_file(channel_type: str, event_type: str) -> None:
+    request = get_sender(channel_type).render(
+        view(event_type, locale="en"), config(channel_type), now=NOW
+    )
+    check_golden(f"{channel_type}/{event_type}.en.json", request)
+
+
+@pytest.mark.parametrize("channel_type", sorted(MENTIONS))
+def test_a_mention_matches_the_golden_file(channel_type: str) -> None:
+    sender = get_sender(channel_type)
+    settings = config(channel_type, **MENTIONS[channel_type])
+    request = sender.render(view("task_failed"), settings, now=NOW, access_token=ACCESS_TOKEN)
+    check_golden(f"{channel_type}/task_failed.mention.json", request)
+    # Only the events a rule names mention anyone.
+    quiet = sender.render(view("full_completed"), settings, now=NOW, access_token=ACCESS_TOKEN)
+    plain = sender.render(view("full_completed"), config(channel_type), now=NOW)
+    assert quiet.body == plain.body

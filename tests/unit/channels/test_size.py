@@ -18,7 +18,13 @@ from tests.unit.channels.support import ACCESS_TOKEN, CHAT_TYPES, NOW, config, v
 HOSTS = [f"华东一区-支付集群-应用服务器-{i:04d}.pay.prod.internal" for i in range(600)]
 REASON = "灰度批次中多台主机健康检查失败，自动回滚未能完成，" * 56  # 1,400 characters
 # channel -> (limit, what the limit measures)
-LIMITS = {"feishu": 20_000, "dingtalk": 20_000, "wechat": 2048, "wecom_bot": 4096}
+LIMITS = {
+    "feishu": 20_000,
+    "dingtalk": 20_000,
+    "wechat": 2048,
+    "wecom_bot": 4096,
+    "slack": 40_000,
+}
 
 
 def measured(channel_type: str, request: OutboundRequest) -> tuple[int, str]:
@@ -28,6 +34,8 @@ def measured(channel_type: str, request: OutboundRequest) -> tuple[int, str]:
         return len(request.body), json.dumps(body["card"], ensure_ascii=False)
     if channel_type == "dingtalk":
         return len(request.body), body["markdown"]["text"]
+    if channel_type == "slack":
+        return len(request.body), json.dumps(body["blocks"], ensure_ascii=False)
     content = body["markdown"]["content"]
     return utf8_len(content), content
 
