@@ -16,6 +16,7 @@ from herald.channels.base import Sender
 from herald.channels.config_base import contract_problems
 from herald.channels.custom import CustomSender
 from herald.channels.dingtalk import DingTalkSender
+from herald.channels.discord import DiscordSender
 from herald.channels.feishu import FeishuSender
 from herald.channels.slack import SlackSender
 from herald.channels.wecom_app import WeComAppSender
@@ -28,6 +29,7 @@ BUILT_IN: tuple[Sender, ...] = (  # typed so mypy checks each against the protoc
     WeComBotSender(),
     CustomSender(),
     SlackSender(),
+    DiscordSender(),
 )
 
 _senders: dict[str, Sender] = {}

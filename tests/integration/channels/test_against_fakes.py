@@ -26,6 +26,7 @@ DT_TOKEN = "dt-token-0123456789abcdef"
 CORP, AGENT = "ww0123456789abcdef", 1000002
 BOT_KEY = "bot-key-0123456789"
 SLACK_PATH = "T0001/B0002/slack0123456789secret"
+DISCORD_ID, DISCORD_TOKEN = "112233445566778899", "discord-token-0123456789"
 PLATFORMS = {
     "feishu": (Platform.FEISHU, FS_TOKEN),
     "dingtalk": (Platform.DINGTALK, DT_TOKEN),
@@ -33,6 +34,7 @@ PLATFORMS = {
     "wecom_bot": (Platform.WECOM_BOT, BOT_KEY),
     "custom": (Platform.ENDPOINT, "ops"),
     "slack": (Platform.SLACK, SLACK_PATH),
+    "discord": (Platform.DISCORD, DISCORD_ID),
 }
 
 
@@ -43,6 +45,7 @@ def register(fake: FakePlatforms) -> None:
     fake.add_wecom_bot(BOT_KEY)
     fake.set_endpoint("ops", Behaviour.ok(), secret=SECRETS["custom"], enforce_signature=True)
     fake.add_slack_webhook(SLACK_PATH)
+    fake.add_discord_webhook(DISCORD_ID, DISCORD_TOKEN)
 
 
 def settings(fake: FakePlatforms, channel_type: str, **changes: Any) -> ChannelConfig:
@@ -61,6 +64,7 @@ def settings(fake: FakePlatforms, channel_type: str, **changes: Any) -> ChannelC
         "wecom_bot": {"webhook_url": fake.wecom_bot_url(BOT_KEY)},
         "custom": {"url": fake.endpoint_url("ops"), "signing_secret": SECRETS["custom"]},
         "slack": {"webhook_url": fake.slack_url(SLACK_PATH)},
+        "discord": {"webhook_url": fake.discord_url(DISCORD_ID, DISCORD_TOKEN)},
     }
     return parse_channel_config(channel_type, {**raws[channel_type], **changes})
 

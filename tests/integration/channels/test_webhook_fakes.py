@@ -4,11 +4,14 @@ platform allows is answered 429 with the wait, which the judge passes on."""
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 import pytest
 
 from herald.channels.base import OutcomeKind
-from herald.channels.channel_config import parse_channel_config
+from herald.channels.channel_config import ChannelConfig, parse_channel_config
+from herald.channels.discord import DiscordSender
 from herald.fakeplatforms import FakePlatforms, ManualClock
 from herald.fakeplatforms.records import Platform
 from tests.integration.channels.test_against_fakes import deliver
@@ -17,6 +20,7 @@ from tests.unit.channels.support import view
 pytestmark = pytest.mark.asyncio
 
 SLACK_PATH = "T0001/B0002/slack-secret-0123"
+DISCORD_ID, DISCORD_TOKEN = "1234567890", "discord-token-abc"
 
 
 @pytest.mark.parametrize(
@@ -75,3 +79,75 @@ async def test_slack_one_per_second_then_429_with_retry_after(
         True,
         1.0,
     )
+
+
+def discord(fake: FakePlatforms, token: str = DISCORD_TOKEN) -> ChannelConfig:
+    url = fake.discord_url(DISCORD_ID, token)
+    return parse_channel_config("discord", {"webhook_url": url})
+
+
+@pytest.mark.parametrize(
+    ("token", "registered", "status", "code"),
+    [(DISCORD_TOKEN, False, 404, "10015"), ("wrong-token", True, 401, "50027")],
+)
+async def test_discord_gone_or_wrong_webhooks_are_permanent(
+    fake: FakePlatforms,
+    http: aiohttp.ClientSession,
+    clock: ManualClock,
+    token: str,
+    registered: bool,
+    status: int,
+    code: str,
+) -> None:
+    if registered:
+        fake.add_discord_webhook(DISCORD_ID, DISCORD_TOKEN)
+    outcome = await deliver(http, discord(fake, token), view("task_failed"), clock())
+    assert (outcome.kind, outcome.code) == (OutcomeKind.PERMANENT, code)
+    (record,) = fake.received(Platform.DISCORD, DISCORD_ID)
+    assert record.status == status
+
+
+async def test_discord_contract_errors_are_permanent(
+    fake: FakePlatforms, http: aiohttp.ClientSession
+) -> None:
+    fake.add_discord_webhook(DISCORD_ID, DISCORD_TOKEN)
+    url = fake.discord_url(DISCORD_ID, DISCORD_TOKEN)
+    sender = DiscordSender()
+    outcomes = []
+    for body in (b"{", b'{"content": ""}', json.dumps({"content": "x" * 2001}).encode()):
+        async with http.post(url, data=body) as response:
+            outcomes.append(sender.judge(response.status, {}, await response.read()).code)
+    assert outcomes == ["50109", "50006", "50035"]
+
+
+async def test_discord_confirms_with_the_created_message_and_pings_only_the_configured(
+    fake: FakePlatforms, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
+    fake.add_discord_webhook(DISCORD_ID, DISCORD_TOKEN)
+    rules = [{"events": ["task_failed"], "users": ["42"]}]
+    cfg = parse_channel_config(
+        "discord",
+        {"webhook_url": fake.discord_url(DISCORD_ID, DISCORD_TOKEN), "mentions": rules},
+    )
+    outcome = await deliver(http, cfg, view("task_failed", reason="@everyone look"), clock())
+    assert (outcome.kind, outcome.code) == (OutcomeKind.DELIVERED, "200")
+    (record,) = fake.received(Platform.DISCORD, DISCORD_ID)
+    assert record.query == {"wait": "true"} and record.response["id"]
+    assert record.json["content"] == "<@42>"
+    assert record.json["allowed_mentions"] == {"parse": [], "users": ["42"], "roles": []}
+
+
+async def test_discord_ten_per_ten_seconds_then_429_with_the_body_wait(
+    fake: FakePlatforms, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
+    fake.add_discord_webhook(DISCORD_ID, DISCORD_TOKEN, per_window=10)
+    cfg = discord(fake)
+    outcomes = [await deliver(http, cfg, view("long_running"), clock()) for _ in range(11)]
+    assert all(o.kind is OutcomeKind.DELIVERED for o in outcomes[:10])
+    assert (outcomes[10].kind, outcomes[10].rate_limited, outcomes[10].retry_after) == (
+        OutcomeKind.RETRYABLE,
+        True,
+        10.0,
+    )
+    clock.advance(10.01)
+    assert (await deliver(http, cfg, view("long_running"), clock())).kind is OutcomeKind.DELIVERED

@@ -69,6 +69,9 @@ RAW_CONFIGS: dict[str, dict[str, Any]] = {
         "signing_secret": SECRETS["custom"],
     },
     "slack": {"webhook_url": "https://hooks.slack.com/services/T0001/B0002/slack0123456789secret"},
+    "discord": {
+        "webhook_url": "https://discord.com/api/webhooks/112233445566778899/discord-token-0123456789"
+    },
 }
 CHANNEL_TYPES = tuple(RAW_CONFIGS)
 CHAT_TYPES = tuple(t for t in CHANNEL_TYPES if t != "custom")

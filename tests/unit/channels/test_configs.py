@@ -296,6 +296,7 @@ SECRET_FIELDS = {
     "wecom_bot": (),
     "custom": ("signing_secret",),
     "slack": (),
+    "discord": (),
 }
 URL_FIELDS = {
     "feishu": ("webhook_url",),
@@ -304,8 +305,9 @@ URL_FIELDS = {
     "wecom_bot": ("webhook_url",),
     "custom": ("url",),
     "slack": ("webhook_url",),
+    "discord": ("webhook_url",),
 }
-WHOLE_URL_TYPES = ("feishu", "dingtalk", "wecom_bot", "slack")
+WHOLE_URL_TYPES = ("feishu", "dingtalk", "wecom_bot", "slack", "discord")
 
 
 def test_every_sender_has_a_model_with_its_secret_and_url_fields_marked() -> None:

@@ -110,6 +110,7 @@ MOVED = {
     "wecom_bot": "https://evil.example.com/cgi-bin/webhook/send?key=attacker-key-01",
     "custom": "https://evil.example.com/herald/hook",
     "slack": "https://evil.example.com/services/T1/B1/attacker",
+    "discord": "https://evil.example.com/api/webhooks/1/attacker",
 }
 # What a maintainer pointing the channel elsewhere would keep by sending the masks back.
 KEPT = {
@@ -119,6 +120,7 @@ KEPT = {
     "wecom_bot": set(),
     "custom": {"signing_secret", "headers.Authorization"},
     "slack": set(),
+    "discord": set(),
 }
 
 

@@ -88,11 +88,17 @@ def test_custom_body_is_the_standard_message_byte_for_byte() -> None:
 
 
 # Channel types added after the first five have every event in English too.
-EVERY_EVENT_IN_ENGLISH = ("slack",)
+EVERY_EVENT_IN_ENGLISH = ("slack", "discord")
 # A mention rule for task_failed, per platform (item 5 of issue 12).
 MENTIONS: dict[str, dict[str, Any]] = {
     "slack": {
         "mentions": [{"events": ["task_failed"], "users": ["U024BE7LH"], "groups": ["SAZ94GDB8"]}]
+    },
+    "discord": {
+        "mentions": [
+            {"events": ["task_failed"], "users": ["80351110224678912"]},
+            {"events": ["task_failed", "task_stopped"], "groups": ["41771983423143936"]},
+        ]
     },
 }
 

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from herald.channels.base import Outcome, OutcomeKind
+from herald.channels.discord import DiscordSender, allowed_mentions, with_wait
+from herald.channels.mention_rules import Mentions
 from herald.channels.slack import PERMANENT_HINTS as SLACK_ERRORS
 from herald.channels.slack import SlackSender
 from tests.unit.channels.support import NOW
@@ -74,3 +76,71 @@ def test_slack_waits_as_told_or_a_second() -> None:
 def test_slack_permanent_errors_say_what_to_do(error: str) -> None:
     outcome = SlackSender(clock).judge(404, {}, error.encode())
     assert outcome.kind is P and SLACK_ERRORS[error] in outcome.message
+
+
+DISCORD: list[tuple[int, dict[str, str], Any, OutcomeKind, str | None, bool]] = [
+    (200, {}, {"id": "1100000000000000001", "type": 0}, D, "200", False),
+    (204, {}, b"", D, "204", False),
+    (200, {}, b"", P, None, False),
+    (400, {}, {"message": "Cannot send an empty message", "code": 50006}, P, "50006", False),
+    (400, {}, {"message": "Invalid Form Body", "code": 50035, "errors": {}}, P, "50035", False),
+    (
+        400,
+        {},
+        {"message": "The request body contains invalid JSON.", "code": 50109},
+        P,
+        "50109",
+        False,
+    ),
+    (401, {}, {"message": "Invalid Webhook Token", "code": 50027}, P, "50027", False),
+    (403, {}, {"message": "Missing Permissions", "code": 50013}, P, "50013", False),
+    (404, {}, {"message": "Unknown Webhook", "code": 10015}, P, "10015", False),
+    (
+        429,
+        {"Retry-After": "2"},
+        {"message": "You are being rate limited.", "retry_after": 1.5, "global": False},
+        R,
+        "http_429",
+        True,
+    ),
+    (502, {}, b"<html>Bad Gateway</html>", R, "http_502", False),
+]
+
+
+@pytest.mark.parametrize(("status", "headers", "body", "kind", "code", "limited"), DISCORD)
+def test_discord(
+    status: int,
+    headers: dict[str, str],
+    body: Any,
+    kind: OutcomeKind,
+    code: str | None,
+    limited: bool,
+) -> None:
+    check(DiscordSender(clock).judge(status, headers, raw(body)), kind, code, limited)
+
+
+def test_discord_prefers_the_body_wait_and_names_a_global_limit() -> None:
+    sender = DiscordSender(clock)
+    body = {"message": "You are being rate limited.", "retry_after": 0.75, "global": True}
+    outcome = sender.judge(429, {"Retry-After": "1"}, raw(body))
+    assert outcome.retry_after == 0.75 and "global" in outcome.message
+    # Old API versions sent milliseconds in the body: the header's seconds win then.
+    old = sender.judge(429, {"Retry-After": "3"}, raw({"retry_after": 3000, "global": False}))
+    assert old.retry_after == 3.0
+    assert sender.judge(429, {}, b"").retry_after == 2.0
+
+
+def test_discord_never_lets_anyone_be_pinged_who_is_not_configured() -> None:
+    assert allowed_mentions(Mentions()) == {"parse": [], "users": [], "roles": []}
+    chosen = allowed_mentions(Mentions(users=("1",), groups=("2",)))
+    assert chosen == {"parse": [], "users": ["1"], "roles": ["2"]}
+    assert allowed_mentions(Mentions(all=True))["parse"] == ["everyone"]
+
+
+def test_discord_waits_for_the_message_and_keeps_the_thread() -> None:
+    assert with_wait("https://discord.com/api/webhooks/1/t") == (
+        "https://discord.com/api/webhooks/1/t?wait=true"
+    )
+    assert with_wait("https://discord.com/api/webhooks/1/t?thread_id=9&wait=false") == (
+        "https://discord.com/api/webhooks/1/t?thread_id=9&wait=true"
+    )

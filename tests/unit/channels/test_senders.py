@@ -15,7 +15,15 @@ from tests.unit.channels.support import ACCESS_TOKEN, NOW, SECRETS, config, view
 
 
 def test_registry_knows_every_prd_type() -> None:
-    assert set(SENDERS) == {"feishu", "dingtalk", "wechat", "wecom_bot", "custom", "slack"}
+    assert set(SENDERS) == {
+        "feishu",
+        "dingtalk",
+        "wechat",
+        "wecom_bot",
+        "custom",
+        "slack",
+        "discord",
+    }
     assert get_sender("wechat").default_rate_limits == (RateLimit(30, 60.0),)
     assert get_sender("feishu").default_rate_limits == (RateLimit(5, 1.0), RateLimit(100, 60.0))
     assert [t for t, s in SENDERS.items() if not s.supports_digest] == ["custom"]

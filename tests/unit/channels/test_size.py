@@ -24,6 +24,7 @@ LIMITS = {
     "wechat": 2048,
     "wecom_bot": 4096,
     "slack": 40_000,
+    "discord": 30_000,
 }
 
 
@@ -36,6 +37,8 @@ def measured(channel_type: str, request: OutboundRequest) -> tuple[int, str]:
         return len(request.body), body["markdown"]["text"]
     if channel_type == "slack":
         return len(request.body), json.dumps(body["blocks"], ensure_ascii=False)
+    if channel_type == "discord":
+        return len(request.body), json.dumps(body["embeds"], ensure_ascii=False)
     content = body["markdown"]["content"]
     return utf8_len(content), content
 
