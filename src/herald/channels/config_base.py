@@ -93,6 +93,8 @@ class DestinationUrl(_Mark):
 
     whole: bool = False
     path_secret_if: str | None = None
+    # The schemes the URL may use; None: any (Apprise URLs), whose hosts the sender vets.
+    schemes: tuple[str, ...] | None = ("http", "https")
 
     def schema_extra(self) -> dict[str, Any]:
         if self.whole:

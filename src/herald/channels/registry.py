@@ -18,6 +18,7 @@ from herald.channels.custom import CustomSender
 from herald.channels.dingtalk import DingTalkSender
 from herald.channels.discord import DiscordSender
 from herald.channels.feishu import FeishuSender
+from herald.channels.mail import EmailSender
 from herald.channels.slack import SlackSender
 from herald.channels.wecom_app import WeComAppSender
 from herald.channels.wecom_bot import WeComBotSender
@@ -30,6 +31,7 @@ BUILT_IN: tuple[Sender, ...] = (  # typed so mypy checks each against the protoc
     CustomSender(),
     SlackSender(),
     DiscordSender(),
+    EmailSender(),
 )
 
 _senders: dict[str, Sender] = {}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from herald.channels.base import OutboundRequest, Outcome, OutcomeKind, Sender
-from herald.channels.capabilities import TokenAuth
+from herald.channels.capabilities import OwnTransport, TokenAuth
 from herald.channels.credentials import secret_values
 from herald.channels.registry import get_sender
 from herald.delivery.http_client import HttpClient, HttpResult
@@ -104,14 +104,33 @@ class AttemptRunner:
         token: str | None,
     ) -> Sent:
         request = self._render(sender, claimed, config, channel, token)
-        result = await self.http.request(
-            request.method, request.url, request.headers, request.body, request.timeout
-        )
+        result = await self._deliver(sender, request, channel)
         if result.status is None:
             kind = OutcomeKind.PERMANENT if result.blocked else OutcomeKind.RETRYABLE
             return Sent(request, result, Outcome(kind, None, result.error or "no answer"))
         outcome = sender.judge(result.status, result.headers, result.body)
         return Sent(request, result, outcome)
+
+    async def _deliver(
+        self, sender: Sender, request: OutboundRequest, channel: Channel
+    ) -> HttpResult:
+        """Over HTTP, or through the sender's own transport (SMTP, Apprise), behind the same
+        egress policy."""
+        if not isinstance(sender, OwnTransport):
+            return await self.http.request(
+                request.method, request.url, request.headers, request.body, request.timeout
+            )
+        answer = await sender.transmit(
+            request, channel.config, egress=self.http.policy, resolver=self.http.resolver
+        )
+        return HttpResult(
+            answer.status,
+            answer.headers,
+            answer.body,
+            answer.latency_ms,
+            answer.error,
+            answer.blocked,
+        )
 
     def _render(
         self,

@@ -115,6 +115,8 @@ async def deliver(
 async def test_every_event_is_accepted_and_verified(
     fake: FakePlatforms, http: aiohttp.ClientSession, clock: ManualClock, channel_type: str
 ) -> None:
+    if channel_type not in PLATFORMS:
+        pytest.skip(f"{channel_type} has no HTTP fake (see its own tests)")
     register(fake)
     cfg = settings(fake, channel_type)
     for event in all_views():
@@ -128,7 +130,7 @@ async def test_every_event_is_accepted_and_verified(
         assert [r.webhook_id for r in received] == [f"dlv-{t}" for t in EVENT_TYPES]
 
 
-@pytest.mark.parametrize("channel_type", CHAT_TYPES)
+@pytest.mark.parametrize("channel_type", [t for t in CHAT_TYPES if t in PLATFORMS])
 async def test_digests_are_accepted(
     fake: FakePlatforms, http: aiohttp.ClientSession, clock: ManualClock, channel_type: str
 ) -> None:
@@ -137,7 +139,7 @@ async def test_digests_are_accepted(
     assert outcome.kind is OutcomeKind.DELIVERED, outcome
 
 
-@pytest.mark.parametrize("channel_type", CHAT_TYPES)
+@pytest.mark.parametrize("channel_type", [t for t in CHAT_TYPES if t in PLATFORMS])
 async def test_600_host_messages_are_accepted(
     fake: FakePlatforms, http: aiohttp.ClientSession, clock: ManualClock, channel_type: str
 ) -> None:

@@ -48,6 +48,7 @@ SECRETS = {
     "dingtalk": "SECb90923e19e58b466481e9e7b7a5b4f108a4531abde590ad3967fb29f0eae5c68",
     "wechat": "wecom-app-secret-0123456789abcdef",
     "custom": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "email": "smtp-password-0123456789",
 }
 
 RAW_CONFIGS: dict[str, dict[str, Any]] = {
@@ -71,6 +72,14 @@ RAW_CONFIGS: dict[str, dict[str, Any]] = {
     "slack": {"webhook_url": "https://hooks.slack.com/services/T0001/B0002/slack0123456789secret"},
     "discord": {
         "webhook_url": "https://discord.com/api/webhooks/112233445566778899/discord-token-0123456789"
+    },
+    "email": {
+        "server": "smtps://smtp.example.com",
+        "from_address": "herald@example.com",
+        "from_name": "Herald 发布通知",
+        "to": ["ops@example.com", "sre@example.com"],
+        "username": "herald@example.com",
+        "password": SECRETS["email"],
     },
 }
 CHANNEL_TYPES = tuple(RAW_CONFIGS)

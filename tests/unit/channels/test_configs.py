@@ -297,6 +297,7 @@ SECRET_FIELDS = {
     "custom": ("signing_secret",),
     "slack": (),
     "discord": (),
+    "email": ("password",),
 }
 URL_FIELDS = {
     "feishu": ("webhook_url",),
@@ -306,6 +307,7 @@ URL_FIELDS = {
     "custom": ("url",),
     "slack": ("webhook_url",),
     "discord": ("webhook_url",),
+    "email": ("server",),
 }
 WHOLE_URL_TYPES = ("feishu", "dingtalk", "wecom_bot", "slack", "discord")
 

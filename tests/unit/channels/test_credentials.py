@@ -111,6 +111,7 @@ MOVED = {
     "custom": "https://evil.example.com/herald/hook",
     "slack": "https://evil.example.com/services/T1/B1/attacker",
     "discord": "https://evil.example.com/api/webhooks/1/attacker",
+    "email": "smtps://evil.example.com:465",
 }
 # What a maintainer pointing the channel elsewhere would keep by sending the masks back.
 KEPT = {
@@ -121,6 +122,7 @@ KEPT = {
     "custom": {"signing_secret", "headers.Authorization"},
     "slack": set(),
     "discord": set(),
+    "email": {"password"},
 }
 
 

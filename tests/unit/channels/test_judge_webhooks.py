@@ -10,6 +10,7 @@ import pytest
 
 from herald.channels.base import Outcome, OutcomeKind
 from herald.channels.discord import DiscordSender, allowed_mentions, with_wait
+from herald.channels.mail import EmailSender
 from herald.channels.mention_rules import Mentions
 from herald.channels.slack import PERMANENT_HINTS as SLACK_ERRORS
 from herald.channels.slack import SlackSender
@@ -144,3 +145,31 @@ def test_discord_waits_for_the_message_and_keeps_the_thread() -> None:
     assert with_wait("https://discord.com/api/webhooks/1/t?thread_id=9&wait=false") == (
         "https://discord.com/api/webhooks/1/t?thread_id=9&wait=true"
     )
+
+
+def smtp(code: int, message: str = "", refused: dict[str, Any] | None = None) -> bytes:
+    return raw({"code": code, "message": message, "refused": refused or {}})
+
+
+EMAIL: list[tuple[int, bytes, OutcomeKind, bool]] = [
+    (250, smtp(250, "OK queued"), D, False),
+    (250, smtp(250, "OK", {"a@example.com": [550, "no such user"]}), OutcomeKind.PARTIAL, False),
+    (421, smtp(421, "Service not available, closing channel"), R, False),
+    (450, smtp(450, "Mailbox busy"), R, False),
+    (451, smtp(451, "4.7.1 Rate limit exceeded, try again later"), R, True),
+    (452, smtp(452, "Too many recipients received this hour"), R, True),
+    (454, smtp(454, "Temporary authentication failure"), R, False),
+    (530, smtp(530, "Must issue a STARTTLS command first"), P, False),
+    (535, smtp(535, "5.7.8 Authentication credentials invalid"), P, False),
+    (550, smtp(550, "5.1.1 No such user"), P, False),
+    (552, smtp(552, "Message size exceeds fixed limit"), P, False),
+    (554, smtp(554, "Transaction failed: spam"), P, False),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "kind", "limited"), EMAIL)
+def test_email(status: int, body: bytes, kind: OutcomeKind, limited: bool) -> None:
+    outcome = EmailSender().judge(status, {}, body)
+    check(outcome, kind, str(status), limited)
+    if limited:
+        assert outcome.retry_after == 60.0

@@ -3,8 +3,11 @@ first with a count of the rest, and long text is cut only when eliding is not en
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from dataclasses import replace
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -25,11 +28,14 @@ LIMITS = {
     "wecom_bot": 4096,
     "slack": 40_000,
     "discord": 30_000,
+    "email": 512_000,
 }
 
 
 def measured(channel_type: str, request: OutboundRequest) -> tuple[int, str]:
     """(bytes the platform counts, the text people read)."""
+    if channel_type == "email":
+        return len(request.body), mail_text(request.body)
     body = json.loads(request.body)
     if channel_type == "feishu":
         return len(request.body), json.dumps(body["card"], ensure_ascii=False)
@@ -41,6 +47,14 @@ def measured(channel_type: str, request: OutboundRequest) -> tuple[int, str]:
         return len(request.body), json.dumps(body["embeds"], ensure_ascii=False)
     content = body["markdown"]["content"]
     return utf8_len(content), content
+
+
+def mail_text(raw: bytes) -> str:
+    """The text and HTML parts of a rendered mail, decoded."""
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(mail, EmailMessage)
+    parts = [part.get_content() for part in mail.iter_parts()]
+    return "\n".join(parts)
 
 
 def huge_view(event_type: str) -> EventView:
