@@ -20,6 +20,7 @@ from herald.channels.discord import DiscordSender
 from herald.channels.feishu import FeishuSender
 from herald.channels.mail import EmailSender
 from herald.channels.slack import SlackSender
+from herald.channels.teams import TeamsSender
 from herald.channels.wecom_app import WeComAppSender
 from herald.channels.wecom_bot import WeComBotSender
 
@@ -32,6 +33,7 @@ BUILT_IN: tuple[Sender, ...] = (  # typed so mypy checks each against the protoc
     SlackSender(),
     DiscordSender(),
     EmailSender(),
+    TeamsSender(),
 )
 
 _senders: dict[str, Sender] = {}

@@ -27,6 +27,7 @@ CORP, AGENT = "ww0123456789abcdef", 1000002
 BOT_KEY = "bot-key-0123456789"
 SLACK_PATH = "T0001/B0002/slack0123456789secret"
 DISCORD_ID, DISCORD_TOKEN = "112233445566778899", "discord-token-0123456789"
+TEAMS_FLOW, TEAMS_SIG = "0a1b2c3d4e5f", "teams-signature-0123456789"
 PLATFORMS = {
     "feishu": (Platform.FEISHU, FS_TOKEN),
     "dingtalk": (Platform.DINGTALK, DT_TOKEN),
@@ -35,6 +36,7 @@ PLATFORMS = {
     "custom": (Platform.ENDPOINT, "ops"),
     "slack": (Platform.SLACK, SLACK_PATH),
     "discord": (Platform.DISCORD, DISCORD_ID),
+    "teams": (Platform.TEAMS, TEAMS_FLOW),
 }
 
 
@@ -46,6 +48,7 @@ def register(fake: FakePlatforms) -> None:
     fake.set_endpoint("ops", Behaviour.ok(), secret=SECRETS["custom"], enforce_signature=True)
     fake.add_slack_webhook(SLACK_PATH)
     fake.add_discord_webhook(DISCORD_ID, DISCORD_TOKEN)
+    fake.add_teams_workflow(TEAMS_FLOW, TEAMS_SIG)
 
 
 def settings(fake: FakePlatforms, channel_type: str, **changes: Any) -> ChannelConfig:
@@ -65,6 +68,7 @@ def settings(fake: FakePlatforms, channel_type: str, **changes: Any) -> ChannelC
         "custom": {"url": fake.endpoint_url("ops"), "signing_secret": SECRETS["custom"]},
         "slack": {"webhook_url": fake.slack_url(SLACK_PATH)},
         "discord": {"webhook_url": fake.discord_url(DISCORD_ID, DISCORD_TOKEN)},
+        "teams": {"webhook_url": fake.teams_url(TEAMS_FLOW, TEAMS_SIG)},
     }
     return parse_channel_config(channel_type, {**raws[channel_type], **changes})
 

@@ -12,6 +12,7 @@ import pytest
 from herald.channels.base import OutcomeKind
 from herald.channels.channel_config import ChannelConfig, parse_channel_config
 from herald.channels.discord import DiscordSender
+from herald.channels.teams import TeamsSender
 from herald.fakeplatforms import FakePlatforms, ManualClock
 from herald.fakeplatforms.records import Platform
 from tests.integration.channels.test_against_fakes import deliver
@@ -151,3 +152,70 @@ async def test_discord_ten_per_ten_seconds_then_429_with_the_body_wait(
     )
     clock.advance(10.01)
     assert (await deliver(http, cfg, view("long_running"), clock())).kind is OutcomeKind.DELIVERED
+
+
+TEAMS_FLOW, TEAMS_SIG = "flow-0123", "sig-0123456789"
+
+
+def teams(fake: FakePlatforms, sig: str = TEAMS_SIG) -> ChannelConfig:
+    return parse_channel_config("teams", {"webhook_url": fake.teams_url(TEAMS_FLOW, sig)})
+
+
+async def test_teams_accepts_the_adaptive_card(
+    fake: FakePlatforms, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
+    fake.add_teams_workflow(TEAMS_FLOW, TEAMS_SIG)
+    outcome = await deliver(http, teams(fake), view("task_failed"), clock())
+    assert (outcome.kind, outcome.code) == (OutcomeKind.DELIVERED, "202")
+    (record,) = fake.received(Platform.TEAMS, TEAMS_FLOW)
+    (attachment,) = record.json["attachments"]
+    assert attachment["content"]["type"] == "AdaptiveCard" and record.delivered
+
+
+@pytest.mark.parametrize(
+    ("registered", "sig", "code"),
+    [
+        (False, TEAMS_SIG, "WorkflowNotFound"),
+        (True, "wrong-signature", "DirectApiInvalidAuthorizationSignature"),
+    ],
+)
+async def test_teams_gone_or_wrongly_signed_workflows_are_permanent(
+    fake: FakePlatforms,
+    http: aiohttp.ClientSession,
+    clock: ManualClock,
+    registered: bool,
+    sig: str,
+    code: str,
+) -> None:
+    if registered:
+        fake.add_teams_workflow(TEAMS_FLOW, TEAMS_SIG)
+    outcome = await deliver(http, teams(fake, sig), view("task_failed"), clock())
+    assert (outcome.kind, outcome.code) == (OutcomeKind.PERMANENT, code)
+
+
+async def test_teams_refuses_what_is_not_a_card(
+    fake: FakePlatforms, http: aiohttp.ClientSession
+) -> None:
+    fake.add_teams_workflow(TEAMS_FLOW, TEAMS_SIG)
+    url = fake.teams_url(TEAMS_FLOW, TEAMS_SIG)
+    sender = TeamsSender()
+    codes = []
+    for body in ({"text": "hi"}, {"type": "message", "attachments": [{"contentType": "x"}]}):
+        async with http.post(url, json=body) as response:
+            codes.append(sender.judge(response.status, {}, await response.read()).code)
+    assert codes == ["TriggerInputSchemaMismatch", "InvalidTemplate"]
+
+
+async def test_teams_throttles_past_four_a_second(
+    fake: FakePlatforms, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
+    fake.set_limits(teams_per_second=4)
+    fake.add_teams_workflow(TEAMS_FLOW, TEAMS_SIG)
+    cfg = teams(fake)
+    outcomes = [await deliver(http, cfg, view("long_running"), clock()) for _ in range(5)]
+    assert [o.kind for o in outcomes[:4]] == [OutcomeKind.DELIVERED] * 4
+    assert (outcomes[4].kind, outcomes[4].rate_limited, outcomes[4].retry_after) == (
+        OutcomeKind.RETRYABLE,
+        True,
+        1.0,
+    )

@@ -81,6 +81,9 @@ RAW_CONFIGS: dict[str, dict[str, Any]] = {
         "username": "herald@example.com",
         "password": SECRETS["email"],
     },
+    "teams": {
+        "webhook_url": "https://prod-27.westus.logic.azure.com:443/workflows/0a1b2c3d4e5f/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=teams-signature-0123456789"
+    },
 }
 CHANNEL_TYPES = tuple(RAW_CONFIGS)
 CHAT_TYPES = tuple(t for t in CHANNEL_TYPES if t != "custom")

@@ -298,6 +298,7 @@ SECRET_FIELDS = {
     "slack": (),
     "discord": (),
     "email": ("password",),
+    "teams": (),
 }
 URL_FIELDS = {
     "feishu": ("webhook_url",),
@@ -308,8 +309,9 @@ URL_FIELDS = {
     "slack": ("webhook_url",),
     "discord": ("webhook_url",),
     "email": ("server",),
+    "teams": ("webhook_url",),
 }
-WHOLE_URL_TYPES = ("feishu", "dingtalk", "wecom_bot", "slack", "discord")
+WHOLE_URL_TYPES = ("feishu", "dingtalk", "wecom_bot", "slack", "discord", "teams")
 
 
 def test_every_sender_has_a_model_with_its_secret_and_url_fields_marked() -> None:

@@ -112,6 +112,7 @@ MOVED = {
     "slack": "https://evil.example.com/services/T1/B1/attacker",
     "discord": "https://evil.example.com/api/webhooks/1/attacker",
     "email": "smtps://evil.example.com:465",
+    "teams": "https://evil.example.com/workflows/1/triggers/manual/paths/invoke?sig=x",
 }
 # What a maintainer pointing the channel elsewhere would keep by sending the masks back.
 KEPT = {
@@ -123,6 +124,7 @@ KEPT = {
     "slack": set(),
     "discord": set(),
     "email": {"password"},
+    "teams": set(),
 }
 
 

@@ -14,6 +14,7 @@ from herald.channels.mail import EmailSender
 from herald.channels.mention_rules import Mentions
 from herald.channels.slack import PERMANENT_HINTS as SLACK_ERRORS
 from herald.channels.slack import SlackSender
+from herald.channels.teams import TeamsSender
 from tests.unit.channels.support import NOW
 
 D, P, R = OutcomeKind.DELIVERED, OutcomeKind.PERMANENT, OutcomeKind.RETRYABLE
@@ -173,3 +174,58 @@ def test_email(status: int, body: bytes, kind: OutcomeKind, limited: bool) -> No
     check(outcome, kind, str(status), limited)
     if limited:
         assert outcome.retry_after == 60.0
+
+
+def logic_error(code: str, message: str = "text") -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+TEAMS: list[tuple[int, dict[str, str], Any, OutcomeKind, str | None, bool]] = [
+    (202, {}, b"", D, "202", False),
+    (200, {}, b"", D, "200", False),
+    (404, {}, logic_error("WorkflowNotFound"), P, "WorkflowNotFound", False),
+    (
+        401,
+        {},
+        logic_error("DirectApiAuthorizationRequired"),
+        P,
+        "DirectApiAuthorizationRequired",
+        False,
+    ),
+    (
+        401,
+        {},
+        logic_error("DirectApiInvalidAuthorizationSignature"),
+        P,
+        "DirectApiInvalidAuthorizationSignature",
+        False,
+    ),
+    (409, {}, logic_error("WorkflowTriggerIsNotEnabled"), P, "WorkflowTriggerIsNotEnabled", False),
+    (400, {}, logic_error("TriggerInputSchemaMismatch"), P, "TriggerInputSchemaMismatch", False),
+    (400, {}, logic_error("InvalidTemplate"), P, "InvalidTemplate", False),
+    (
+        429,
+        {"Retry-After": "5"},
+        logic_error("WorkflowRequestsThrottled"),
+        R,
+        "WorkflowRequestsThrottled",
+        True,
+    ),
+    (500, {}, logic_error("InternalServerError"), R, "http_500", False),
+    (403, {}, b"Forbidden", P, "http_403", False),
+]
+
+
+@pytest.mark.parametrize(("status", "headers", "body", "kind", "code", "limited"), TEAMS)
+def test_teams(
+    status: int,
+    headers: dict[str, str],
+    body: Any,
+    kind: OutcomeKind,
+    code: str | None,
+    limited: bool,
+) -> None:
+    outcome = TeamsSender(clock).judge(status, headers, raw(body))
+    check(outcome, kind, code, limited)
+    if limited:
+        assert outcome.retry_after == 5.0

@@ -24,6 +24,7 @@ def test_registry_knows_every_prd_type() -> None:
         "slack",
         "discord",
         "email",
+        "teams",
     }
     assert get_sender("wechat").default_rate_limits == (RateLimit(30, 60.0),)
     assert get_sender("feishu").default_rate_limits == (RateLimit(5, 1.0), RateLimit(100, 60.0))

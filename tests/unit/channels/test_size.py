@@ -29,6 +29,7 @@ LIMITS = {
     "slack": 40_000,
     "discord": 30_000,
     "email": 512_000,
+    "teams": 28_000,
 }
 
 
@@ -43,6 +44,8 @@ def measured(channel_type: str, request: OutboundRequest) -> tuple[int, str]:
         return len(request.body), body["markdown"]["text"]
     if channel_type == "slack":
         return len(request.body), json.dumps(body["blocks"], ensure_ascii=False)
+    if channel_type == "teams":
+        return len(request.body), json.dumps(body["attachments"], ensure_ascii=False)
     if channel_type == "discord":
         return len(request.body), json.dumps(body["embeds"], ensure_ascii=False)
     content = body["markdown"]["content"]
