@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
+from herald.channels.apprise_url import AppriseSender
 from herald.channels.base import Sender
 from herald.channels.config_base import contract_problems
 from herald.channels.custom import CustomSender
@@ -34,6 +35,7 @@ BUILT_IN: tuple[Sender, ...] = (  # typed so mypy checks each against the protoc
     DiscordSender(),
     EmailSender(),
     TeamsSender(),
+    AppriseSender(),
 )
 
 _senders: dict[str, Sender] = {}

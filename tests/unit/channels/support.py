@@ -49,6 +49,7 @@ SECRETS = {
     "wechat": "wecom-app-secret-0123456789abcdef",
     "custom": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     "email": "smtp-password-0123456789",
+    "apprise": "tgram://123456789:AAE-apprise-bot-token/-1001234567890",
 }
 
 RAW_CONFIGS: dict[str, dict[str, Any]] = {
@@ -84,6 +85,7 @@ RAW_CONFIGS: dict[str, dict[str, Any]] = {
     "teams": {
         "webhook_url": "https://prod-27.westus.logic.azure.com:443/workflows/0a1b2c3d4e5f/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=teams-signature-0123456789"
     },
+    "apprise": {"url": SECRETS["apprise"]},
 }
 CHANNEL_TYPES = tuple(RAW_CONFIGS)
 CHAT_TYPES = tuple(t for t in CHANNEL_TYPES if t != "custom")

@@ -299,6 +299,7 @@ SECRET_FIELDS = {
     "discord": (),
     "email": ("password",),
     "teams": (),
+    "apprise": (),
 }
 URL_FIELDS = {
     "feishu": ("webhook_url",),
@@ -310,6 +311,7 @@ URL_FIELDS = {
     "discord": ("webhook_url",),
     "email": ("server",),
     "teams": ("webhook_url",),
+    "apprise": ("url",),
 }
 WHOLE_URL_TYPES = ("feishu", "dingtalk", "wecom_bot", "slack", "discord", "teams")
 
@@ -322,7 +324,8 @@ def test_every_sender_has_a_model_with_its_secret_and_url_fields_marked() -> Non
         assert marks(model).secrets == SECRET_FIELDS[channel_type]
         assert destination_fields(config(channel_type)) == URL_FIELDS[channel_type]
         whole = {name for name, mark in marks(model).urls if mark.whole}
-        assert whole == ({"webhook_url"} if channel_type in WHOLE_URL_TYPES else set())
+        expected = {"webhook_url"} if channel_type in WHOLE_URL_TYPES else set()
+        assert whole == ({"url"} if channel_type == "apprise" else expected)
 
 
 def test_masked_hides_every_secret() -> None:

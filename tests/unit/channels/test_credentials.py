@@ -113,6 +113,7 @@ MOVED = {
     "discord": "https://evil.example.com/api/webhooks/1/attacker",
     "email": "smtps://evil.example.com:465",
     "teams": "https://evil.example.com/workflows/1/triggers/manual/paths/invoke?sig=x",
+    "apprise": "json://evil.example.com/collect",
 }
 # What a maintainer pointing the channel elsewhere would keep by sending the masks back.
 KEPT = {
@@ -125,6 +126,7 @@ KEPT = {
     "discord": set(),
     "email": {"password"},
     "teams": set(),
+    "apprise": set(),
 }
 
 

@@ -102,7 +102,7 @@ def test_custom_body_is_the_standard_message_byte_for_byte() -> None:
 
 
 # Channel types added after the first five have every event in English too.
-EVERY_EVENT_IN_ENGLISH = ("slack", "discord", "email", "teams")
+EVERY_EVENT_IN_ENGLISH = ("slack", "discord", "email", "teams", "apprise")
 # A mention rule for task_failed, per platform (item 5 of issue 12).
 MENTIONS: dict[str, dict[str, Any]] = {
     "slack": {

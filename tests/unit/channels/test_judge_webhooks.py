@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from herald.channels.apprise_url import AppriseSender
 from herald.channels.base import Outcome, OutcomeKind
 from herald.channels.discord import DiscordSender, allowed_mentions, with_wait
 from herald.channels.mail import EmailSender
@@ -229,3 +230,18 @@ def test_teams(
     check(outcome, kind, code, limited)
     if limited:
         assert outcome.retry_after == 5.0
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "code"),
+    [
+        ({"success": True}, D, "ok"),
+        ({"success": False}, R, "failed"),
+        ({"success": False, "loaded": False}, P, "not_loaded"),
+        (b"", R, "failed"),
+    ],
+)
+def test_apprise_is_judged_by_its_success_flag_only(
+    body: Any, kind: OutcomeKind, code: str
+) -> None:
+    check(AppriseSender().judge(200, {}, raw(body)), kind, code)

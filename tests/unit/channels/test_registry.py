@@ -62,7 +62,9 @@ def test_registered_adds_a_type_for_the_block_only() -> None:
         assert registry.get_sender("custom_two") is sender
         assert registry.channel_types()[-1] == "custom_two"
     assert "custom_two" not in registry.SENDERS
-    with pytest.raises(registry.UnknownChannelType, match="valid types are: custom, dingtalk"):
+    with pytest.raises(
+        registry.UnknownChannelType, match="valid types are: apprise, custom, dingtalk"
+    ):
         registry.get_sender("custom_two")
 
 

@@ -25,11 +25,12 @@ def test_registry_knows_every_prd_type() -> None:
         "discord",
         "email",
         "teams",
+        "apprise",
     }
     assert get_sender("wechat").default_rate_limits == (RateLimit(30, 60.0),)
     assert get_sender("feishu").default_rate_limits == (RateLimit(5, 1.0), RateLimit(100, 60.0))
     assert [t for t, s in SENDERS.items() if not s.supports_digest] == ["custom"]
-    with pytest.raises(UnknownChannelType, match="valid types are: custom, dingtalk"):
+    with pytest.raises(UnknownChannelType, match="valid types are: apprise, custom, dingtalk"):
         get_sender("slack-ish")
     with pytest.raises(KeyError):
         get_sender("")

@@ -30,6 +30,7 @@ LIMITS = {
     "discord": 30_000,
     "email": 512_000,
     "teams": 28_000,
+    "apprise": 32_000,
 }
 
 
@@ -44,6 +45,8 @@ def measured(channel_type: str, request: OutboundRequest) -> tuple[int, str]:
         return len(request.body), body["markdown"]["text"]
     if channel_type == "slack":
         return len(request.body), json.dumps(body["blocks"], ensure_ascii=False)
+    if channel_type == "apprise":
+        return len(request.body), f"{body['title']}\n{body['body']}"
     if channel_type == "teams":
         return len(request.body), json.dumps(body["attachments"], ensure_ascii=False)
     if channel_type == "discord":
