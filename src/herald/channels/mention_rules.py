@@ -75,6 +75,20 @@ def mentions_for(rules: Sequence[MentionRule], event_type: str) -> Mentions:
     )
 
 
+def merged(first: Mentions, second: Mentions) -> Mentions:
+    """Both sets of mentions, without repeats, `first`'s entries first."""
+
+    def join(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*a, *b)))
+
+    return Mentions(
+        users=join(first.users, second.users),
+        groups=join(first.groups, second.groups),
+        mobiles=join(first.mobiles, second.mobiles),
+        all=first.all or second.all,
+    )
+
+
 def kinds(accepted: Mapping[str, str]) -> AfterValidator:
     """Refuse rules that use a kind the platform cannot mention. `accepted` maps each kind
     the channel supports to what it means there, e.g. {"users": "member ids (U…)"}."""

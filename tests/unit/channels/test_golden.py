@@ -105,6 +105,15 @@ def test_custom_body_is_the_standard_message_byte_for_byte() -> None:
 EVERY_EVENT_IN_ENGLISH = ("slack", "discord", "email", "teams", "apprise")
 # A mention rule for task_failed, per platform (item 5 of issue 12).
 MENTIONS: dict[str, dict[str, Any]] = {
+    "dingtalk": {
+        "mentions": [
+            {"events": ["task_failed"], "mobiles": ["13800000000"], "users": ["manager0831"]}
+        ]
+    },
+    "feishu": {
+        "mentions": [{"events": ["task_failed"], "users": ["ou_7d8a6e6df7621556ce0d21922b676706"]}]
+    },
+    "wecom_bot": {"mentions": [{"events": ["task_failed"], "users": ["zhangsan", "lisi"]}]},
     "slack": {
         "mentions": [{"events": ["task_failed"], "users": ["U024BE7LH"], "groups": ["SAZ94GDB8"]}]
     },
@@ -136,3 +145,10 @@ def test_a_mention_matches_the_golden_file(channel_type: str) -> None:
     quiet = sender.render(view("full_completed"), settings, now=NOW, access_token=ACCESS_TOKEN)
     plain = sender.render(view("full_completed"), config(channel_type), now=NOW)
     assert quiet.body == plain.body
+
+
+def test_wecom_robot_mentions_mobiles_and_all_with_a_text_message() -> None:
+    rules = [{"events": ["task_failed"], "mobiles": ["13800001111"], "users": ["wangwu"]}]
+    settings = config("wecom_bot", mentions=[*rules, {"events": ["task_failed"], "all": True}])
+    request = get_sender("wecom_bot").render(view("task_failed"), settings, now=NOW)
+    check_golden("wecom_bot/task_failed.mention_all.json", request)
