@@ -32,6 +32,7 @@ from herald.channels.config_base import ChannelConfig, DestinationUrl, marks
 from herald.channels.fields import MASK, is_credential_header
 from herald.security.redaction import mask_secret, mask_url_credentials, url_credentials
 
+_HOST = re.compile(r"(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+")  # a dotted name or IPv4 address
 MIN_URL_CREDENTIAL = 8  # shorter URL parts are too likely to be ordinary words to redact
 MIN_SECRET = 4  # shorter secrets are left out of redaction: it would mangle any text
 
@@ -145,7 +146,9 @@ def _url_secrets(config: ChannelConfig, mark: DestinationUrl, url: str) -> list[
         rest = url.partition("://")[2]
         pieces = [rest, *rest.replace("?", "/").replace("&", "/").split("/")]
         pieces += [p for piece in list(pieces) for p in piece.split(":") + piece.split("@")]
-        return [url, *parts, *(p for p in pieces if len(p) >= MIN_URL_CREDENTIAL)]
+        # A host name or address in the URL is where it goes, not a credential.
+        found = [p for p in pieces if len(p) >= MIN_URL_CREDENTIAL and not _HOST.fullmatch(p)]
+        return [url, *parts, *found]
     if _path_secret(config, mark):
         return [url, *parts, *_path_and_query_parts(url)]
     # A URL is worth redacting whole only when it is, or holds, a credential: a plain URL in an

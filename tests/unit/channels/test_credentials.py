@@ -212,3 +212,13 @@ def test_a_kept_secret_may_not_be_unmasked() -> None:
             refuse_kept_secrets(new, stored, merged.kept)
         assert [f for f, _ in refused.value.problems] == [field]
         assert "enter" in refused.value.problems[0][1]
+
+
+def test_an_apprise_url_is_secret_throughout_but_its_host_is_not() -> None:
+    settings = parse_channel_config(
+        "apprise", {"url": "json://user:apprise-password@ntfy.example.com/topic-secret-0123"}
+    )
+    values = secret_values(settings)
+    assert "apprise-password" in values and "topic-secret-0123" in values
+    assert "ntfy.example.com" not in values  # redacting it would hide every link to the host
+    assert masked(settings)["url"] == "json://****0123"
