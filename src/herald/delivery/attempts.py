@@ -32,6 +32,7 @@ from herald.publishing.config_model import CallbackConfig, Channel
 from herald.publishing.event_views import event_view
 from herald.runtime.clock import Clock
 from herald.security.redaction import redact_text
+from herald.store.attempt_record import MAX_CODE
 from herald.store.claims import Claimed
 from herald.store.results import AttemptRecord
 
@@ -186,7 +187,9 @@ class AttemptRunner:
             response_body=_text(result.body, RESPONSE_BODY_CAP, secrets)
             if result and result.body
             else None,
-            platform_code=outcome.code,
+            # Codes are the platform's words (Slack's are up to 33 characters): kept to the width
+            # the history stores.
+            platform_code=outcome.code[:MAX_CODE] if outcome.code else outcome.code,
             error=None
             if state.outcome == AttemptOutcome.DELIVERED
             else redact_text(outcome.message, secrets)[:2000],
