@@ -115,7 +115,7 @@ class AttemptRunner:
     async def _deliver(
         self, sender: Sender, request: OutboundRequest, channel: Channel
     ) -> HttpResult:
-        """Over HTTP, or through the sender's own transport (SMTP, Apprise), behind the same
+        """Over HTTP, or through the sender's own transport (`OwnTransport`), behind the same
         egress policy."""
         if not isinstance(sender, OwnTransport):
             return await self.http.request(
@@ -187,7 +187,7 @@ class AttemptRunner:
             response_body=_text(result.body, RESPONSE_BODY_CAP, secrets)
             if result and result.body
             else None,
-            # Codes are the platform's words (Slack's are up to 33 characters): kept to the width
+            # Codes are the platform's words (some run past 32 characters): kept to the width
             # the history stores.
             platform_code=outcome.code[:MAX_CODE] if outcome.code else outcome.code,
             error=None
