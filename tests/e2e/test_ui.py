@@ -583,8 +583,27 @@ FORM_INPUT = {
         "secret_headers": "X-Tenant",
         "signing_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     },
+    "slack": {
+        "webhook_url": "https://hooks.slack.com/services/T0001/B0002/form-slack-secret",
+        "mentions": '[{"events": ["task_failed"], "users": ["U024BE7LH"]}]',
+    },
+    "discord": {
+        "webhook_url": "https://discord.com/api/webhooks/1234567890/form-discord-token",
+        "mentions": '[{"events": ["task_failed", "task_stopped"], "groups": ["987654321"]}]',
+    },
+    "email": {
+        "server": "smtps://smtp.example.com",
+        "from_address": "herald@example.com",
+        "to": "ops@example.com, sre@example.com",
+        "username": "herald@example.com",
+        "password": "form-smtp-password",
+    },
+    "teams": {
+        "webhook_url": "https://prod-27.westus.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=form-teams-signature"
+    },
+    "apprise": {"url": "tgram://123456789:AAE-form-bot-token/-100123456"},
 }
-SECRETS = {"sign_secret", "secret", "signing_secret"}
+SECRETS = {"sign_secret", "secret", "signing_secret", "password"}
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -653,8 +672,27 @@ def fill_channel_form(card: Locator, info: dict[str, Any], lang: str) -> None:
 
 
 def check_saved_channels(channels: list[dict[str, Any]]) -> None:
-    feishu, dingtalk, wechat, wecom_bot, custom = (c["config"] for c in channels)
     assert [c["type"] for c in channels] == list(FORM_INPUT)
+    saved = {c["type"]: c["config"] for c in channels}
+    feishu, dingtalk, wechat, wecom_bot, custom = (
+        saved[t] for t in ("feishu", "dingtalk", "wechat", "wecom_bot", "custom")
+    )
+    assert saved["slack"]["mentions"] == [
+        {
+            "events": ["task_failed"],
+            "users": ["U024BE7LH"],
+            "groups": [],
+            "mobiles": [],
+            "all": False,
+        }
+    ]
+    assert saved["discord"]["mentions"][0]["groups"] == ["987654321"]
+    assert saved["email"]["server"] == "smtps://smtp.example.com:465"
+    assert saved["email"]["to"] == ["ops@example.com", "sre@example.com"]
+    assert saved["email"]["password"] == "****word" and saved["email"]["require_starttls"]
+    assert saved["teams"]["webhook_url"].endswith("sig=****ture")
+    assert saved["apprise"]["url"] == "tgram://****3456"
+    assert FORM_INPUT["apprise"]["url"] not in str(channels)
     assert feishu["mention_open_ids"] == ["ou_1", "ou_2"] and feishu["mention_all"] is False
     assert dingtalk["at_mobiles"] == ["13800000000", "13900000000"]
     assert (wechat["agent_id"], wechat["to_user"], wechat["api_base"]) == (

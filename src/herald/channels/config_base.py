@@ -95,6 +95,11 @@ class DestinationUrl(_Mark):
 
     whole: bool = False
     path_secret_if: str | None = None
+    # The schemes the URL may use; None: any (Apprise URLs), whose hosts the sender vets.
+    schemes: tuple[str, ...] | None = ("http", "https")
+    # Everything after the scheme is the credential (Apprise URLs carry tokens in any part):
+    # shown as `scheme://****` plus the last 4 characters.
+    opaque: bool = False
 
     def schema_extra(self) -> dict[str, Any]:
         if self.whole:

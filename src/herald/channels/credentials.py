@@ -32,6 +32,7 @@ from herald.channels.config_base import ChannelConfig, DestinationUrl, marks
 from herald.channels.fields import MASK, is_credential_header
 from herald.security.redaction import mask_secret, mask_url_credentials, url_credentials
 
+_HOST = re.compile(r"(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+")  # a dotted name or IPv4 address
 MIN_URL_CREDENTIAL = 8  # shorter URL parts are too likely to be ordinary words to redact
 MIN_SECRET = 4  # shorter secrets are left out of redaction: it would mangle any text
 
@@ -63,7 +64,10 @@ def shown_url(config: ChannelConfig, field: str) -> str:
     """The URL in `field` (set) as it may be shown: credential parts masked, and while its
     path is secret (`hides_path`) its path and query replaced by `/****`."""
     url: str = getattr(config, field)
-    if _path_secret(config, dict(marks(type(config)).urls)[field]):
+    mark = dict(marks(type(config)).urls)[field]
+    if mark.opaque:
+        return mask_opaque(url)
+    if _path_secret(config, mark):
         return mask_path_and_query(url)
     return mask_url_credentials(url)
 
@@ -83,6 +87,12 @@ def describe_target(config: ChannelConfig) -> str:
     view = masked(config)
     template = config.target_description or "{" + config.destination_field + "}"
     return f"{config.channel_type} {template.format_map(view)}".strip()
+
+
+def mask_opaque(url: str) -> str:
+    """`scheme://****` and the last 4 characters of a URL that is a credential throughout."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{mask_secret(rest)}" if rest else MASK
 
 
 def mask_path_and_query(url: str) -> str:
@@ -134,6 +144,13 @@ def secret_values(config: ChannelConfig) -> list[str]:
 def _url_secrets(config: ChannelConfig, mark: DestinationUrl, url: str) -> list[str]:
     credentials = url_credentials(url)
     parts = [v for v in credentials if len(v) >= MIN_URL_CREDENTIAL]
+    if mark.opaque:
+        rest = url.partition("://")[2]
+        pieces = [rest, *rest.replace("?", "/").replace("&", "/").split("/")]
+        pieces += [p for piece in list(pieces) for p in piece.split(":") + piece.split("@")]
+        # A host name or address in the URL is where it goes, not a credential.
+        found = [p for p in pieces if len(p) >= MIN_URL_CREDENTIAL and not _HOST.fullmatch(p)]
+        return [url, *parts, *found]
     if _path_secret(config, mark):
         return [url, *parts, *_path_and_query_parts(url)]
     # A URL is worth redacting whole only when it is, or holds, a credential: a plain URL in an

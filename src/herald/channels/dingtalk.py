@@ -41,6 +41,14 @@ from herald.channels.fields import (
     mentions,
     optional,
 )
+from herald.channels.mention_rules import (
+    MentionRule,
+    Mentions,
+    kinds,
+    mention_rules,
+    mentions_for,
+    merged,
+)
 from herald.domain.messages import Message, digest_lines, footer, host_sections, text
 from herald.security.redaction import mask_url_credentials
 from herald.security.signing import dingtalk_signed_url
@@ -149,6 +157,17 @@ class DingTalkConfig(HttpChannelConfig):
         ),
         "at_user_ids": FieldText(Text("@成员（userId）", "Mention members (userId)")),
         "at_all": FieldText(Text("@所有人", "@all")),
+        "mentions": FieldText(
+            Text("按事件提及", "Mentions by event"),
+            help=Text(
+                "只在所选事件上 @：users 为 userId，mobiles 为手机号，all 为 @所有人。"
+                '例：[{"events": ["task_failed"], "mobiles": ["13800000000"]}]。'
+                "上面三项对每个事件都生效。",
+                "Mention only on the chosen events: users are userIds, mobiles phone numbers, "
+                'all is @all. Example: [{"events": ["task_failed"], "mobiles": '
+                '["13800000000"]}]. The three fields above apply to every event.',
+            ),
+        ),
     }
 
     webhook_url: DingTalkWebhook
@@ -156,6 +175,18 @@ class DingTalkConfig(HttpChannelConfig):
     at_mobiles: list[Mobile] = mentions()
     at_user_ids: list[MentionId] = mentions()
     at_all: bool = False
+    mentions: Annotated[
+        list[MentionRule],
+        kinds({"users": "userIds", "mobiles": "phone numbers", "all": "@all"}),
+    ] = mention_rules()
+
+
+def mentioned(config: DingTalkConfig, event_type: str) -> Mentions:
+    """Who `event_type` mentions: the fields for every event plus the rules naming it."""
+    always = Mentions(
+        users=tuple(config.at_user_ids), mobiles=tuple(config.at_mobiles), all=config.at_all
+    )
+    return merged(always, mentions_for(config.mentions, event_type))
 
 
 class DingTalkSender(ChatSender[DingTalkConfig]):
@@ -257,11 +288,12 @@ def build_body(message: Message, shown: int, config: DingTalkConfig) -> dict[str
         "msgtype": "markdown",
         "markdown": {"title": message.title, "text": markdown_text(message, shown, config)},
     }
-    if config.at_mobiles or config.at_user_ids or config.at_all:
+    who = mentioned(config, message.event_type)
+    if who:
         body["at"] = {
-            "atMobiles": list(config.at_mobiles),
-            "atUserIds": list(config.at_user_ids),
-            "isAtAll": config.at_all,
+            "atMobiles": list(who.mobiles),
+            "atUserIds": list(who.users),
+            "isAtAll": who.all,
         }
     return body
 
@@ -276,9 +308,9 @@ def markdown_text(message: Message, shown: int, config: DingTalkConfig) -> str:
             parts.append(f"[{text(message.locale, 'open')}]({message.link})")
         parts.append(f"> {footer(message)}")
     # A mention only rings when the @mobile / @userId also appears in the text.
-    mentions = [f"@{who}" for who in [*config.at_mobiles, *config.at_user_ids]]
-    if mentions:
-        parts.append(" ".join(mentions))
+    who = mentioned(config, message.event_type)
+    if who.mobiles or who.users:
+        parts.append(" ".join(f"@{one}" for one in [*who.mobiles, *who.users]))
     return "\n\n".join(parts)
 
 

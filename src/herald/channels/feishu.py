@@ -37,6 +37,14 @@ from herald.channels.config_base import (
 )
 from herald.channels.egress_fields import HttpChannelConfig
 from herald.channels.fields import MAX_URL, MentionId, Secret, http_url, mentions
+from herald.channels.mention_rules import (
+    MentionRule,
+    Mentions,
+    kinds,
+    mention_rules,
+    mentions_for,
+    merged,
+)
 from herald.domain.messages import Message, digest_lines, footer, host_sections, text
 from herald.security.redaction import mask_url_credentials
 from herald.security.signing import feishu_sign
@@ -91,12 +99,25 @@ class FeishuConfig(HttpChannelConfig):
         "mention_open_ids": FieldText(
             Text("@成员（open_id）", "Mention members (open_id)"), placeholder="ou_…"
         ),
+        "mentions": FieldText(
+            Text("按事件提及", "Mentions by event"),
+            help=Text(
+                "只在所选事件上 @：users 为 open_id 或 user_id，all 为 @所有人。"
+                '例：[{"events": ["task_failed"], "users": ["ou_xxx"]}]。上面两项对每个事件都生效。',
+                "Mention only on the chosen events: users are open_ids or user_ids, all is "
+                '@all. Example: [{"events": ["task_failed"], "users": ["ou_xxx"]}]. The two '
+                "fields above apply to every event.",
+            ),
+        ),
     }
 
     webhook_url: FeishuUrl
     sign_secret: Secret = None
     mention_all: bool = False
     mention_open_ids: list[MentionId] = mentions()
+    mentions: Annotated[
+        list[MentionRule], kinds({"users": "open_ids or user_ids", "all": "@all"})
+    ] = mention_rules()
 
 
 class FeishuSender(ChatSender[FeishuConfig]):
@@ -198,12 +219,16 @@ def _main_text(message: Message, shown: int, config: FeishuConfig) -> str:
         body = "\n".join(escape(line) for line in digest_lines(message, shown))
     else:
         body = "\n".join(f"**{label}**: {escape(value)}" for label, value in message.fields)
-    mentions = _mentions(config)
+    mentions = _mentions(config, message.event_type)
     return f"{body}\n{mentions}" if mentions else body
 
 
-def _mentions(config: FeishuConfig) -> str:
-    ids = (["all"] if config.mention_all else []) + config.mention_open_ids
+def _mentions(config: FeishuConfig, event_type: str) -> str:
+    """Card markdown mentions (`<at id=…></at>`; a text message would write
+    `<at user_id="…">`): the fields for every event plus the rules naming `event_type`."""
+    always = Mentions(users=tuple(config.mention_open_ids), all=config.mention_all)
+    who = merged(always, mentions_for(config.mentions, event_type))
+    ids = (["all"] if who.all else []) + list(who.users)
     return " ".join(f"<at id={open_id}></at>" for open_id in ids)
 
 

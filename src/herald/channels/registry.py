@@ -12,11 +12,16 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
+from herald.channels.apprise_url import AppriseSender
 from herald.channels.base import Sender
 from herald.channels.config_base import contract_problems
 from herald.channels.custom import CustomSender
 from herald.channels.dingtalk import DingTalkSender
+from herald.channels.discord import DiscordSender
 from herald.channels.feishu import FeishuSender
+from herald.channels.mail import EmailSender
+from herald.channels.slack import SlackSender
+from herald.channels.teams import TeamsSender
 from herald.channels.wecom_app import WeComAppSender
 from herald.channels.wecom_bot import WeComBotSender
 
@@ -26,6 +31,11 @@ BUILT_IN: tuple[Sender, ...] = (  # typed so mypy checks each against the protoc
     WeComAppSender(),
     WeComBotSender(),
     CustomSender(),
+    SlackSender(),
+    DiscordSender(),
+    EmailSender(),
+    TeamsSender(),
+    AppriseSender(),
 )
 
 _senders: dict[str, Sender] = {}

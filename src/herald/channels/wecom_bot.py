@@ -8,7 +8,7 @@ application messages. Errors arrive with HTTP 200 and are classified by `errcode
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
@@ -29,11 +29,19 @@ from herald.channels.base import (
 from herald.channels.config_base import ChannelConfig, DestinationUrl, FieldText, Text
 from herald.channels.egress_fields import HttpChannelConfig
 from herald.channels.fields import MAX_URL, http_url
+from herald.channels.mention_rules import (
+    MentionRule,
+    Mentions,
+    kinds,
+    mention_rules,
+    mentions_for,
+)
 from herald.channels.wecom_app import classify, wecom_markdown
-from herald.domain.messages import Message
+from herald.domain.messages import Message, digest_lines, footer, host_sections, text
 from herald.security.redaction import mask_url_credentials
 
 MAX_CONTENT = 4096
+MAX_TEXT = 2048  # a text message's content, the type that can mention mobiles and @all
 
 # Robot-specific codes no retry fixes; the shared table covers the rest.
 PERMANENT_HINTS: Mapping[int, str] = {
@@ -67,9 +75,25 @@ class WeComBotConfig(HttpChannelConfig):
             Text("Webhook 地址", "Webhook URL"),
             placeholder="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…",
         ),
+        "mentions": FieldText(
+            Text("按事件提及", "Mentions by event"),
+            help=Text(
+                "只在所选事件上 @：users 为成员 userid，mobiles 为手机号，all 为 @所有人。"
+                "只 @ 成员时仍发 markdown；含手机号或所有人时改发文本消息（markdown 不支持）。"
+                '例：[{"events": ["task_failed"], "users": ["zhangsan"]}]',
+                "Mention only on the chosen events: users are member userids, mobiles phone "
+                "numbers, all is @all. Members alone keep the markdown message; mobiles or @all "
+                "switch that event to a text message (markdown cannot mention them). "
+                'Example: [{"events": ["task_failed"], "users": ["zhangsan"]}]',
+            ),
+        ),
     }
 
     webhook_url: WeComBotUrl
+    mentions: Annotated[
+        list[MentionRule],
+        kinds({"users": "member userids", "mobiles": "phone numbers", "all": "@all"}),
+    ] = mention_rules()
 
 
 class WeComBotSender(ChatSender[WeComBotConfig]):
@@ -88,13 +112,12 @@ class WeComBotSender(ChatSender[WeComBotConfig]):
         access_token: str | None,
         timeout: float,
     ) -> OutboundRequest:
-        content = fit_message(lambda m, n: wecom_markdown(m, n).encode(), message, MAX_CONTENT)
-        body = {"msgtype": "markdown", "markdown": {"content": content.decode()}}
+        who = mentions_for(config.mentions, message.event_type)
         return OutboundRequest(
             method="POST",
             url=config.webhook_url,
             headers=JSON_HEADERS,
-            body=json_bytes(body),
+            body=json_bytes(robot_body(message, who)),
             timeout=timeout,
             redacted_url=mask_url_credentials(config.webhook_url),
             redacted_headers=JSON_HEADERS,
@@ -113,3 +136,43 @@ class WeComBotSender(ChatSender[WeComBotConfig]):
             msg = trim(reply.get("errmsg") or "")
             return Outcome(OutcomeKind.PERMANENT, str(raw), f"{PERMANENT_HINTS[code]} ({msg})")
         return classify(code, reply, status, headers, self._clock)
+
+
+def robot_body(message: Message, who: Mentions) -> dict[str, Any]:
+    """Markdown (members mentioned as `<@userid>` in the content), or, when mobiles or @all
+    are to be mentioned, a text message with `mentioned_list` / `mentioned_mobile_list`:
+    the robot's markdown ignores those lists and has no @all."""
+    if not (who.mobiles or who.all):
+
+        def markdown(shown: Message, n: int) -> bytes:
+            content = wecom_markdown(shown, n)
+            if who.users:
+                content += "\n" + " ".join(f"<@{user}>" for user in who.users)
+            return content.encode()
+
+        content = fit_message(markdown, message, MAX_CONTENT).decode()
+        return {"msgtype": "markdown", "markdown": {"content": content}}
+    content = fit_message(lambda m, n: plain_text(m, n).encode(), message, MAX_TEXT).decode()
+    text_message = {
+        "content": content,
+        "mentioned_list": [*who.users, *(["@all"] if who.all else [])],
+        "mentioned_mobile_list": list(who.mobiles),
+    }
+    return {"msgtype": "text", "text": text_message}
+
+
+def plain_text(message: Message, shown: int) -> str:
+    """The message as plain text: title, fields (or digest lines, or a template's body),
+    hosts, the link and the time."""
+    if message.body_override is not None:
+        rows = [message.body_override]
+    elif message.lines:
+        rows = digest_lines(message, shown)
+    else:
+        pairs = [*message.fields, *host_sections(message, shown)]
+        rows = [f"{label}: {value}" for label, value in pairs]
+    lines = [message.title, *rows]
+    if message.link:
+        lines.append(f"{text(message.locale, 'open')}: {message.link}")
+    lines.append(footer(message))
+    return "\n".join(lines)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from herald.channels.base import OutboundRequest, Outcome, OutcomeKind, Sender
-from herald.channels.capabilities import TokenAuth
+from herald.channels.capabilities import OwnTransport, TokenAuth
 from herald.channels.credentials import secret_values
 from herald.channels.registry import get_sender
 from herald.delivery.http_client import HttpClient, HttpResult, channel_egress
@@ -32,6 +32,7 @@ from herald.publishing.config_model import CallbackConfig, Channel
 from herald.publishing.event_views import event_view
 from herald.runtime.clock import Clock
 from herald.security.redaction import redact_text
+from herald.store.attempt_record import MAX_CODE
 from herald.store.claims import Claimed
 from herald.store.results import AttemptRecord
 
@@ -104,19 +105,38 @@ class AttemptRunner:
         token: str | None,
     ) -> Sent:
         request = self._render(sender, claimed, config, channel, token)
-        result = await self.http.request(
-            request.method,
-            request.url,
-            request.headers,
-            request.body,
-            request.timeout,
-            channel_egress(channel.config),
-        )
+        result = await self._deliver(sender, request, channel)
         if result.status is None:
             kind = OutcomeKind.PERMANENT if result.blocked else OutcomeKind.RETRYABLE
             return Sent(request, result, Outcome(kind, None, result.error or "no answer"))
         outcome = sender.judge(result.status, result.headers, result.body)
         return Sent(request, result, outcome)
+
+    async def _deliver(
+        self, sender: Sender, request: OutboundRequest, channel: Channel
+    ) -> HttpResult:
+        """Over HTTP, or through the sender's own transport (`OwnTransport`), behind the same
+        egress policy."""
+        if not isinstance(sender, OwnTransport):
+            return await self.http.request(
+                request.method,
+                request.url,
+                request.headers,
+                request.body,
+                request.timeout,
+                channel_egress(channel.config),
+            )
+        answer = await sender.transmit(
+            request, channel.config, egress=self.http.policy, resolver=self.http.resolver
+        )
+        return HttpResult(
+            answer.status,
+            answer.headers,
+            answer.body,
+            answer.latency_ms,
+            answer.error,
+            answer.blocked,
+        )
 
     def _render(
         self,
@@ -172,7 +192,9 @@ class AttemptRunner:
             response_body=_text(result.body, RESPONSE_BODY_CAP, secrets)
             if result and result.body
             else None,
-            platform_code=outcome.code,
+            # Codes are the platform's words (some run past 32 characters): kept to the width
+            # the history stores.
+            platform_code=outcome.code[:MAX_CODE] if outcome.code else outcome.code,
             error=None
             if state.outcome == AttemptOutcome.DELIVERED
             else redact_text(outcome.message, secrets)[:2000],

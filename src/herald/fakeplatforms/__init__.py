@@ -1,4 +1,4 @@
-"""Faithful local fakes of Feishu, DingTalk and WeCom plus a programmable webhook receiver.
+"""Faithful local fakes of Feishu, DingTalk, WeCom, Slack, Discord and Teams plus a programmable webhook receiver.
 
 One aiohttp application on 127.0.0.1 serves every fake (their paths never collide):
 
@@ -6,6 +6,9 @@ One aiohttp application on 127.0.0.1 serves every fake (their paths never collid
 - DingTalk custom robot    `POST /robot/send?access_token=…[&timestamp=…&sign=…]`
 - WeCom app API            `GET /cgi-bin/gettoken`, `POST /cgi-bin/message/send`
 - WeCom group robot        `POST /cgi-bin/webhook/send?key=…`
+- Slack webhook             `POST /services/{team}/{bot}/{secret}`
+- Discord webhook           `POST /api[/v10]/webhooks/{id}/{token}[?wait=true]`
+- Teams Workflows webhook   `POST /workflows/{id}/triggers/manual/paths/invoke?…&sig=…`
 - Custom endpoint          `ANY /hook/{name}` (scripted ok/status/hang/reset/garbage/redirect)
 - Control API              `/_fake/…` (JSON)
 

@@ -4,7 +4,8 @@ The same `FakeConfig` document registers bots when the server starts (`serve(con
 and at runtime (`POST /_fake/config`). Routes:
 
 - `POST /_fake/config` — apply a `FakeConfig` document (adds/replaces registrations)
-- `POST /_fake/feishu/bots`, `/_fake/dingtalk/robots`, `/_fake/wecom/apps`, `/_fake/wecom/bots`
+- `POST /_fake/feishu/bots`, `/_fake/dingtalk/robots`, `/_fake/wecom/apps`, `/_fake/wecom/bots`,
+  `/_fake/slack/webhooks`, `/_fake/discord/webhooks`, `/_fake/teams/workflows`
 - `PUT /_fake/endpoints/{name}` — `{"behaviour": {...} | [{...}, ...], "secret": ...}`
 - `GET /_fake/endpoints/{name}/stats`
 - `POST /_fake/wecom/tokens/expire` and `/invalidate` — `{"corp_id": ...}` (optional)
@@ -73,6 +74,23 @@ class WeComBotSpec(_Spec):
     per_minute: int | None = None
 
 
+class SlackWebhookSpec(_Spec):
+    path: str
+    state: str = "ok"
+    per_second: int | None = None
+
+
+class DiscordWebhookSpec(_Spec):
+    webhook_id: str
+    token: str
+    per_window: int | None = None
+
+
+class TeamsWorkflowSpec(_Spec):
+    workflow_id: str
+    sig: str
+
+
 class EndpointSpec(_Spec):
     name: str
     behaviour: dict[str, Any] | list[dict[str, Any]] = Field(default_factory=dict)
@@ -88,6 +106,9 @@ class FakeConfig(_Spec):
     wecom_apps: list[WeComAppSpec] = Field(default_factory=list)
     wecom_bots: list[WeComBotSpec | str] = Field(default_factory=list)
     endpoints: list[EndpointSpec] = Field(default_factory=list)
+    slack: list[SlackWebhookSpec] = Field(default_factory=list)
+    discord: list[DiscordWebhookSpec] = Field(default_factory=list)
+    teams: list[TeamsWorkflowSpec] = Field(default_factory=list)
     limits: dict[str, float] = Field(default_factory=dict)
 
 
@@ -112,6 +133,12 @@ def apply_config(fake: FakePlatforms, config: dict[str, Any] | None) -> None:
             fake.add_wecom_bot(**key.model_dump())
     for endpoint in doc.endpoints:
         _apply_endpoint(fake, endpoint)
+    for hook in doc.slack:
+        fake.add_slack_webhook(**hook.model_dump())
+    for webhook in doc.discord:
+        fake.add_discord_webhook(**webhook.model_dump())
+    for flow in doc.teams:
+        fake.add_teams_workflow(**flow.model_dump())
 
 
 def _limit_values(values: dict[str, float]) -> dict[str, float | int]:
@@ -160,6 +187,9 @@ def control_routes(fake: FakePlatforms) -> list[web.RouteDef]:
         web.post("/_fake/dingtalk/robots", api.section("dingtalk")),
         web.post("/_fake/wecom/apps", api.section("wecom_apps")),
         web.post("/_fake/wecom/bots", api.section("wecom_bots")),
+        web.post("/_fake/slack/webhooks", api.section("slack")),
+        web.post("/_fake/discord/webhooks", api.section("discord")),
+        web.post("/_fake/teams/workflows", api.section("teams")),
         web.put("/_fake/endpoints/{name}", api.put_endpoint),
         web.get("/_fake/endpoints/{name}/stats", api.endpoint_stats),
         web.post("/_fake/wecom/tokens/{action:expire|invalidate}", api.tokens),

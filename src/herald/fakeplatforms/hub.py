@@ -16,8 +16,11 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from herald.fakeplatforms.fake_dingtalk import DingTalkFake, DingTalkRobot
+from herald.fakeplatforms.fake_discord import DiscordFake, DiscordWebhook
 from herald.fakeplatforms.fake_endpoint import Behaviour, EndpointConfig, EndpointFake
 from herald.fakeplatforms.fake_feishu import FeishuBot, FeishuFake
+from herald.fakeplatforms.fake_slack import Forced, SlackFake, SlackWebhook
+from herald.fakeplatforms.fake_teams import TeamsFake, TeamsWorkflow
 from herald.fakeplatforms.fake_wecom_app import WeComApp, WeComAppFake
 from herald.fakeplatforms.fake_wecom_bot import WeComBot, WeComBotFake
 from herald.fakeplatforms.platform_limits import Clock, Limits
@@ -39,6 +42,9 @@ class FakePlatforms:
         self.wecom = WeComAppFake(self._ctx)
         self.wecom_bots = WeComBotFake(self._ctx)
         self.endpoints = EndpointFake(self._ctx)
+        self.slack = SlackFake(self._ctx)
+        self.discord = DiscordFake(self._ctx)
+        self.teams = TeamsFake(self._ctx)
         self._base_url: str | None = None
 
     # -- clock, limits, binding -------------------------------------------------------------
@@ -69,8 +75,19 @@ class FakePlatforms:
 
     def routes(self) -> list[web.RouteDef]:
         """Every platform and endpoint route; paths never collide."""
-        fakes = (self.feishu, self.dingtalk, self.wecom, self.wecom_bots, self.endpoints)
-        return [route for fake in fakes for route in fake.routes()]
+        return [route for fake in self._fakes() for route in fake.routes()]
+
+    def _fakes(self) -> tuple[Any, ...]:
+        return (
+            self.feishu,
+            self.dingtalk,
+            self.wecom,
+            self.wecom_bots,
+            self.endpoints,
+            self.slack,
+            self.discord,
+            self.teams,
+        )
 
     # -- URLs ---------------------------------------------------------------------------------
 
@@ -98,6 +115,17 @@ class FakePlatforms:
 
     def endpoint_url(self, name: str) -> str:
         return f"{self.base_url}/hook/{quote(name, safe='')}"
+
+    def slack_url(self, path: str) -> str:
+        """`path` is `team/bot/secret`, as registered."""
+        return f"{self.base_url}/services/{path}"
+
+    def discord_url(self, webhook_id: str, token: str) -> str:
+        return f"{self.base_url}/api/webhooks/{quote(webhook_id, safe='')}/{quote(token, safe='')}"
+
+    def teams_url(self, workflow_id: str, sig: str) -> str:
+        query = urlencode({"api-version": "2016-06-01", "sp": "/triggers/manual/run", "sig": sig})
+        return f"{self.base_url}/workflows/{quote(workflow_id, safe='')}/triggers/manual/paths/invoke?{query}"
 
     # -- registrations ------------------------------------------------------------------------
 
@@ -187,6 +215,45 @@ class FakePlatforms:
         self.endpoints.set_endpoint(config)
         return config
 
+    def add_slack_webhook(
+        self, path: str, *, state: str = "ok", per_second: int | None = None
+    ) -> SlackWebhook:
+        """Register a Slack webhook `team/bot/secret`; `state` names an error it answers."""
+        hook = SlackWebhook(path, state, per_second)
+        self.slack.add_webhook(hook)
+        return hook
+
+    def force_slack(
+        self, path: str, status: int, text: str, retry_after: float | None = None
+    ) -> None:
+        """Queue one answer the webhook gives instead of its normal checks."""
+        self.slack.force(path, Forced(status, text, retry_after))
+
+    def add_discord_webhook(
+        self, webhook_id: str, token: str, *, per_window: int | None = None
+    ) -> DiscordWebhook:
+        """Register a Discord webhook."""
+        hook = DiscordWebhook(webhook_id, token, per_window)
+        self.discord.add_webhook(hook)
+        return hook
+
+    def force_discord(self, webhook_id: str, status: int, body: dict[str, Any]) -> None:
+        """Queue one JSON answer the webhook gives instead of its normal checks (a 429 body's
+        `retry_after` also becomes the Retry-After header)."""
+        self.discord.force(webhook_id, status, body)
+
+    def add_teams_workflow(self, workflow_id: str, sig: str) -> TeamsWorkflow:
+        """Register a Teams Workflows webhook (its `sig` is the credential)."""
+        flow = TeamsWorkflow(workflow_id, sig)
+        self.teams.add_workflow(flow)
+        return flow
+
+    def force_teams(
+        self, workflow_id: str, status: int, body: dict[str, Any], retry_after: float | None = None
+    ) -> None:
+        """Queue one answer the workflow gives instead of its normal checks."""
+        self.teams.force(workflow_id, status, body, retry_after)
+
     # -- test controls and inspection -------------------------------------------------------
 
     def expire_wecom_tokens(self, corp_id: str | None = None) -> list[str]:
@@ -229,6 +296,5 @@ class FakePlatforms:
         Limits and the clock are left as they are."""
         with self._ctx.lock:
             self._ctx.recorder.clear()
-            fakes = (self.feishu, self.dingtalk, self.wecom, self.wecom_bots, self.endpoints)
-            for fake in fakes:
+            for fake in self._fakes():
                 fake.reset(keep_registrations)

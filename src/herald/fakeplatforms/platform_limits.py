@@ -38,6 +38,11 @@ class Limits:
     wecom_bot_text_max_bytes: int = 2048
     wecom_bot_markdown_max_bytes: int = 4096
     endpoint_signature_tolerance_s: float = 300.0
+    slack_per_second: int = 1
+    discord_per_window: int = 10
+    discord_window_s: float = 10.0
+    teams_per_second: int = 4
+    teams_max_body_bytes: int = 28_000
 
 
 Rule = tuple[int, float]

@@ -21,6 +21,9 @@ class Platform(StrEnum):
     WECOM_APP = "wecom_app"  # POST /cgi-bin/message/send
     WECOM_BOT = "wecom_bot"  # POST /cgi-bin/webhook/send
     ENDPOINT = "endpoint"  # ANY /hook/{name}
+    SLACK = "slack"  # POST /services/{team}/{bot}/{secret}
+    DISCORD = "discord"  # POST /api/webhooks/{id}/{token}
+    TEAMS = "teams"  # POST /workflows/{id}/triggers/manual/paths/invoke
 
 
 @dataclass(slots=True)

@@ -17,10 +17,10 @@ from pydantic import ValidationError
 from herald.access.roles import Principal
 from herald.channels.capabilities import OwnRetryPolicy
 from herald.channels.channel_config import ChannelConfig, parse_channel_config
+from herald.channels.config_base import marks
 from herald.channels.credentials import (
     KeptSecretRefused,
     describe_target,
-    destination_fields,
     hides_path,
     masked,
     merge_masked,
@@ -38,6 +38,7 @@ from herald.publishing.templates import TemplateError, validate_templates
 from herald.runtime.clock import Clock
 from herald.security.egress import EgressDenied, EgressPolicy, check_url
 from herald.security.encryption import KeyRing, fingerprint
+from herald.security.guarded_socket import check_literal_host
 from herald.store import audit_repo as audit
 from herald.store import config_repo, project_repo
 from herald.store.db import Database, UnitOfWork
@@ -90,11 +91,14 @@ def check_egress(position: int, config: ChannelConfig, policy: EgressPolicy) -> 
 
     Only a first line: names are resolved, and checked, when a delivery connects.
     """
-    for name in destination_fields(config):
+    for name, mark in marks(type(config)).urls:
         if getattr(config, name) is None:
             continue  # an optional URL (a channel's own proxy) not set
         try:
-            check_url(getattr(config, name), policy)
+            if mark.schemes is None:
+                check_literal_host(getattr(config, name), policy)
+            else:
+                check_url(getattr(config, name), policy, schemes=frozenset(mark.schemes))
         except EgressDenied as exc:
             field = f"channels.{position}.config.{name}"
             raise InvalidInput(f"{field}: {exc}", {"field": field}) from None

@@ -288,21 +288,25 @@ def _name_problem(host: str) -> str | None:
     return None
 
 
-def check_url(url: str | URL, policy: EgressPolicy) -> ParsedTarget:
+def check_url(
+    url: str | URL, policy: EgressPolicy, *, schemes: frozenset[str] = ALLOWED_SCHEMES
+) -> ParsedTarget:
     """Vet a user-supplied URL before a request; raise ``EgressDenied`` if refused.
 
     The URL is parsed with yarl, the parser aiohttp itself uses, so the host
     checked here is the host aiohttp connects to. ``localhost`` and
     ``*.localhost`` are judged as 127.0.0.1 without DNS. Userinfo is allowed
-    but never included in error messages.
+    but never included in error messages. `schemes` are the schemes accepted (http and https
+    unless the caller speaks another protocol, such as SMTP, through its own guarded socket).
     """
     try:
         parsed = url if isinstance(url, URL) else URL(url)
     except (ValueError, TypeError) as exc:
         raise EgressDenied(f"invalid URL ({type(exc).__name__})") from None
     scheme = (parsed.scheme or "").lower()
-    if scheme not in ALLOWED_SCHEMES:
-        raise EgressDenied(f"URL scheme {scheme!r} is not allowed; use http or https")
+    if scheme not in schemes:
+        allowed = " or ".join(sorted(schemes))
+        raise EgressDenied(f"URL scheme {scheme!r} is not allowed; use {allowed}")
     host = (parsed.raw_host or "").lower()
     if not host or parsed.port is None:
         raise EgressDenied("URL has no host")

@@ -15,6 +15,8 @@ from herald.domain.delivery import (
     Trigger,
 )
 
+MAX_CODE = 32  # characters of a platform code the history keeps
+
 
 @dataclass(frozen=True)
 class AttemptRecord:
@@ -29,7 +31,7 @@ class AttemptRecord:
     request: dict[str, Any]
     response_status: int | None
     response_body: str | None
-    platform_code: str | None
+    platform_code: str | None  # at most MAX_CODE characters (the column's width)
     error: str | None
     latency_ms: float
     started_at: dt.datetime

@@ -17,7 +17,14 @@ __all__ = ["channel_type", "sender"]  # the unit tests' fixtures, used here too
 
 # Roomy enough that sending every sample event in a row never trips a rate limit; the tests
 # that exercise a limit set their own per bot.
-ROOMY = Limits(feishu_per_second=1000, feishu_per_minute=1000, dingtalk_per_window=1000)
+ROOMY = Limits(
+    feishu_per_second=1000,
+    feishu_per_minute=1000,
+    dingtalk_per_window=1000,
+    slack_per_second=1000,
+    discord_per_window=1000,
+    teams_per_second=1000,
+)
 
 
 @pytest.fixture

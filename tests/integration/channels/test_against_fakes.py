@@ -25,12 +25,18 @@ FS_TOKEN = "fs-token-0123456789"
 DT_TOKEN = "dt-token-0123456789abcdef"
 CORP, AGENT = "ww0123456789abcdef", 1000002
 BOT_KEY = "bot-key-0123456789"
+SLACK_PATH = "T0001/B0002/slack0123456789secret"
+DISCORD_ID, DISCORD_TOKEN = "112233445566778899", "discord-token-0123456789"
+TEAMS_FLOW, TEAMS_SIG = "0a1b2c3d4e5f", "teams-signature-0123456789"
 PLATFORMS = {
     "feishu": (Platform.FEISHU, FS_TOKEN),
     "dingtalk": (Platform.DINGTALK, DT_TOKEN),
     "wechat": (Platform.WECOM_APP, f"{CORP}/{AGENT}"),
     "wecom_bot": (Platform.WECOM_BOT, BOT_KEY),
     "custom": (Platform.ENDPOINT, "ops"),
+    "slack": (Platform.SLACK, SLACK_PATH),
+    "discord": (Platform.DISCORD, DISCORD_ID),
+    "teams": (Platform.TEAMS, TEAMS_FLOW),
 }
 
 
@@ -40,6 +46,9 @@ def register(fake: FakePlatforms) -> None:
     fake.add_wecom_app(CORP, SECRETS["wechat"], AGENT, ["zhangsan", "lisi"])
     fake.add_wecom_bot(BOT_KEY)
     fake.set_endpoint("ops", Behaviour.ok(), secret=SECRETS["custom"], enforce_signature=True)
+    fake.add_slack_webhook(SLACK_PATH)
+    fake.add_discord_webhook(DISCORD_ID, DISCORD_TOKEN)
+    fake.add_teams_workflow(TEAMS_FLOW, TEAMS_SIG)
 
 
 def settings(fake: FakePlatforms, channel_type: str, **changes: Any) -> ChannelConfig:
@@ -57,6 +66,9 @@ def settings(fake: FakePlatforms, channel_type: str, **changes: Any) -> ChannelC
         },
         "wecom_bot": {"webhook_url": fake.wecom_bot_url(BOT_KEY)},
         "custom": {"url": fake.endpoint_url("ops"), "signing_secret": SECRETS["custom"]},
+        "slack": {"webhook_url": fake.slack_url(SLACK_PATH)},
+        "discord": {"webhook_url": fake.discord_url(DISCORD_ID, DISCORD_TOKEN)},
+        "teams": {"webhook_url": fake.teams_url(TEAMS_FLOW, TEAMS_SIG)},
     }
     return parse_channel_config(channel_type, {**raws[channel_type], **changes})
 
@@ -107,6 +119,8 @@ async def deliver(
 async def test_every_event_is_accepted_and_verified(
     fake: FakePlatforms, http: aiohttp.ClientSession, clock: ManualClock, channel_type: str
 ) -> None:
+    if channel_type not in PLATFORMS:
+        pytest.skip(f"{channel_type} has no HTTP fake (see its own tests)")
     register(fake)
     cfg = settings(fake, channel_type)
     for event in all_views():
@@ -120,7 +134,7 @@ async def test_every_event_is_accepted_and_verified(
         assert [r.webhook_id for r in received] == [f"dlv-{t}" for t in EVENT_TYPES]
 
 
-@pytest.mark.parametrize("channel_type", CHAT_TYPES)
+@pytest.mark.parametrize("channel_type", [t for t in CHAT_TYPES if t in PLATFORMS])
 async def test_digests_are_accepted(
     fake: FakePlatforms, http: aiohttp.ClientSession, clock: ManualClock, channel_type: str
 ) -> None:
@@ -129,7 +143,7 @@ async def test_digests_are_accepted(
     assert outcome.kind is OutcomeKind.DELIVERED, outcome
 
 
-@pytest.mark.parametrize("channel_type", CHAT_TYPES)
+@pytest.mark.parametrize("channel_type", [t for t in CHAT_TYPES if t in PLATFORMS])
 async def test_600_host_messages_are_accepted(
     fake: FakePlatforms, http: aiohttp.ClientSession, clock: ManualClock, channel_type: str
 ) -> None:
@@ -139,7 +153,10 @@ async def test_600_host_messages_are_accepted(
         outcome = await deliver(http, cfg, huge_view(event_type), clock())
         assert outcome.kind is OutcomeKind.DELIVERED, (event_type, outcome)
     platform, key = PLATFORMS[channel_type]
-    assert {r.code for r in fake.received(platform, key)} == {0}  # never 9499/460101/40058
+    received = fake.received(platform, key)
+    assert all(r.delivered for r in received)
+    # Never 9499/460101/40058; platforms that answer with a status have no code.
+    assert received and {r.code for r in received} <= {0, None}
 
 
 WRONG = [

@@ -6,9 +6,10 @@ import pytest
 
 from herald.channels.base import Sender
 from herald.channels.registry import get_sender
+from tests.unit.channels.support import CHANNEL_TYPES
 
 
-@pytest.fixture(params=["feishu", "dingtalk", "wechat", "wecom_bot", "custom"])
+@pytest.fixture(params=CHANNEL_TYPES)
 def channel_type(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

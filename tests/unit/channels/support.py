@@ -48,6 +48,8 @@ SECRETS = {
     "dingtalk": "SECb90923e19e58b466481e9e7b7a5b4f108a4531abde590ad3967fb29f0eae5c68",
     "wechat": "wecom-app-secret-0123456789abcdef",
     "custom": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "email": "smtp-password-0123456789",
+    "apprise": "tgram://123456789:AAE-apprise-bot-token/-1001234567890",
 }
 
 RAW_CONFIGS: dict[str, dict[str, Any]] = {
@@ -68,6 +70,22 @@ RAW_CONFIGS: dict[str, dict[str, Any]] = {
         "headers": {"Authorization": "Bearer ci-token-0123456789", "X-Team": "payments"},
         "signing_secret": SECRETS["custom"],
     },
+    "slack": {"webhook_url": "https://hooks.slack.com/services/T0001/B0002/slack0123456789secret"},
+    "discord": {
+        "webhook_url": "https://discord.com/api/webhooks/112233445566778899/discord-token-0123456789"
+    },
+    "email": {
+        "server": "smtps://smtp.example.com",
+        "from_address": "herald@example.com",
+        "from_name": "Herald 发布通知",
+        "to": ["ops@example.com", "sre@example.com"],
+        "username": "herald@example.com",
+        "password": SECRETS["email"],
+    },
+    "teams": {
+        "webhook_url": "https://prod-27.westus.logic.azure.com:443/workflows/0a1b2c3d4e5f/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=teams-signature-0123456789"
+    },
+    "apprise": {"url": SECRETS["apprise"]},
 }
 CHANNEL_TYPES = tuple(RAW_CONFIGS)
 CHAT_TYPES = tuple(t for t in CHANNEL_TYPES if t != "custom")

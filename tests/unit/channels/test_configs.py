@@ -295,6 +295,11 @@ SECRET_FIELDS = {
     "wechat": ("secret",),
     "wecom_bot": (),
     "custom": ("signing_secret",),
+    "slack": (),
+    "discord": (),
+    "email": ("password",),
+    "teams": (),
+    "apprise": (),
 }
 URL_FIELDS = {  # every HTTP channel's own egress proxy comes first (`HttpChannelConfig`)
     "feishu": ("proxy_url", "webhook_url"),
@@ -302,7 +307,13 @@ URL_FIELDS = {  # every HTTP channel's own egress proxy comes first (`HttpChanne
     "wechat": ("proxy_url", "api_base"),
     "wecom_bot": ("proxy_url", "webhook_url"),
     "custom": ("proxy_url", "url"),
+    "slack": ("proxy_url", "webhook_url"),
+    "discord": ("proxy_url", "webhook_url"),
+    "email": ("server",),
+    "teams": ("proxy_url", "webhook_url"),
+    "apprise": ("url",),
 }
+WHOLE_URL_TYPES = ("feishu", "dingtalk", "wecom_bot", "slack", "discord", "teams")
 
 
 def test_every_sender_has_a_model_with_its_secret_and_url_fields_marked() -> None:
@@ -313,9 +324,8 @@ def test_every_sender_has_a_model_with_its_secret_and_url_fields_marked() -> Non
         assert marks(model).secrets == SECRET_FIELDS[channel_type]
         assert destination_fields(config(channel_type)) == URL_FIELDS[channel_type]
         whole = {name for name, mark in marks(model).urls if mark.whole}
-        assert whole == (
-            {"webhook_url"} if channel_type in ("feishu", "dingtalk", "wecom_bot") else set()
-        )
+        expected = {"webhook_url"} if channel_type in WHOLE_URL_TYPES else set()
+        assert whole == ({"url"} if channel_type == "apprise" else expected)
 
 
 def test_masked_hides_every_secret() -> None:

@@ -108,6 +108,11 @@ MOVED = {
     "wechat": "https://evil.example.com",
     "wecom_bot": "https://evil.example.com/cgi-bin/webhook/send?key=attacker-key-01",
     "custom": "https://evil.example.com/herald/hook",
+    "slack": "https://evil.example.com/services/T1/B1/attacker",
+    "discord": "https://evil.example.com/api/webhooks/1/attacker",
+    "email": "smtps://evil.example.com:465",
+    "teams": "https://evil.example.com/workflows/1/triggers/manual/paths/invoke?sig=x",
+    "apprise": "json://evil.example.com/collect",
 }
 # What a maintainer pointing the channel elsewhere would keep by sending the masks back.
 KEPT = {
@@ -116,6 +121,11 @@ KEPT = {
     "wechat": {"secret"},
     "wecom_bot": set(),
     "custom": {"signing_secret", "headers.Authorization"},
+    "slack": set(),
+    "discord": set(),
+    "email": {"password"},
+    "teams": set(),
+    "apprise": set(),
 }
 
 
@@ -201,3 +211,13 @@ def test_a_kept_secret_may_not_be_unmasked() -> None:
             refuse_kept_secrets(new, stored, merged.kept)
         assert [f for f, _ in refused.value.problems] == [field]
         assert "enter" in refused.value.problems[0][1]
+
+
+def test_an_apprise_url_is_secret_throughout_but_its_host_is_not() -> None:
+    settings = parse_channel_config(
+        "apprise", {"url": "json://user:apprise-password@ntfy.example.com/topic-secret-0123"}
+    )
+    values = secret_values(settings)
+    assert "apprise-password" in values and "topic-secret-0123" in values
+    assert "ntfy.example.com" not in values  # redacting it would hide every link to the host
+    assert masked(settings)["url"] == "json://****0123"

@@ -62,7 +62,9 @@ def test_registered_adds_a_type_for_the_block_only() -> None:
         assert registry.get_sender("custom_two") is sender
         assert registry.channel_types()[-1] == "custom_two"
     assert "custom_two" not in registry.SENDERS
-    with pytest.raises(registry.UnknownChannelType, match="valid types are: custom, dingtalk"):
+    with pytest.raises(
+        registry.UnknownChannelType, match="valid types are: apprise, custom, dingtalk"
+    ):
         registry.get_sender("custom_two")
 
 
@@ -70,13 +72,8 @@ def test_capabilities_come_from_protocols_and_class_attributes() -> None:
     info = {i.type: i.capabilities for i in channel_types_info()}
     assert [t for t, c in info.items() if c.token_auth] == ["wechat"]
     assert [t for t, c in info.items() if c.own_retry_policy] == ["custom"]
-    assert {t: c.requests_per_delivery for t, c in info.items()} == {
-        "feishu": 1,
-        "dingtalk": 1,
-        "wechat": 3,
-        "wecom_bot": 1,
-        "custom": 1,
-    }
+    several = {t: c.requests_per_delivery for t, c in info.items() if c.requests_per_delivery != 1}
+    assert several == {"wechat": 3}
     assert [t for t, c in info.items() if not c.digest] == ["custom"]
     assert [t for t, c in info.items() if not c.one_at_a_time] == ["custom"]
     assert isinstance(registry.get_sender("wechat"), TokenAuth)

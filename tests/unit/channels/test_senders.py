@@ -15,11 +15,22 @@ from tests.unit.channels.support import ACCESS_TOKEN, NOW, SECRETS, config, view
 
 
 def test_registry_knows_every_prd_type() -> None:
-    assert set(SENDERS) == {"feishu", "dingtalk", "wechat", "wecom_bot", "custom"}
+    assert set(SENDERS) == {
+        "feishu",
+        "dingtalk",
+        "wechat",
+        "wecom_bot",
+        "custom",
+        "slack",
+        "discord",
+        "email",
+        "teams",
+        "apprise",
+    }
     assert get_sender("wechat").default_rate_limits == (RateLimit(30, 60.0),)
     assert get_sender("feishu").default_rate_limits == (RateLimit(5, 1.0), RateLimit(100, 60.0))
     assert [t for t, s in SENDERS.items() if not s.supports_digest] == ["custom"]
-    with pytest.raises(UnknownChannelType, match="valid types are: custom, dingtalk"):
+    with pytest.raises(UnknownChannelType, match="valid types are: apprise, custom, dingtalk"):
         get_sender("slack-ish")
     with pytest.raises(KeyError):
         get_sender("")

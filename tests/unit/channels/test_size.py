@@ -3,8 +3,11 @@ first with a count of the rest, and long text is cut only when eliding is not en
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from dataclasses import replace
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -18,18 +21,46 @@ from tests.unit.channels.support import ACCESS_TOKEN, CHAT_TYPES, NOW, config, v
 HOSTS = [f"华东一区-支付集群-应用服务器-{i:04d}.pay.prod.internal" for i in range(600)]
 REASON = "灰度批次中多台主机健康检查失败，自动回滚未能完成，" * 56  # 1,400 characters
 # channel -> (limit, what the limit measures)
-LIMITS = {"feishu": 20_000, "dingtalk": 20_000, "wechat": 2048, "wecom_bot": 4096}
+LIMITS = {
+    "feishu": 20_000,
+    "dingtalk": 20_000,
+    "wechat": 2048,
+    "wecom_bot": 4096,
+    "slack": 40_000,
+    "discord": 30_000,
+    "email": 512_000,
+    "teams": 28_000,
+    "apprise": 32_000,
+}
 
 
 def measured(channel_type: str, request: OutboundRequest) -> tuple[int, str]:
     """(bytes the platform counts, the text people read)."""
+    if channel_type == "email":
+        return len(request.body), mail_text(request.body)
     body = json.loads(request.body)
     if channel_type == "feishu":
         return len(request.body), json.dumps(body["card"], ensure_ascii=False)
     if channel_type == "dingtalk":
         return len(request.body), body["markdown"]["text"]
+    if channel_type == "slack":
+        return len(request.body), json.dumps(body["blocks"], ensure_ascii=False)
+    if channel_type == "apprise":
+        return len(request.body), f"{body['title']}\n{body['body']}"
+    if channel_type == "teams":
+        return len(request.body), json.dumps(body["attachments"], ensure_ascii=False)
+    if channel_type == "discord":
+        return len(request.body), json.dumps(body["embeds"], ensure_ascii=False)
     content = body["markdown"]["content"]
     return utf8_len(content), content
+
+
+def mail_text(raw: bytes) -> str:
+    """The text and HTML parts of a rendered mail, decoded."""
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(mail, EmailMessage)
+    parts = [part.get_content() for part in mail.iter_parts()]
+    return "\n".join(parts)
 
 
 def huge_view(event_type: str) -> EventView:

@@ -38,14 +38,27 @@ function formFields(info) {
 
 function kindOf(shape) {
   if (shape.type === "boolean") return "bool";
+  // A list of objects (mention rules) has no flat widget: it is edited as JSON.
+  if (shape.type === "array" && shape.items && (shape.items.$ref || shape.items.type === "object")) return "json";
   if (shape.type === "array") return "list";
   if (shape.type === "integer") return "int";
   if (shape.enum) return "select";
   if (shape.type === "object") return "headers";
   if (shape.format === "uri") return "url";
+  if (Number.isSafeInteger(shape.maxLength) && shape.maxLength > 4096) return "multiline";
   if (shape.secret) return "secret";
   if (shape.type === "string" && shape.maxLength > 4096) return "long"; // e.g. PEM certificates
   return "text";
+}
+
+/** A list of objects one per line, without the keys that only repeat a default (empty lists,
+ * false), so a mention rule reads as what it says: {"events": ["task_failed"], "users": ["U1"]}. */
+function jsonList(items) {
+  if (!items.length) return "";
+  const lean = items.map((item) =>
+    Object.fromEntries(Object.entries(item).filter(([, v]) => v !== false && !(Array.isArray(v) && v.length === 0))),
+  );
+  return `[\n${lean.map((item) => `  ${JSON.stringify(item)}`).join(",\n")}\n]`;
 }
 
 /** The help under a field: its own text, then what the widget needs said (joined by a space). */
@@ -108,6 +121,19 @@ export function channelCard(initial, { onRemove, onChange, types }) {
         f = field(spec.label, { type: "number", min: spec.min, max: spec.max, step: 1, value, placeholder: spec.placeholder, help: spec.help, ...common });
       } else if (spec.kind === "select") {
         f = field(spec.label, { type: "select", options: spec.choices.map((c) => [c, c]), value: value || spec.default, help: spec.help, ...common });
+      } else if (spec.kind === "json") {
+        const items = Array.isArray(value) ? value : [];
+        f = field(spec.label, {
+          type: "textarea",
+          rows: Math.min(8, Math.max(3, items.length + 2)),
+          class: "mono",
+          value: jsonList(items),
+          placeholder: spec.placeholder,
+          help: spec.help,
+          ...common,
+        });
+      } else if (spec.kind === "multiline") {
+        f = field(spec.label, { type: "textarea", rows: 3, class: "mono", value, placeholder: spec.placeholder, help: spec.help, ...common });
       } else if (spec.kind === "headers") {
         const text = value && typeof value === "object" ? Object.entries(value).map(([k, v]) => `${k}: ${v}`).join("\n") : "";
         f = field(spec.label, {
@@ -184,6 +210,13 @@ export function channelCard(initial, { onRemove, onChange, types }) {
           config[key] = splitList(input.value);
         } else if (spec.kind === "int") {
           if (input.value !== "") config[key] = Number(input.value);
+        } else if (spec.kind === "json") {
+          const text = input.value.trim();
+          try {
+            config[key] = text ? JSON.parse(text) : [];
+          } catch (err) {
+            throw { key: `config.${key}`, message: t("cfg.json_error", { message: err.message }) };
+          }
         } else if (spec.kind === "headers") {
           const headers = {};
           for (const line of input.value.split("\n")) {
