@@ -122,6 +122,10 @@ _ATTEMPT = [
 ]
 
 
+# `kind=notification`: what release events caused (events and digests), without test sends.
+NOTIFICATIONS = "notification"
+
+
 def _where(query: sa.Select[Any], flt: HistoryFilter) -> sa.Select[Any]:
     d = deliveries.c
     if flt.visible is not None:
@@ -133,10 +137,12 @@ def _where(query: sa.Select[Any], flt: HistoryFilter) -> sa.Select[Any]:
         (d.channel_type, flt.channel_type),
         (d.event_type, flt.event_type),
         (d.status, flt.status),
-        (d.kind, flt.kind),
+        (d.kind, None if flt.kind == NOTIFICATIONS else flt.kind),
     ):
         if value is not None:
             query = query.where(column == value)
+    if flt.kind == NOTIFICATIONS:
+        query = query.where(d.kind != DeliveryKind.TEST.value)
     if flt.since is not None:
         query = query.where(d.created_at >= flt.since)
     if flt.until is not None:

@@ -54,7 +54,13 @@ class HistoryQuery:
         channel_type: ChannelType = None,
         event_type: Annotated[EventType | None, Query()] = None,
         status: Annotated[str | None, Query(pattern="^(pending|success|failed)$")] = None,
-        kind: Annotated[str | None, Query(pattern="^(event|digest|test)$")] = None,
+        kind: Annotated[
+            str | None,
+            Query(
+                pattern="^(event|digest|test|notification)$",
+                description="notification: events and digests, no test sends",
+            ),
+        ] = None,
         since: Annotated[Instant | None, Query(description="ISO-8601, inclusive")] = None,
         until: Annotated[Instant | None, Query(description="ISO-8601, exclusive")] = None,
     ) -> None:

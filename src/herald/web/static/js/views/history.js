@@ -4,13 +4,16 @@
 import { RELEASE, channelTypes, get, getAll, post, projectMap } from "../api.js";
 import { clear, formatJson, h, mount } from "../dom.js";
 import { formatMs, label, t } from "../i18n.js";
+import { can } from "../session.js";
 import {
   badge,
+  deliveryBadge,
   busy,
   button,
   confirmDialog,
   facts,
   field,
+  guide,
   idLink,
   link,
   loading,
@@ -80,19 +83,19 @@ export async function historyView(ctx) {
           { label: t("history.time"), cell: (d) => link(`/ui/history/${enc(d.id)}`, time(d.created_at)) },
           { label: t("task.project"), cell: (d) => projectsById.get(d.project_id)?.name || d.project_id },
           { label: t("history.task"), cell: (d) => (d.task_id ? idLink(`/ui/tasks/${enc(d.task_id)}`, d.task_id) : h("span", { class: "muted" }, "—")) },
-          { label: t("history.event"), cell: (d) => label("event", d.event_type) },
+          // The kind is a tag on the event (only when not a plain event): one column fewer at 1280 px.
+          { label: t("history.event"), cell: (d) => h("span", label("event", d.event_type), d.kind !== "event" ? h("span", { class: "tag", dataset: { kind: d.kind } }, label("kind", d.kind), d.digest_size ? ` ×${d.digest_size}` : "") : "", d.digest_id ? h("span", { class: "tag" }, t("history.merged")) : "") },
           { label: t("history.channel"), cell: (d) => label("channel", d.channel_type) },
           { label: t("history.config"), cell: (d) => (configsById.get(d.config_id) ? link(`/ui/callbacks/${enc(d.config_id)}`, configsById.get(d.config_id).name) : h("span", { class: "mono" }, d.config_id.slice(0, 8))) },
-          { label: t("history.kind"), cell: (d) => h("span", label("kind", d.kind), d.digest_size ? ` ×${d.digest_size}` : "", d.digest_id ? h("span", { class: "tag" }, t("history.merged")) : "") },
-          { label: t("history.status"), cell: (d) => badge("dstatus", d.status) },
-          { label: t("history.outcome"), cell: (d) => badge("outcome", d.last_outcome) },
-          { label: t("history.code"), cell: (d) => (d.platform_code ? h("code", d.platform_code) : "—") },
+          { label: t("history.status"), cell: (d) => deliveryBadge(d) },
+          // The platform's code sits under the outcome: one column fewer at 1280 px.
+          { label: t("history.outcome"), cell: (d) => h("span", { class: "stack" }, badge("outcome", d.last_outcome), d.platform_code ? h("code", { title: t("history.code") }, d.platform_code) : null) },
           { label: t("history.attempts"), cell: (d) => `${d.attempts}/${d.max_attempts}` },
           { label: t("history.latency"), cell: (d) => formatMs(d.latency_ms) },
           { label: "", cell: (d) => link(`/ui/history/${enc(d.id)}`, t("common.details")) },
         ],
         rows,
-        { empty: t("history.none"), testid: "history-table", caption: t("nav.history") },
+        { empty: [t("history.none"), " ", guide(t("guide.history"), "/ui/callbacks", t("nav.callbacks"))], testid: "history-table", caption: t("nav.history") },
       ),
     );
     more.hidden = !cursor;
@@ -228,7 +231,7 @@ export async function deliveryView(ctx) {
         null,
         facts(
           [
-            [t("history.status"), badge("dstatus", d.status, "delivery-status")],
+            [t("history.status"), deliveryBadge(d, "delivery-status")],
             [t("history.outcome"), badge("outcome", d.last_outcome, "delivery-outcome")],
             [t("history.kind"), label("kind", d.kind)],
             [t("history.event"), label("event", d.event_type)],
@@ -258,7 +261,7 @@ export async function deliveryView(ctx) {
                 { label: t("history.delivery"), cell: (m) => idLink(`/ui/history/${enc(m.id)}`, m.id) },
                 { label: t("history.task"), cell: (m) => (m.task_id ? idLink(`/ui/tasks/${enc(m.task_id)}`, m.task_id) : "—") },
                 { label: t("history.event"), cell: (m) => label("event", m.event_type) },
-                { label: t("history.status"), cell: (m) => badge("dstatus", m.status) },
+                { label: t("history.status"), cell: (m) => deliveryBadge(m) },
               ],
               d.members,
               { testid: "digest-members" },
@@ -280,7 +283,7 @@ export async function deliveryView(ctx) {
       "div",
       { class: "page-header" },
       h("div", h("h1", t("history.delivery"), " ", h("span", { class: "mono title-id" }, id.slice(0, 8))), h("p", { class: "subtitle mono" }, id)),
-      h("div", { class: "page-actions" }, link(`/ui/history${d.task_id ? `?task_id=${enc(d.task_id)}` : ""}`, t("history.back")), resendBtn),
+      h("div", { class: "page-actions" }, link(`/ui/history${d.task_id ? `?task_id=${enc(d.task_id)}` : ""}`, t("history.back")), can("write", d.project_id) ? resendBtn : null),
     ),
     msg,
     body,

@@ -3,6 +3,7 @@
 
 import { ApiError, RELEASE, forgetCaches, get, getAll, post, projectMap, projects } from "../api.js";
 import { h, mount } from "../dom.js";
+import { can } from "../session.js";
 import { label, t } from "../i18n.js";
 import { badge, busy, clearInvalid, field, idLink, link, loading, markInvalid, pageHeader, section, showError, table, time } from "../ui.js";
 import { configsTable } from "./callbacks.js";
@@ -36,7 +37,7 @@ export async function projectsView(ctx) {
           { label: t("task.created"), cell: (p) => time(p.created_at) },
         ],
         list,
-        { empty: t("project.none"), testid: "projects-table", caption: t("nav.projects") },
+        { empty: [t("project.none"), " ", t("guide.projects")], testid: "projects-table", caption: t("nav.projects") },
       ),
     );
   }
@@ -71,7 +72,7 @@ export async function projectsView(ctx) {
     msg,
     h("div", { class: "form-actions" }, createBtn),
   );
-  mount(ctx.main, pageHeader(t("nav.projects")), section(null, listSlot), form);
+  mount(ctx.main, pageHeader(t("nav.projects")), section(null, listSlot), can("admin") ? form : null);
   await reload();
 }
 
@@ -172,11 +173,11 @@ export async function projectView(ctx) {
       "div",
       { class: "page-header" },
       h("div", h("h1", project.name), h("p", { class: "subtitle" }, project.description || "", " ", h("code", { class: "mono muted" }, project.id))),
-      h("div", { class: "page-actions" }, newTask, newCfg),
+      can("write", id) ? h("div", { class: "page-actions" }, newTask, newCfg) : null,
     ),
     section(t("cfg.title_project"), h("p", { class: "help" }, t("cfg.intro")), cfgMsg, cfgSlot),
     section(t("task.recent"), taskSlot, h("p", link(`/ui/tasks?project_id=${enc(id)}`, t("task.all_for_project")))),
-    section(t("version.title"), verSlot, verMsg, verForm),
+    section(t("version.title"), verSlot, verMsg, can("write", id) ? verForm : null),
   );
   const results = await Promise.allSettled([loadConfigs(), loadVersions(), loadTasks()]);
   const slots = [cfgSlot, verSlot, taskSlot];
