@@ -128,7 +128,7 @@ class Site:
             time.sleep(0.1)
 
 
-def seed(site: Site, hook_url: str) -> None:
+def seed(site: Site, hook_url: str, throttled_url: str) -> None:
     project = site.api(
         "POST", "/release/projects", json={"name": "shop", "description": "订单服务"}
     )
@@ -141,6 +141,16 @@ def seed(site: Site, hook_url: str) -> None:
             "name": "ops-hook",
             "events": ["canary_started", "full_completed", "task_failed"],
             "channels": [{"type": "custom", "config": {"url": hook_url, "retry_count": 0}}],
+        },
+    )
+    # A receiver that answers 429 "hold off for 10 minutes": its target gets a platform penalty.
+    throttled = site.api(
+        "POST",
+        f"/release/projects/{pid}/callbacks",
+        json={
+            "name": "throttled-hook",
+            "events": ["canary_started"],
+            "channels": [{"type": "custom", "config": {"url": throttled_url, "retry_count": 0}}],
         },
     )
     simulated = {"type": "simulated", "host_seconds": 0}
@@ -169,6 +179,11 @@ def seed(site: Site, hook_url: str) -> None:
     while not (sent := site.api("GET", f"/release/tasks/{done['id']}/callbacks")["items"]):
         assert time.monotonic() < deadline, "no delivery was recorded"
         time.sleep(0.1)
+    history = f"/release/callbacks/{throttled['id']}/history"
+    while not (held := site.api("GET", history)["items"]) or held[0]["status"] == "pending":
+        assert time.monotonic() < deadline, "the throttled delivery did not finish"
+        time.sleep(0.1)
+    site.ids["held"] = held[0]["id"]
     site.ids.update(
         project=pid, config=config["id"], task=canary["id"], done=done["id"], delivery=sent[0]["id"]
     )
@@ -182,6 +197,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("ui-pages")
     with FakePlatformsThread() as fake:
         fake.set_endpoint("pages", [Behaviour.ok()])
+        fake.set_endpoint("throttled", [Behaviour.with_status(429, retry_after=600)])
         port = free_port()
         env = herald_env(
             f"sqlite:///{tmp / 'herald.db'}",
@@ -193,7 +209,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         try:
             s = Site(f"http://127.0.0.1:{port}")
             wait_http(f"{s.base}/healthz", proc=server)
-            seed(s, fake.endpoint_url("pages"))
+            seed(s, fake.endpoint_url("pages"), fake.endpoint_url("throttled"))
             yield s
         finally:
             server.stop()
@@ -444,5 +460,43 @@ def test_stats_leave_test_sends_out_until_asked(browser: Browser, site: Site) ->
         expect(volume.locator("text", has_text="Release failed")).not_to_have_count(0)
         assert by_testid(page, "chart-volume").evaluate(total) == without_tests + 1
         assert "kind=all" in page.url
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_empty_pages_say_what_to_do_first(browser: Browser, site: Site, lang: str) -> None:
+    empty = site.api("POST", "/release/projects", json={"name": f"empty-{lang}"})["id"]
+    for path, testid, target in (
+        (f"/ui/history?project_id={empty}", "history-table-empty", "/ui/callbacks"),
+        (f"/ui/callbacks?project_id={empty}", "configs-table-empty", "/ui/projects"),
+        (f"/ui/tasks?project_id={empty}", "tasks-table-empty", "/ui/projects"),
+    ):
+        page = open_ui(browser, site, path, "phone", lang, ADMIN_TOKEN)
+        try:
+            guide = by_testid(page, testid)
+            expect(guide.locator(f"a[href='{target}']")).to_be_visible()
+            expect(guide).to_contain_text("回调配置" if lang == "zh" else "callback config")
+        finally:
+            page.context.close()
+
+
+def test_resend_says_when_the_target_holds_it_back(browser: Browser, site: Site) -> None:
+    page = open_ui(browser, site, "/ui/history/{held}", "desktop", "en", ADMIN_TOKEN)
+    try:
+        status = by_testid(page, "delivery-status")
+        expect(status).to_have_attribute("data-value", "failed")
+        expect(status).to_have_text("failed (retries exhausted)")
+        # The recorded request copies as a cURL command, its secrets still masked.
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        by_testid(page, "copy-curl").first.click()
+        expect(by_testid(page, "copy-curl").first).to_have_text("Copied (secrets stay masked)")
+        command = page.evaluate("navigator.clipboard.readText()")
+        assert command.startswith("curl -X POST 'http://127.0.0.1:"), command
+        assert "/hook/throttled'" in command and "--data-raw '{" in command, command
+        by_testid(page, "resend").click()
+        expect(page.locator("dialog[open]")).to_contain_text("hold off this target")
+        by_testid(page, "dialog-confirm").click()
+        expect(by_testid(page, "resend-wait")).to_contain_text("waits until")
     finally:
         page.context.close()

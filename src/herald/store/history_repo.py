@@ -35,6 +35,7 @@ class DeliveryRow:
     task_id: str | None
     event_type: str
     channel_type: str
+    target_key: str
     status: DeliveryStatus
     attempts: int
     max_attempts: int

@@ -3,9 +3,10 @@
 
 import { RELEASE, channelTypes, get, getAll, post, projectMap } from "../api.js";
 import { clear, formatJson, h, mount } from "../dom.js";
-import { formatMs, label, t } from "../i18n.js";
+import { formatMs, formatTime, label, t } from "../i18n.js";
 import { can } from "../session.js";
 import {
+  alertBox,
   badge,
   deliveryBadge,
   busy,
@@ -159,13 +160,32 @@ export async function historyView(ctx) {
   await load();
 }
 
+/** The recorded request as a shell command (secrets stay masked, as recorded). */
+export function curlCommand(request) {
+  const quote = (text) => `'${String(text).replace(/'/g, "'\\''")}'`;
+  const parts = [`curl -X ${request.method || "POST"} ${quote(request.url || "")}`];
+  for (const [k, v] of Object.entries(request.headers || {})) parts.push(`-H ${quote(`${k}: ${v}`)}`);
+  const body = request.body;
+  if (body !== undefined && body !== null && body !== "") parts.push(`--data-raw ${quote(typeof body === "string" ? body : JSON.stringify(body))}`);
+  return parts.join(" \\\n  ");
+}
+
 function requestView(request) {
   if (!request || !Object.keys(request).length) return h("p", { class: "muted" }, t("history.no_request"));
   const headers = request.headers || {};
+  const copy = button(t("history.copy_curl"), { testid: "copy-curl" });
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(curlCommand(request));
+      copy.textContent = t("history.copied");
+    } catch {
+      copy.textContent = t("history.copy_failed");
+    }
+  });
   return h(
     "div",
     { class: "request" },
-    h("p", h("code", { class: "wrap-anywhere" }, `${request.method || ""} ${request.url || ""}`)),
+    h("p", h("code", { class: "wrap-anywhere" }, `${request.method || ""} ${request.url || ""}`), " ", copy),
     Object.keys(headers).length
       ? h(
           "table",
@@ -211,12 +231,26 @@ export async function deliveryView(ctx) {
   const msg = h("div", { class: "msg", "aria-live": "polite" });
   const body = h("div");
   const resendBtn = button(t("history.resend"), { kind: "primary", testid: "resend" });
+  // An open circuit or a platform penalty on the target holds a resend back: say so up front.
+  const targets = await get(`${RELEASE}/callbacks/targets`, null, ctx.signal).catch(() => []);
+  if (!ctx.alive()) return;
+  const target = targets.find((x) => x.key === d.target_key) || null;
+  function heldBack() {
+    if (!target) return null;
+    const now = Date.now();
+    if (target.penalty_until && Date.parse(target.penalty_until) > now) return t("history.resend_penalty", { time: formatTime(target.penalty_until) });
+    if (target.circuit === "open") return t("history.resend_circuit", { n: target.consecutive_failures, time: target.probe_at ? formatTime(target.probe_at) : "—" });
+    return null;
+  }
   resendBtn.addEventListener("click", async () => {
-    if (!(await confirmDialog(t("history.resend_confirm"), { confirmLabel: t("history.resend") }))) return;
+    const wait = heldBack();
+    const question = wait ? `${t("history.resend_confirm")} ${wait}` : t("history.resend_confirm");
+    if (!(await confirmDialog(question, { confirmLabel: t("history.resend") }))) return;
     await busy(resendBtn, msg, async () => {
       d = { ...d, ...(await post(`${path}/resend`)) };
       draw();
-      mount(msg, h("div", { class: "alert alert-ok", role: "status" }, t("history.resend_queued")));
+      const wait = heldBack();
+      mount(msg, wait ? alertBox("warn", t("history.resend_queued_later"), " ", h("span", { dataset: { testid: "resend-wait" } }, wait)) : h("div", { class: "alert alert-ok", role: "status" }, t("history.resend_queued")));
     });
     resendBtn.disabled = d.status === "pending";
   });
