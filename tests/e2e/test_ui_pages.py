@@ -128,7 +128,7 @@ class Site:
             time.sleep(0.1)
 
 
-def seed(site: Site, hook_url: str, throttled_url: str) -> None:
+def seed(site: Site, hook_url: str, throttled_url: str, robot_url: str) -> None:
     project = site.api(
         "POST", "/release/projects", json={"name": "shop", "description": "订单服务"}
     )
@@ -151,6 +151,16 @@ def seed(site: Site, hook_url: str, throttled_url: str) -> None:
             "name": "throttled-hook",
             "events": ["canary_started"],
             "channels": [{"type": "custom", "config": {"url": throttled_url, "retry_count": 0}}],
+        },
+    )
+    # A DingTalk robot that takes one message a window: the second earns a 10-minute penalty.
+    robot = site.api(
+        "POST",
+        f"/release/projects/{pid}/callbacks",
+        json={
+            "name": "busy-robot",
+            "events": ["canary_started", "canary_completed"],
+            "channels": [{"type": "dingtalk", "config": {"webhook_url": robot_url}}],
         },
     )
     simulated = {"type": "simulated", "host_seconds": 0}
@@ -183,7 +193,12 @@ def seed(site: Site, hook_url: str, throttled_url: str) -> None:
     while not (held := site.api("GET", history)["items"]) or held[0]["status"] == "pending":
         assert time.monotonic() < deadline, "the throttled delivery did not finish"
         time.sleep(0.1)
-    site.ids["held"] = held[0]["id"]
+    site.ids["exhausted"] = held[0]["id"]
+    while not any(t["penalty_until"] for t in site.api("GET", "/release/callbacks/targets")):
+        assert time.monotonic() < deadline, "the robot's penalty never showed"
+        time.sleep(0.1)
+    robot_history = site.api("GET", f"/release/callbacks/{robot['id']}/history")["items"]
+    site.ids["held"] = next(d["id"] for d in robot_history if d["status"] == "success")
     site.ids.update(
         project=pid, config=config["id"], task=canary["id"], done=done["id"], delivery=sent[0]["id"]
     )
@@ -198,6 +213,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with FakePlatformsThread() as fake:
         fake.set_endpoint("pages", [Behaviour.ok()])
         fake.set_endpoint("throttled", [Behaviour.with_status(429, retry_after=600)])
+        fake.add_dingtalk_robot("busy-robot", per_window=1)
         port = free_port()
         env = herald_env(
             f"sqlite:///{tmp / 'herald.db'}",
@@ -209,7 +225,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         try:
             s = Site(f"http://127.0.0.1:{port}")
             wait_http(f"{s.base}/healthz", proc=server)
-            seed(s, fake.endpoint_url("pages"), fake.endpoint_url("throttled"))
+            seed(
+                s,
+                fake.endpoint_url("pages"),
+                fake.endpoint_url("throttled"),
+                fake.dingtalk_url("busy-robot"),
+            )
             yield s
         finally:
             server.stop()
@@ -482,7 +503,7 @@ def test_empty_pages_say_what_to_do_first(browser: Browser, site: Site, lang: st
 
 
 def test_resend_says_when_the_target_holds_it_back(browser: Browser, site: Site) -> None:
-    page = open_ui(browser, site, "/ui/history/{held}", "desktop", "en", ADMIN_TOKEN)
+    page = open_ui(browser, site, "/ui/history/{exhausted}", "desktop", "en", ADMIN_TOKEN)
     try:
         status = by_testid(page, "delivery-status")
         expect(status).to_have_attribute("data-value", "failed")
@@ -494,6 +515,10 @@ def test_resend_says_when_the_target_holds_it_back(browser: Browser, site: Site)
         command = page.evaluate("navigator.clipboard.readText()")
         assert command.startswith("curl -X POST 'http://127.0.0.1:"), command
         assert "/hook/throttled'" in command and "--data-raw '{" in command, command
+    finally:
+        page.context.close()
+    page = open_ui(browser, site, "/ui/history/{held}", "desktop", "en", ADMIN_TOKEN)
+    try:
         by_testid(page, "resend").click()
         expect(page.locator("dialog[open]")).to_contain_text("hold off this target")
         by_testid(page, "dialog-confirm").click()

@@ -214,7 +214,7 @@ export const zh = {
   "cfg.history_link": "查看此配置的回调历史",
 
   "test.title": "测试发送",
-  "test.help": "立即向渠道发送一条示例事件，并显示平台的实时返回。测试发送只尝试一次，会记录在回调历史中。",
+  "test.help": "立即向渠道发送一条示例事件，并显示平台的实时返回。测试发送使用已保存的配置（未保存的修改请先保存；预览则使用表单当前内容），只尝试一次，会记录在回调历史中。",
   "test.event": "示例事件",
   "test.channel": "渠道",
   "test.all_enabled": "全部已启用的渠道",
@@ -568,7 +568,7 @@ export const en = {
   "cfg.history_link": "Delivery history of this config",
 
   "test.title": "Test send",
-  "test.help": "Sends a sample event to the channels now and shows each platform's live answer. Tried once, recorded in the history.",
+  "test.help": "Sends a sample event to the channels now and shows each platform's live answer. It uses the saved config (save your edits first; the preview uses the form as it is), is tried once and recorded in the history.",
   "test.event": "Sample event",
   "test.channel": "Channel",
   "test.all_enabled": "Every enabled channel",

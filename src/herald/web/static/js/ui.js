@@ -41,6 +41,7 @@ export function deliveryBadge(d, testid) {
   const node = badge("dstatus", d.status, testid);
   if (d.status === "failed" && (d.last_outcome === "retryable" || d.last_outcome === "rate_limited")) {
     node.textContent = label("dstatus", "failed_exhausted");
+    node.classList.add("badge-wrap"); // long enough to wrap in a narrow table column
   }
   return node;
 }
