@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from herald.access.audit_log import AuditLog
+from herald.access.idempotency import IdempotencyService
 from herald.access.token_service import TokenService
 from herald.delivery.testsend import SendTester
 from herald.delivery.worker import DeliveryWorker, WorkerParts
 from herald.engine.catalog import Catalog
 from herald.engine.executors import ExecutorSet
+from herald.engine.external_events import ExternalEvents
 from herald.engine.releases import ReleaseService
 from herald.engine.runner import ReleaseRunner
 from herald.history.reads import HistoryService
@@ -40,6 +42,8 @@ class Container:
     callbacks: CallbackService
     history: HistoryService
     test_sender: SendTester
+    external_events: ExternalEvents
+    idempotency: IdempotencyService
     executors: ExecutorSet = field(repr=False)
     beats: Heartbeats = field(default_factory=Heartbeats)
     notices: list[str] = field(default_factory=list)
@@ -54,6 +58,8 @@ class Container:
         keyring, notice = build_keyring(settings, embedded=embedded)
         metrics = Metrics()
         metrics.watch_store(db)
+        catalog = Catalog(db, clock)
+        release = ReleaseService(db, clock, wakeups, settings.commands)
         container = cls(
             settings=settings,
             db=db,
@@ -61,8 +67,8 @@ class Container:
             wakeups=wakeups,
             keyring=keyring,
             metrics=metrics,
-            catalog=Catalog(db, clock),
-            release=ReleaseService(db, clock, wakeups, settings.commands),
+            catalog=catalog,
+            release=release,
             tokens=TokenService(db, clock),
             audit=AuditLog(db),
             callbacks=CallbackService(
@@ -72,6 +78,8 @@ class Container:
             test_sender=SendTester(
                 cls._worker_parts(settings, db, clock, keyring, wakeups, metrics)
             ),
+            external_events=ExternalEvents(release, catalog),
+            idempotency=IdempotencyService(db, clock),
             executors=ExecutorSet(settings.commands),
         )
         if notice:

@@ -669,3 +669,35 @@ def check_saved_channels(channels: list[dict[str, Any]]) -> None:
     for raw in FORM_INPUT.values():
         for name, value in raw.items():
             assert name not in SECRETS or value not in shown, name
+
+
+# -- release shapes beyond the PRD (issue 11) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "width"), [("zh", 390), ("en", 1280)])
+def test_a_multi_step_canary_from_the_form_shows_its_steps(
+    open_page: PageFactory, world: World, lang: str, width: int
+) -> None:
+    page = open_page(f"/ui/tasks/new?project_id={world.project_id}", lang=lang)
+    page.set_viewport_size({"width": width, "height": 844 if width < 800 else 800})
+    by_testid(page, "task-strategy").select_option("canary")
+    by_testid(page, "task-hosts").fill("web-1\nweb-2\nweb-3\nweb-4")
+    by_testid(page, "task-steps-input").fill("25, 50%, 100")
+    expect(by_testid(page, "task-canary")).to_be_hidden()  # the steps decide the canary hosts
+    by_testid(page, "task-host-seconds").fill("0.05")
+    by_testid(page, "task-create-start").click()
+
+    expect(page).to_have_url(re.compile(r"/ui/tasks/[0-9a-f-]{36}$"))
+    expect(by_testid(page, "task-status")).to_have_attribute("data-value", "awaiting_promotion")
+    steps = by_testid(page, "task-steps").locator(".step")
+    expect(steps).to_have_count(3)
+    expect(by_testid(page, "task-steps").locator('[data-state="done"]')).to_have_count(3)
+    first = "第 1/3 步 · 25% · 1 台" if lang == "zh" else "Step 1/3 · 25% · 1 host"
+    expect(steps.first).to_have_text(first)
+    expect(by_testid(page, "events").locator('li[data-event="canary_step"]')).to_have_count(2)
+    # The chips wrap within their cell of the facts grid rather than widen it.
+    overflow = by_testid(page, "task-steps").evaluate(
+        "el => el.scrollWidth - el.parentElement.clientWidth"
+    )
+    assert overflow <= 0
+    shot(page, world, f"task-steps-{lang}-{width}")

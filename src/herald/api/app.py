@@ -12,8 +12,18 @@ from fastapi import Depends, FastAPI
 from herald import __version__
 from herald.api.body_limit import BodyLimitMiddleware
 from herald.api.error_responses import install_error_handlers
+from herald.api.idempotent_requests import IdempotencyMiddleware
 from herald.api.methods import PathMethods
-from herald.api.routes import audit, callbacks, channel_types, health, projects, tasks, tokens
+from herald.api.routes import (
+    audit,
+    callbacks,
+    channel_types,
+    external,
+    health,
+    projects,
+    tasks,
+    tokens,
+)
 from herald.api.routes import callback_history as history
 from herald.api.routes import prometheus as metrics
 from herald.api.storable import refuse_unstorable_text
@@ -56,6 +66,8 @@ def create_app(container: Container, background: Sequence[Background] = ()) -> F
     )
     app.state.container = container
     install_error_handlers(app)
+    # Added first, so the body limit (outside it) applies before a body is buffered for a key.
+    app.add_middleware(IdempotencyMiddleware, service=container.idempotency)
     app.add_middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes)
     routers = [
         ("", health.router),
@@ -65,6 +77,7 @@ def create_app(container: Container, background: Sequence[Background] = ()) -> F
         # Static /callbacks/... paths first, so /callbacks/history is never read as a config id.
         (RELEASE_PREFIX, history.router),
         (RELEASE_PREFIX, callbacks.router),
+        (API_PREFIX, external.router),
         (API_PREFIX, tokens.router),
         (API_PREFIX, audit.router),
         (API_PREFIX, channel_types.router),

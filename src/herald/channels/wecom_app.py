@@ -42,8 +42,7 @@ from herald.channels.fields import (
     field_error,
     http_url,
 )
-from herald.domain.events import EventType
-from herald.domain.messages import Message, digest_lines, footer, host_sections, text
+from herald.domain.messages import Message, digest_lines, footer, host_sections, text, tone
 from herald.security.redaction import mask_url_credentials
 
 MAX_CONTENT = 2048
@@ -70,15 +69,9 @@ PERMANENT_HINTS: Mapping[int, str] = {
     82001: "to_user, to_party and to_tag are all empty",
 }
 
-# <font> colours WeCom markdown supports: info is green, warning orange, comment grey.
-STATUS_TONES: Mapping[str, str] = {
-    EventType.CANARY_STARTED: "comment",
-    EventType.CANARY_COMPLETED: "info",
-    EventType.FULL_COMPLETED: "info",
-    EventType.TASK_FAILED: "warning",
-    EventType.TASK_STOPPED: "warning",
-    EventType.LONG_RUNNING: "warning",
-}
+# <font> colours WeCom markdown supports, by the message's tone: info is green, warning
+# orange, comment grey. Derived from the event's colour, so every event type has one.
+FONT_COLORS: Mapping[str, str] = {"good": "info", "warning": "warning", "neutral": "comment"}
 
 
 def _strict_int(value: Any) -> Any:
@@ -313,10 +306,10 @@ def wecom_markdown(message: Message, shown: int) -> str:
         rows = [f">{line}" for line in digest_lines(message, shown)]
     else:
         status_label = text(message.locale, "status")
-        tone = STATUS_TONES.get(message.event_type, "comment")
+        font = FONT_COLORS[tone(message.color)]
         rows = [
             f">{label}: "
-            + (f'<font color="{tone}">{value}</font>' if label == status_label else value)
+            + (f'<font color="{font}">{value}</font>' if label == status_label else value)
             for label, value in message.fields
         ]
         rows += [f">{label}: {listing}" for label, listing in host_sections(message, shown)]

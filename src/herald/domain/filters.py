@@ -17,6 +17,7 @@ class TaskFilter:
     status: str | None = None
     environment: str | None = None
     type: str | None = None
+    run_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from herald.domain.context_text import context_fields, specific_headline
 from herald.domain.events import EventContext, EventPayload, EventType
 from herald.domain.text_limits import truncate_utf8
 
@@ -24,6 +25,10 @@ EVENT_TITLES: Mapping[str, Mapping[str, str]] = {
         EventType.TASK_FAILED: "发布失败",
         EventType.TASK_STOPPED: "发布已停止",
         EventType.LONG_RUNNING: "发布耗时过长",
+        EventType.CANARY_STEP: "金丝雀分步完成",
+        EventType.ROLLOUT_STARTED: "发布开始",
+        EventType.ROLLBACK_STARTED: "回滚开始",
+        EventType.ROLLBACK_COMPLETED: "回滚完成",
     },
     "en": {
         EventType.CANARY_STARTED: "Canary started",
@@ -32,10 +37,14 @@ EVENT_TITLES: Mapping[str, Mapping[str, str]] = {
         EventType.TASK_FAILED: "Rollout failed",
         EventType.TASK_STOPPED: "Rollout stopped",
         EventType.LONG_RUNNING: "Rollout taking too long",
+        EventType.CANARY_STEP: "Canary step done",
+        EventType.ROLLOUT_STARTED: "Release started",
+        EventType.ROLLBACK_STARTED: "Rollback started",
+        EventType.ROLLBACK_COMPLETED: "Rollback completed",
     },
 }
 
-# Feishu card header templates; the other channels derive their tone from the event type.
+# Feishu card header templates; the other channels derive their tone from it (`tone`).
 EVENT_COLORS: Mapping[str, str] = {
     EventType.CANARY_STARTED: "blue",
     EventType.CANARY_COMPLETED: "turquoise",
@@ -43,7 +52,20 @@ EVENT_COLORS: Mapping[str, str] = {
     EventType.TASK_FAILED: "red",
     EventType.TASK_STOPPED: "orange",
     EventType.LONG_RUNNING: "orange",
+    EventType.CANARY_STEP: "turquoise",
+    EventType.ROLLOUT_STARTED: "blue",
+    EventType.ROLLBACK_STARTED: "orange",
+    EventType.ROLLBACK_COMPLETED: "green",
 }
+
+
+def tone(color: str) -> str:
+    """A colour as three tones for platforms with fewer colours: "warning" (red, orange,
+    yellow), "good" (green, turquoise) or "neutral"."""
+    if color in ("red", "orange", "yellow"):
+        return "warning"
+    return "good" if color in ("green", "turquoise") else "neutral"
+
 
 _TEXT: Mapping[str, Mapping[str, str]] = {
     "zh": {
@@ -181,9 +203,11 @@ def event_title(locale: str, event_type: str) -> str:
 def build_message(
     payload: EventPayload, context: EventContext, *, locale: str = "zh", link: str | None
 ) -> Message:
-    """The default message for one event (PRD §4.4), in `locale`."""
+    """The default message for one event (PRD §4.4), in `locale`; a canary step and a rolling
+    or blue-green start say which (`context_text.specific_headline`)."""
     loc = normalize_locale(locale)
-    headline = event_title(loc, payload["event_type"])
+    specific = specific_headline(loc, payload)
+    headline = specific or event_title(loc, payload["event_type"])
     return Message(
         event_type=payload["event_type"],
         title=text(loc, "prefix") + headline,
@@ -241,7 +265,8 @@ def _fields(payload: EventPayload, context: EventContext, loc: str) -> tuple[tup
     ]
     if context["reason"]:
         fields.append(("reason", context["reason"]))
-    return tuple((text(loc, key), value) for key, value in fields)
+    labelled = [(text(loc, key), value) for key, value in fields]
+    return tuple(labelled + context_fields(loc, context.get("release")))
 
 
 def build_digest_message(

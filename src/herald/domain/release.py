@@ -2,7 +2,14 @@
 
 Transitions are methods that change the task and return the events they cause; a transition the
 current state does not allow raises `IllegalTransition`. Events fire at most once per task and
-type because every transition that emits one leaves the state it was allowed from.
+type (`emitted`), a multi-step canary's `canary_step` once per step (`emitted_steps`).
+
+Which events a task announces depends on its shape: a canary announces `canary_started`, a
+`canary_step` after each step but the last (see `herald.domain.canary_steps`) and
+`canary_completed` when it awaits promotion; a rolling or blue-green release announces
+`rollout_started`. A task of type rollback announces `rollback_started` in place of either start
+event and `rollback_completed` in place of `full_completed`, so a rollback never reads as a
+release; its failure and stop are `task_failed` and `task_stopped` like any task's.
 """
 
 from __future__ import annotations
@@ -10,16 +17,17 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from herald.domain.canary_steps import CanaryStep, StepInfo, resolve, step_info
 from herald.domain.errors import IllegalTransition, InvalidInput
 from herald.domain.events import EventType, ReleaseEvent
 from herald.domain.hosts import FINAL_HOST
 from herald.domain.hosts import HostResult as HostResult  # re-exported: part of the aggregate
 from herald.domain.hosts import HostStatus as HostStatus
-from herald.domain.labels import MAX_HOST_LENGTH, is_host_name
+from herald.domain.labels import MAX_HOST_LENGTH, is_host_name, is_label
 from herald.domain.release_context import ReleaseContext
 
 
@@ -35,10 +43,24 @@ class Strategy(StrEnum):
     BLUE_GREEN = "blue_green"
 
 
-class Environment(StrEnum):
+class Environment:
+    """The PRD's environments: the defaults the UI offers. An environment is a free-form label
+    (`is_environment`); a project may restrict its tasks to a list (`Project.environments`)."""
+
     PRODUCTION = "production"
     STAGING = "staging"
     DEVELOPMENT = "development"
+
+
+DEFAULT_ENVIRONMENTS = (Environment.PRODUCTION, Environment.STAGING, Environment.DEVELOPMENT)
+MAX_ENVIRONMENT_LENGTH = 64
+MAX_RUN_ID_LENGTH = 128
+MAX_PROJECT_ENVIRONMENTS = 20
+
+
+def is_environment(text: str) -> bool:
+    """A label (no control characters, no surrounding spaces) of at most 64 characters."""
+    return len(text) <= MAX_ENVIRONMENT_LENGTH and is_label(text)
 
 
 class Status(StrEnum):
@@ -66,6 +88,16 @@ class Project:
     name: str
     description: str
     created_at: dt.datetime
+    environments: tuple[str, ...] = ()  # the environments its tasks may use; empty: any
+
+    def check_environment(self, environment: str) -> None:
+        """Raise `InvalidInput` unless the project allows `environment`."""
+        if self.environments and environment not in self.environments:
+            raise InvalidInput(
+                f"project {self.name!r} allows the environments "
+                f"{', '.join(self.environments)}; not {environment!r}",
+                {"field": "environment", "allowed": list(self.environments)},
+            )
 
 
 @dataclass(frozen=True)
@@ -85,7 +117,7 @@ class TaskSpec:
     version_id: str
     type: TaskType
     strategy: Strategy
-    environment: Environment
+    environment: str
     hosts: Sequence[str]
     canary_count: int = 0
     batch_size: int = 1
@@ -95,6 +127,8 @@ class TaskSpec:
     long_running_after: float | None = None
     rollback_of: str | None = None
     context: ReleaseContext = field(default_factory=lambda: ReleaseContext())
+    canary_steps: tuple[CanaryStep, ...] = ()  # empty: one step of `canary_count` hosts
+    run_id: str | None = None  # the external system's run id, unique within the project
 
 
 @dataclass
@@ -111,10 +145,15 @@ class Task:
     reason: str | None = None
     emitted: set[EventType] = field(default_factory=set)
     revision: int = 0
+    emitted_steps: set[int] = field(default_factory=set)  # canary steps announced (from 1)
 
     @classmethod
     def create(cls, task_id: str, spec: TaskSpec, now: dt.datetime) -> Task:
+        """A pending task; a multi-step canary's `canary_count` becomes its last step's hosts."""
         validate_spec(spec)
+        if spec.canary_steps:
+            last = resolve(spec.canary_steps, len(spec.hosts))[-1]
+            spec = replace(spec, canary_count=last)
         results = {host: HostResult(host) for host in spec.hosts}
         return cls(id=task_id, spec=spec, created_at=now, results=results)
 
@@ -130,11 +169,38 @@ class Task:
             return []
         return list(self.spec.hosts[: self.spec.canary_count])
 
+    @property
+    def step_counts(self) -> tuple[int, ...]:
+        """Each canary step's cumulative host count; one step for a canary without steps."""
+        if self.spec.strategy is not Strategy.CANARY:
+            return ()
+        if self.spec.canary_steps:
+            return resolve(self.spec.canary_steps, len(self.spec.hosts))
+        return (self.spec.canary_count,)
+
+    @property
+    def steps_done(self) -> int:
+        """How many canary steps have every host finished, counted from the first."""
+        done = 0
+        for count in self.step_counts:
+            if any(self.results[h].status not in FINAL_HOST for h in self.spec.hosts[:count]):
+                break
+            done += 1
+        return done
+
+    def step_hosts(self, index: int) -> list[str]:
+        """The hosts canary step `index` (from 1) adds."""
+        counts = (0, *self.step_counts)
+        return list(self.spec.hosts[counts[index - 1] : counts[index]])
+
     def phase_hosts(self, phase: Phase | None = None) -> list[str]:
-        """Hosts deployed in `phase` (default: the current one)."""
+        """Hosts deployed in `phase` (default: the current one); in the canary phase, the hosts
+        of every step up to the current one (earlier steps' hosts have finished)."""
         wanted = phase or self.phase
         if wanted is Phase.CANARY:
-            return self.canary_hosts
+            counts = self.step_counts
+            reached = counts[min(self.steps_done, len(counts) - 1)]
+            return list(self.spec.hosts[:reached])
         return list(self.spec.hosts[len(self.canary_hosts) :])
 
     @property
@@ -178,14 +244,19 @@ class Task:
     # -- transitions -------------------------------------------------------------------------
 
     def start(self, now: dt.datetime) -> list[ReleaseEvent]:
+        """Start the task: `canary_started` (listing the first step's hosts), `rollout_started`
+        for rolling and blue-green, `rollback_started` for a rollback of any strategy."""
         self._require({Status.PENDING}, "start")
         self.status = Status.RUNNING
         self.started_at = now
-        if self.spec.strategy is Strategy.CANARY:
-            self.phase = Phase.CANARY
-            return self._emit(EventType.CANARY_STARTED, now, hosts=self.canary_hosts)
-        self.phase = Phase.FULL
-        return []
+        canary = self.spec.strategy is Strategy.CANARY
+        self.phase = Phase.CANARY if canary else Phase.FULL
+        hosts = self.step_hosts(1) if canary else self.hosts
+        if self.spec.type is TaskType.ROLLBACK:
+            return self._emit(EventType.ROLLBACK_STARTED, now, hosts=hosts)
+        if canary:
+            return self._emit(EventType.CANARY_STARTED, now, hosts=hosts)
+        return self._emit(EventType.ROLLOUT_STARTED, now, hosts=hosts)
 
     def mark_running(self, hosts: Sequence[str], now: dt.datetime) -> None:
         """Record that the engine dispatched `hosts`; only pending or interrupted hosts move."""
@@ -207,12 +278,16 @@ class Task:
     ) -> list[ReleaseEvent]:
         """Record one host's outcome and take the task as far as it now goes.
 
-        Reporting the same outcome for a finished host again is a no-op (external systems retry);
+        Reporting the same outcome for a finished host again is a no-op whatever the task's
+        state or phase now (external systems retry, also after the canary phase or the end);
         reporting a different one is an illegal transition. `output` is made storable.
         """
+        new_status = HostStatus.SUCCESS if ok else HostStatus.FAILED
+        known = self.results.get(host)
+        if known is not None and known.status is new_status:
+            return []
         self._require({Status.RUNNING}, "report host results for")
         result = self._phase_result(host)
-        new_status = HostStatus.SUCCESS if ok else HostStatus.FAILED
         if result.status in FINAL_HOST:
             if result.status is new_status:
                 return []
@@ -224,13 +299,45 @@ class Task:
         return self._advance(now)
 
     def complete_phase(self, now: dt.datetime) -> list[ReleaseEvent]:
-        """An external system declares the current phase done: unfinished hosts succeeded."""
+        """An external system declares the current phase done: unfinished hosts succeeded (in
+        the canary phase, those of every step, each step announced in turn)."""
         self._require({Status.RUNNING}, "complete the phase of")
-        for host in self.phase_hosts():
-            result = self.results[host]
-            if result.status not in FINAL_HOST:
-                result.finish(HostStatus.SUCCESS, now, result.exit_code, result.output)
+        hosts = self.canary_hosts if self.phase is Phase.CANARY else self.phase_hosts()
+        self._succeed(hosts, now)
         return self._advance(now)
+
+    def complete_step(self, index: int, now: dt.datetime) -> list[ReleaseEvent]:
+        """An external system declares canary step `index` (from 1) done: the unfinished hosts
+        of it and of any step before it succeeded. A step already done is a no-op, whatever the
+        task's state since (pipelines retry)."""
+        total = len(self.step_counts)
+        if not total:
+            raise InvalidInput(f"task {self.id} is not a canary: it has no steps to report")
+        if not 1 <= index <= total:
+            raise InvalidInput(f"step index must be 1-{total} for task {self.id}, got {index}")
+        if index <= self.steps_done:
+            return []
+        self._require({Status.RUNNING}, "complete a canary step of")
+        self._succeed(self.spec.hosts[: self.step_counts[index - 1]], now)
+        return self._advance(now)
+
+    def report_step(self, info: StepInfo, now: dt.datetime) -> list[ReleaseEvent]:
+        """An external system whose canary declared no steps reports that step `info["index"]`
+        of `info["total"]` is done: announce it once; the last step completes the canary phase.
+        A step already announced is a no-op (pipelines retry)."""
+        if self.spec.canary_steps:
+            return self.complete_step(info["index"], now)
+        if self.spec.strategy is not Strategy.CANARY:
+            raise InvalidInput(f"task {self.id} is not a canary: it has no steps to report")
+        if not 1 <= info["index"] <= info["total"]:
+            raise InvalidInput(f"step index must be 1-{info['total']}, got {info['index']}")
+        if info["index"] in self.emitted_steps or self.phase is not Phase.CANARY:
+            return []
+        self._require({Status.RUNNING}, "complete a canary step of")
+        if info["index"] == info["total"]:
+            return self.complete_phase(now)
+        self.emitted_steps.add(info["index"])
+        return [self._event(EventType.CANARY_STEP, now, self.canary_hosts, step=info)]
 
     def promote(self, now: dt.datetime) -> list[ReleaseEvent]:
         self._require({Status.AWAITING_PROMOTION}, "promote")
@@ -287,15 +394,33 @@ class Task:
             reason = f"{len(failed)} host(s) failed, more than the {self.spec.max_failed} tolerated"
             self._finish(Status.FAILED, now, reason)
             return self._emit(EventType.TASK_FAILED, now)
-        hosts = self.phase_hosts()
-        if any(self.results[h].status not in FINAL_HOST for h in hosts):
-            return []
         if self.phase is Phase.CANARY:
-            self.status = Status.AWAITING_PROMOTION
-            self.awaiting_since = now
-            return self._emit(EventType.CANARY_COMPLETED, now, hosts=self.canary_hosts)
+            return self._advance_canary(now)
+        if any(self.results[h].status not in FINAL_HOST for h in self.phase_hosts()):
+            return []
         self._finish(Status.SUCCESS, now, None)
-        return self._emit(EventType.FULL_COMPLETED, now)
+        done = EventType.ROLLBACK_COMPLETED if self.spec.type is TaskType.ROLLBACK else None
+        return self._emit(done or EventType.FULL_COMPLETED, now)
+
+    def _advance_canary(self, now: dt.datetime) -> list[ReleaseEvent]:
+        """Announce every step done since the last call; after the last, await promotion."""
+        counts, done = self.step_counts, self.steps_done
+        emitted: list[ReleaseEvent] = []
+        for index in range(1, min(done, len(counts) - 1) + 1):
+            if index not in self.emitted_steps:
+                info = step_info(self.spec.canary_steps, counts, index)
+                emitted += self._emit_step(info, now)
+        if done < len(counts):
+            return emitted
+        self.status = Status.AWAITING_PROMOTION
+        self.awaiting_since = now
+        return emitted + self._emit(EventType.CANARY_COMPLETED, now, hosts=self.canary_hosts)
+
+    def _succeed(self, hosts: Sequence[str], now: dt.datetime) -> None:
+        for host in hosts:
+            result = self.results[host]
+            if result.status not in FINAL_HOST:
+                result.finish(HostStatus.SUCCESS, now, result.exit_code, result.output)
 
     def _finish(self, status: Status, now: dt.datetime, reason: str | None) -> None:
         """End the task; every host still pending or deploying gets its final status."""
@@ -312,16 +437,26 @@ class Task:
         if kind in self.emitted:
             return []
         self.emitted.add(kind)
-        event = ReleaseEvent(
+        return [self._event(kind, now, self.hosts if hosts is None else hosts)]
+
+    def _emit_step(self, info: StepInfo, now: dt.datetime) -> list[ReleaseEvent]:
+        self.emitted_steps.add(info["index"])
+        hosts = self.step_hosts(info["index"])
+        return [self._event(EventType.CANARY_STEP, now, hosts, step=info)]
+
+    def _event(
+        self, kind: EventType, now: dt.datetime, hosts: Sequence[str], step: StepInfo | None = None
+    ) -> ReleaseEvent:
+        return ReleaseEvent(
             type=kind,
             task_id=self.id,
             occurred_at=now,
             failed_hosts=tuple(self.failed),
             reason=self.reason,
-            hosts=tuple(self.hosts if hosts is None else hosts),
-            sequence=len(self.emitted),
+            hosts=tuple(hosts),
+            sequence=len(self.emitted) + len(self.emitted_steps),
+            step=step,
         )
-        return [event]
 
     def _require(self, allowed: set[Status] | frozenset[Status], action: str) -> None:
         if self.status not in allowed:
@@ -344,6 +479,15 @@ class Task:
 
 def validate_spec(spec: TaskSpec) -> None:
     """Raise `InvalidInput` naming the first rule `spec` breaks."""
+    validate_environment(spec.environment)
+    if spec.run_id is not None and not (
+        len(spec.run_id) <= MAX_RUN_ID_LENGTH and is_label(spec.run_id)
+    ):
+        raise InvalidInput(
+            f"run_id must be 1-{MAX_RUN_ID_LENGTH} characters, without control characters or "
+            "surrounding spaces",
+            {"field": "run_id"},
+        )
     hosts = list(spec.hosts)
     if not hosts:
         raise InvalidInput("hosts must list at least one host")
@@ -362,8 +506,20 @@ def validate_spec(spec: TaskSpec) -> None:
     _validate_numbers(spec, len(hosts))
 
 
+def validate_environment(environment: str) -> None:
+    """Raise `InvalidInput` unless `environment` is a label of at most 64 characters."""
+    if not is_environment(environment):
+        raise InvalidInput(
+            f"environment must be 1-{MAX_ENVIRONMENT_LENGTH} characters, without control "
+            "characters or surrounding spaces",
+            {"field": "environment"},
+        )
+
+
 def _validate_numbers(spec: TaskSpec, host_count: int) -> None:
-    if spec.strategy is Strategy.CANARY:
+    if spec.canary_steps:
+        _validate_steps(spec, host_count)
+    elif spec.strategy is Strategy.CANARY:
         if not 1 <= spec.canary_count < host_count:
             raise InvalidInput(
                 f"canary_count must be at least 1 and less than the number of hosts "
@@ -383,3 +539,16 @@ def _validate_numbers(spec: TaskSpec, host_count: int) -> None:
         raise InvalidInput("auto_promote_after applies to the canary strategy only")
     if spec.long_running_after is not None and spec.long_running_after <= 0:
         raise InvalidInput("long_running_after must be more than 0 seconds")
+
+
+def _validate_steps(spec: TaskSpec, host_count: int) -> None:
+    if spec.strategy is not Strategy.CANARY:
+        raise InvalidInput(
+            f"canary_steps apply to the canary strategy only, not {spec.strategy.value}"
+        )
+    last = resolve(spec.canary_steps, host_count)[-1]
+    if spec.canary_count not in (0, last):
+        raise InvalidInput(
+            f"canary_count ({spec.canary_count}) must be left out with canary_steps, or equal "
+            f"the last step's {last} hosts"
+        )

@@ -29,6 +29,26 @@ VersionName = Annotated[
     Field(min_length=1, max_length=128, json_schema_extra={"pattern": LABEL_PATTERN}),
     _IS_LABEL,
 ]
+EnvironmentName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"pattern": LABEL_PATTERN, "examples": ["production", "staging"]},
+        description="a free-form label; production, staging and development are the defaults",
+    ),
+    _IS_LABEL,
+]
+RunId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        json_schema_extra={"pattern": LABEL_PATTERN},
+        description="the external system's run id, unique within the project",
+    ),
+    _IS_LABEL,
+]
 Description = Annotated[str, Field(max_length=2000)]
 ResourceId = Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[0-9a-zA-Z-]+$")]
 

@@ -6,6 +6,7 @@ from herald.domain.events import (
     Deployment,
     EventContext,
     EventPayload,
+    EventType,
     ReleaseEvent,
     format_duration,
     format_timestamp,
@@ -20,6 +21,11 @@ def build_payload(
 
     `total_count` is the task's host count and the progress counts cover the whole task; canary
     events list the canary hosts, the others every host. `canary_count` appears for canary tasks.
+
+    After the PRD fields and `sequence`, and only when they apply: `context` (the task's release
+    context, when not empty), `failure` (`reason` and `failed_hosts`, on task_failed and
+    task_stopped) and `step` (on canary_step). A task without context keeps the bytes of a
+    payload from before these keys existed.
     """
     payload: EventPayload = {
         "event_type": event.type.value,
@@ -34,9 +40,15 @@ def build_payload(
         "deployment": _deployment(event, task),
         "timestamp": format_timestamp(event.occurred_at),
         "duration": format_duration(task.duration_seconds(event.occurred_at)),
-        "environment": task.spec.environment.value,
+        "environment": task.spec.environment,
         "sequence": event.sequence,
     }
+    if task.spec.context:
+        payload["context"] = task.spec.context
+    if event.type in _FAILURES:
+        payload["failure"] = {"reason": event.reason, "failed_hosts": list(event.failed_hosts)}
+    if event.step is not None:
+        payload["step"] = event.step
     context: EventContext = {
         "event_id": event_id,
         "phase": (task.phase.value if task.phase else "pending"),
@@ -46,6 +58,9 @@ def build_payload(
     if task.spec.context:
         context["release"] = task.spec.context
     return payload, context
+
+
+_FAILURES = frozenset({EventType.TASK_FAILED, EventType.TASK_STOPPED})
 
 
 def _deployment(event: ReleaseEvent, task: Task) -> Deployment:

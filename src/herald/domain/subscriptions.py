@@ -41,8 +41,21 @@ class Filters:
         return all(not allowed or value in allowed for allowed, value in checks)
 
 
+# An event type also reaches configs subscribed to the PRD event that announced the same thing
+# before it existed, so no team silently loses an announcement: rollbacks used to end with
+# `full_completed`, and a canary rollback used to start with `canary_started`. A config that
+# wants neither for rollbacks filters on task type (`task_types: ["deploy"]`).
+IMPLIED_BY: Mapping[str, tuple[str, ...]] = {
+    "rollback_completed": ("full_completed",),
+    "rollback_started": ("canary_started",),
+}
+
+
 def subscribed(
     enabled: bool, events: Sequence[str], filters: Filters, payload: Mapping[str, Any]
 ) -> bool:
-    """Does a config with these settings want this event?"""
-    return enabled and payload.get("event_type") in events and filters.matches(payload)
+    """Does a config with these settings want this event? It does when it lists the event's
+    type or a PRD type that implies it (`IMPLIED_BY`) and its filters match."""
+    kind = payload.get("event_type")
+    wanted = kind in events or any(e in events for e in IMPLIED_BY.get(str(kind), ()))
+    return enabled and wanted and filters.matches(payload)

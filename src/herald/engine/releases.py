@@ -30,6 +30,7 @@ from herald.domain.release import (
     TaskSpec,
     TaskType,
 )
+from herald.domain.release_context import normalise_context
 from herald.domain.snapshot import build_payload
 from herald.engine import trail
 from herald.engine.executor_specs import parse_executor
@@ -56,6 +57,16 @@ class HostReport:
     output: str = ""
 
 
+@dataclass(frozen=True)
+class Written:
+    """An event inserted into the outbox, and its id."""
+
+    event: ReleaseEvent
+    event_id: str
+
+
+Then = Callable[[UnitOfWork, Task, list[Written]], None]
+
 REPORTABLE_STATUSES = ("running", "awaiting_promotion", "success", "failed", "stopped")
 
 
@@ -71,8 +82,11 @@ class ReleaseService:
     # -- creation and queries ------------------------------------------------------------
 
     def create_task(self, spec: TaskSpec, actor: Principal | None = None) -> Task:
+        """Validate and insert a pending task. Its context is normalised (`InvalidInput` names
+        a bad field); a `run_id` the project already used is a `Conflict` naming that task."""
         executor = parse_executor(spec.executor, self.commands)
-        spec = TaskSpec(**{**spec.__dict__, "executor": executor.model_dump()})
+        context = normalise_context(spec.context)
+        spec = replace(spec, executor=executor.model_dump(), context=context)
         task = Task.create(new_id(), spec, self.clock.now())
         with self.db.transaction() as uow:
             self._check_refs(uow, spec, actor)
@@ -80,8 +94,27 @@ class ReleaseService:
             self._audit(uow, Acting(actor, "task.create"), task, None, trail.created(task))
         return task
 
+    def insert_started(
+        self, task: Task, events: Sequence[ReleaseEvent], acting: Acting, then: Then
+    ) -> None:
+        """Insert a task created and already moved on by the caller (an external run's first
+        event) with the events those moves caused, then call `then`, in one transaction."""
+        with self.db.transaction() as uow:
+            self._check_refs(uow, task.spec, acting.actor)
+            repo.insert_task(uow.conn, task)
+            self._audit(uow, acting, task, None, trail.created(task))
+            then(uow, task, self._write_events(uow, task, events))
+
     def _check_refs(self, uow: UnitOfWork, spec: TaskSpec, actor: Principal | None) -> None:
-        project_repo.get_project(uow.conn, spec.project_id)
+        project = project_repo.get_project(uow.conn, spec.project_id)
+        project.check_environment(spec.environment)
+        if spec.run_id is not None:
+            taken = repo.task_id_by_run(uow.conn, spec.project_id, spec.run_id)
+            if taken is not None:
+                raise Conflict(
+                    f"project {project.name!r} already has task {taken} for run {spec.run_id!r}",
+                    {"field": "run_id", "task_id": taken},
+                )
         version = project_repo.get_version(uow.conn, spec.version_id)
         if actor is not None and not actor.can_read(version.project_id):
             raise missing("version", "version_id", version.id)  # as if unknown: see api.unknown
@@ -142,8 +175,11 @@ class ReleaseService:
         status: str | None,
         reason: str | None,
         actor: Principal | None = None,
+        *,
+        step: int | None = None,
     ) -> Task:
-        """Apply an external system's progress report: host results first, then the status.
+        """Apply an external system's progress report: host results first, then a canary
+        step done (`step`, from 1; a step already done is a no-op), then the status.
 
         The audit entry's `after` also holds what was reported (`reported`).
         """
@@ -155,16 +191,20 @@ class ReleaseService:
                     "only tasks with the external executor accept reports"
                 )
             emitted: list[ReleaseEvent] = []
-            if task.status is Status.PENDING and (status == "running" or results):
+            if task.status is Status.PENDING and (status == "running" or results or step):
                 emitted += task.start(now)
             for result in results:
                 emitted += task.record_result(
                     result.host, result.ok, now, exit_code=result.exit_code, output=result.output
                 )
+            if step is not None:
+                emitted += task.complete_step(step, now)
             emitted += _apply_status(task, status, reason, now)
             return emitted
 
         said = trail.reported([(r.host, r.ok, r.exit_code) for r in results], status, reason)
+        if step is not None:
+            said["step"] = step
         return self.transition(task_id, apply, Acting(actor, "task.report"), {"reported": said})
 
     def rollback(self, task_id: str, actor: Principal | None = None) -> Task:
@@ -188,14 +228,14 @@ class ReleaseService:
             target = repo.last_successful_version(
                 uow.conn,
                 source.spec.project_id,
-                source.spec.environment.value,
+                source.spec.environment,
                 before=source.created_at,
                 exclude=source.spec.version_id,
             )
             if target is None:
                 raise Conflict(
                     f"no earlier successful release of project {source.spec.project_id} in "
-                    f"{source.spec.environment.value} to roll back to"
+                    f"{source.spec.environment} to roll back to"
                 )
             if source.is_active:
                 events = source.stop(self.clock.now(), "rolled back by a new rollback task")
@@ -257,9 +297,10 @@ class ReleaseService:
         apply: Apply,
         acting: Acting | None = None,
         note: Mapping[str, Any] | None = None,
+        then: Then | None = None,
     ) -> Task:
         """Apply `apply` to the task and save it with its events; with `acting`, audit it too
-        (`note` joins the entry's `after`)."""
+        (`note` joins the entry's `after`); `then` runs last in the same transaction."""
         for _ in range(MAX_ATTEMPTS):
             try:
                 with self.db.transaction() as uow:
@@ -267,7 +308,9 @@ class ReleaseService:
                     before = trail.state(loaded.task) if acting else None
                     events = apply(loaded.task, self.clock.now())
                     repo.save_task(uow.conn, loaded)
-                    self._write_events(uow, loaded.task, events)
+                    written = self._write_events(uow, loaded.task, events)
+                    if then is not None:
+                        then(uow, loaded.task, written)
                     if acting is not None:
                         after = {**trail.state(loaded.task), **(note or {})}
                         self._audit(uow, acting, loaded.task, before, after)
@@ -291,9 +334,13 @@ class ReleaseService:
             at=self.clock.now(),
         )
 
-    def _write_events(self, uow: UnitOfWork, task: Task, events: Sequence[ReleaseEvent]) -> None:
+    def _write_events(
+        self, uow: UnitOfWork, task: Task, events: Sequence[ReleaseEvent]
+    ) -> list[Written]:
+        """Insert the events' snapshots into the outbox; return each event with its id."""
         if not events:
-            return
+            return []
+        written: list[Written] = []
         project = project_repo.get_project(uow.conn, task.spec.project_id)
         version = project_repo.get_version(uow.conn, task.spec.version_id)
         for event in events:
@@ -308,15 +355,18 @@ class ReleaseService:
                 context=context,
                 created_at=event.occurred_at,
                 seq=event.sequence,
+                occurrence=event.occurrence,
             )
+            written.append(Written(event, event_id))
         uow.after_commit(self.wakeups.events.fire)
+        return written
 
 
 def _apply_status(
     task: Task, status: str | None, reason: str | None, now: dt.datetime
 ) -> list[ReleaseEvent]:
-    if status in (None, "running"):
-        return []
+    if status in (None, "running") or status == task.status.value:
+        return []  # nothing new, or the same final status reported again: a retry
     if status == "failed":
         return task.fail(now, reason or "reported failed by the external system")
     if status == "stopped":

@@ -211,7 +211,7 @@ class ReleaseRunner:
                 version=version.name,
                 host=host,
                 task_type=task.spec.type.value,
-                environment=task.spec.environment.value,
+                environment=task.spec.environment,
                 executor=task.spec.executor,
             )
             for host in hosts

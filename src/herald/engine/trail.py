@@ -45,7 +45,7 @@ def created(task: Task) -> dict[str, Any]:
         "version_id": spec.version_id,
         "type": spec.type.value,
         "strategy": spec.strategy.value,
-        "environment": spec.environment.value,
+        "environment": spec.environment,
         "hosts": len(spec.hosts),
         "executor": spec.executor.get("type"),
         "rollback_of": spec.rollback_of,

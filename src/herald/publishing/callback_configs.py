@@ -242,7 +242,7 @@ def _assemble(
         enabled=body.enabled,
         events=tuple(dict.fromkeys(e.value for e in body.events)),
         filters=Filters(
-            environments=tuple(e.value for e in filters.environments),
+            environments=tuple(filters.environments),
             task_types=tuple(t.value for t in filters.task_types),
             strategies=tuple(s.value for s in filters.strategies),
         ),

@@ -14,8 +14,8 @@ from pydantic import Field
 
 from herald.channels.registry import channel_types
 from herald.domain.events import EventType
-from herald.domain.release import Environment, Strategy, TaskType
-from herald.domain.shapes import JsonInt, Name, ResourceId, Strict
+from herald.domain.release import Strategy, TaskType
+from herald.domain.shapes import EnvironmentName, JsonInt, Name, ResourceId, Strict
 
 TemplateText = Annotated[str, Field(max_length=8000)]
 TemplateKey = Literal[
@@ -26,6 +26,10 @@ TemplateKey = Literal[
     "task_failed",
     "task_stopped",
     "long_running",
+    "canary_step",
+    "rollout_started",
+    "rollback_started",
+    "rollback_completed",
 ]
 
 
@@ -55,7 +59,7 @@ class RateLimitIn(Strict):
 
 
 class Filters(Strict):
-    environments: list[Environment] = Field(default_factory=list, max_length=3)
+    environments: list[EnvironmentName] = Field(default_factory=list, max_length=20)
     task_types: list[TaskType] = Field(default_factory=list, max_length=3)
     strategies: list[Strategy] = Field(default_factory=list, max_length=3)
 
@@ -83,7 +87,7 @@ class ChannelIn(Strict):
 class ConfigIn(Strict):
     name: Name = "default"
     enabled: bool = Field(default=True, strict=True)
-    events: list[EventType] = Field(min_length=1, max_length=6)
+    events: list[EventType] = Field(min_length=1, max_length=len(EventType))
     channels: list[ChannelIn] = Field(min_length=1, max_length=20)
     filters: Filters = Field(default_factory=Filters)
     locale: Literal["zh", "en"] | None = Field(

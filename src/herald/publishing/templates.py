@@ -8,8 +8,10 @@ the generated text (markdown for the chat platforms).
 Template context — every template sees these names, as plain text, numbers, lists and mappings:
 
 - ``event_type``: ``canary_started``, ``canary_completed``, ``full_completed``, ``task_failed``,
-  ``task_stopped`` or ``long_running``.
-- ``title``: Herald's own headline for the event, e.g. ``金丝雀发布开始``.
+  ``task_stopped``, ``long_running``, ``canary_step``, ``rollout_started``,
+  ``rollback_started`` or ``rollback_completed``.
+- ``title``: Herald's own headline for the event, e.g. ``金丝雀发布开始`` or
+  ``金丝雀第 2/3 步（50%）完成``.
 - ``project``: ``id``, ``name``, ``description``.
 - ``version``: ``id``, ``name`` (the tag, e.g. ``v1.2.3``), ``description``.
 - ``task``: ``id``, ``type`` (deploy | rollback | stop), ``strategy`` (canary | rolling |
@@ -21,6 +23,13 @@ Template context — every template sees these names, as plain text, numbers, li
 - ``environment``: production | staging | development.
 - ``sequence``: the event's ordinal within its task (1, 2, 3…); none for events stored before
   Herald numbered them.
+- ``context``: the release context, each key present only when set: ``operator``, ``commit``,
+  ``ref``, ``pipeline_url``, ``links`` (a list of ``title``, ``url``), ``changelog``, ``labels``
+  (a mapping); an empty mapping for a task without context.
+- ``failure``: ``reason`` and ``failed_hosts`` on ``task_failed`` and ``task_stopped``; none
+  otherwise.
+- ``step``: on ``canary_step``, ``index`` (from 1), ``total``, ``weight`` (percent, or none)
+  and ``hosts`` (hosts on the new version once the step is done); none otherwise.
 - ``phase``: ``canary`` or ``full``.
 - ``failed_hosts``: the hosts that failed (an empty list when none did).
 - ``reason``: why the task failed or was stopped; none otherwise.
@@ -165,6 +174,9 @@ def build_context(
     values: dict[str, Any] = copy.deepcopy(dict(payload))  # the §3.3 message, as plain data
     values["deployment"].setdefault("canary_count", None)
     values.setdefault("sequence", None)
+    values.setdefault("context", {})
+    values.setdefault("failure", None)
+    values.setdefault("step", None)
     values.update(title=title, link=link, locale=locale, reason=context["reason"])
     values.update(phase=context["phase"], failed_hosts=list(context["failed_hosts"]))
     return values

@@ -72,16 +72,17 @@ def note_missed(conn: Connection, claimed: Sequence[Claimed]) -> None:
     ).all()
     if not failed:
         return
+    # An event is told apart by its type and ordinal: a task has several canary_step events.
     delivered = {
-        (r.target_key, r.task_id, r.event_type)
+        (r.target_key, r.task_id, r.event_type, r.seq)
         for r in conn.execute(
-            sa.select(d.target_key, d.task_id, d.event_type).where(
+            sa.select(d.target_key, d.task_id, d.event_type, d.seq).where(
                 d.task_id.in_(sorted({f.task_id for f in failed})),
                 d.status == DeliveryStatus.SUCCESS,
             )
         )
     }
-    lost = [f for f in failed if (f.target_key, f.task_id, f.event_type) not in delivered]
+    lost = [f for f in failed if (f.target_key, f.task_id, f.event_type, f.seq) not in delivered]
     for item in claimed:
         missed = sorted(
             (f.seq, f.event_type)

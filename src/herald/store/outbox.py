@@ -31,7 +31,10 @@ def insert_event(
     context: EventContext,
     created_at: dt.datetime,
     seq: int,
+    occurrence: int = 0,
 ) -> None:
+    """Insert an event; a second event of the same task, type and `occurrence` (a canary
+    step's index, else 0) violates the table's unique constraint."""
     conn.execute(
         _INSERT,
         {
@@ -43,6 +46,7 @@ def insert_event(
             "context": dict(context),
             "created_at": created_at,
             "seq": seq,
+            "occurrence": occurrence,
         },
     )
     if conn.dialect.name == "postgresql":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,11 +10,17 @@ from sqlalchemy.engine import Connection
 
 from herald.domain.errors import Conflict, missing
 from herald.domain.release import Project, Version
-from herald.store.tables import projects, versions
+from herald.store.tables import callback_configs, projects, versions
 
 
 def _project(row: Any) -> Project:
-    return Project(id=row.id, name=row.name, description=row.description, created_at=row.created_at)
+    return Project(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        created_at=row.created_at,
+        environments=tuple(row.environments or ()),
+    )
 
 
 def _version(row: Any) -> Version:
@@ -36,8 +43,52 @@ def insert_project(conn: Connection, project: Project) -> None:
             description=project.description,
             created_at=project.created_at,
             updated_at=project.created_at,
+            environments=list(project.environments),
         )
     )
+
+
+def update_project(conn: Connection, project: Project, now: dt.datetime) -> None:
+    """Write the project's name, description and environments; `Conflict` if the name is taken."""
+    clash = conn.execute(
+        sa.select(projects.c.id).where(projects.c.name == project.name, projects.c.id != project.id)
+    ).first()
+    if clash:
+        raise Conflict(f"a project named {project.name!r} already exists", {"name": project.name})
+    conn.execute(
+        projects.update()
+        .where(projects.c.id == project.id)
+        .values(
+            name=project.name,
+            description=project.description,
+            environments=list(project.environments),
+            updated_at=now,
+        )
+    )
+
+
+def project_config_ids(conn: Connection, project_id: str) -> list[str]:
+    query = sa.select(callback_configs.c.id).where(callback_configs.c.project_id == project_id)
+    return [str(r.id) for r in conn.execute(query)]
+
+
+def delete_project(conn: Connection, project_id: str) -> None:
+    """Delete the project and its versions. The caller has deleted its callback configs and
+    made sure no task refers to it."""
+    conn.execute(versions.delete().where(versions.c.project_id == project_id))
+    conn.execute(projects.delete().where(projects.c.id == project_id))
+
+
+def project_by_name(conn: Connection, name: str) -> Project | None:
+    row = conn.execute(sa.select(projects).where(projects.c.name == name)).first()
+    return None if row is None else _project(row)
+
+
+def version_by_name(conn: Connection, project_id: str, name: str) -> Version | None:
+    row = conn.execute(
+        sa.select(versions).where(versions.c.project_id == project_id, versions.c.name == name)
+    ).first()
+    return None if row is None else _version(row)
 
 
 _PROJECT = sa.select(projects).where(projects.c.id == sa.bindparam("project_id"))
@@ -71,7 +122,7 @@ def insert_version(conn: Connection, version: Version) -> None:
     if clash:
         raise Conflict(
             f"project {version.project_id} already has a version named {version.name!r}",
-            {"name": version.name},
+            {"name": version.name, "version_id": clash.id},
         )
     conn.execute(
         versions.insert().values(

@@ -34,6 +34,8 @@ projects = sa.Table(
     sa.Column("description", sa.Text, nullable=False, server_default=""),
     _ts("created_at"),
     _ts("updated_at"),
+    # The environments the project's tasks may use; [] means any.
+    sa.Column("environments", JSONType, nullable=False, server_default="[]"),
 )
 
 versions = sa.Table(
@@ -55,7 +57,7 @@ tasks = sa.Table(
     sa.Column("version_id", ID, sa.ForeignKey("versions.id"), nullable=False),
     sa.Column("type", sa.String(16), nullable=False),
     sa.Column("strategy", sa.String(16), nullable=False),
-    sa.Column("environment", sa.String(16), nullable=False),
+    sa.Column("environment", sa.String(64), nullable=False),
     sa.Column("canary_count", sa.Integer, nullable=False),
     sa.Column("batch_size", sa.Integer, nullable=False),
     sa.Column("max_failed", sa.Integer, nullable=False),
@@ -75,6 +77,11 @@ tasks = sa.Table(
     sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
     sa.Column("engine_owner", sa.String(64), nullable=True),
     _ts("engine_lease_until", True),
+    # A multi-step canary's steps, [{"weight", "hosts"}, …]; NULL for every other task.
+    sa.Column("canary_steps", JSONType, nullable=True),
+    sa.Column("context", JSONType, nullable=False, server_default="{}"),  # the ReleaseContext
+    sa.Column("run_id", sa.String(128), nullable=True),  # an external run; NULLs never clash
+    sa.UniqueConstraint("project_id", "run_id"),
     sa.Index(None, "project_id", "created_at"),
     sa.Index(None, "status"),
     sa.Index(None, "next_timer_at"),
@@ -104,9 +111,11 @@ events = sa.Table(
     sa.Column("payload", JSONType, nullable=False),
     sa.Column("context", JSONType, nullable=False),
     sa.Column("seq", sa.Integer, nullable=False, server_default="0"),  # ordinal within the task
+    # Which occurrence of its type: a canary_step's step index, 0 for types that happen once.
+    sa.Column("occurrence", sa.Integer, nullable=False, server_default="0"),
     _ts("created_at"),
     _ts("fanned_out_at", True),
-    sa.UniqueConstraint("task_id", "event_type"),
+    sa.UniqueConstraint("task_id", "event_type", "occurrence"),
     sa.Index(
         "ix_events_unfanned",
         "created_at",
@@ -293,4 +302,31 @@ wecom_tokens = sa.Table(
     sa.Column("secret_token", sa.Text, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
     _ts("updated_at"),
+)
+
+# External events applied to a task (`POST /events`), one row per (task, event[:step]): a retry
+# finds its row and is answered as a duplicate instead of acting twice.
+external_events = sa.Table(
+    "external_events",
+    metadata,
+    sa.Column("task_id", ID, sa.ForeignKey("tasks.id"), primary_key=True),
+    sa.Column("event_key", sa.String(48), primary_key=True),
+    sa.Column("event_id", ID, nullable=True),  # the Herald event it emitted, if any
+    sa.Column("event_type", sa.String(32), nullable=False),
+    _ts("created_at"),
+)
+
+# Idempotency-Key reservations and the first answer they replay (herald.store.idempotency_repo).
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("scope", sa.String(64), primary_key=True),  # hash of (token, key)
+    sa.Column("request_hash", sa.String(64), nullable=False),  # method, path, canonical body
+    sa.Column("state", sa.String(8), nullable=False),  # pending | done
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("response_body", sa.Text, nullable=True),
+    _ts("lease_until"),  # a pending reservation older than this was abandoned (a crash)
+    _ts("created_at"),
+    _ts("expires_at"),
+    sa.Index(None, "expires_at"),
 )

@@ -5,16 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from herald.domain.canary_steps import CanaryStep, parse_steps, steps_json
 from herald.domain.errors import Conflict, missing
 from herald.domain.events import EventType
 from herald.domain.filters import TaskFilter
 from herald.domain.release import (
-    Environment,
     HostResult,
     HostStatus,
     Phase,
@@ -24,6 +24,7 @@ from herald.domain.release import (
     TaskSpec,
     TaskType,
 )
+from herald.domain.release_context import ReleaseContext
 from herald.store.tables import events, task_hosts, tasks
 
 HostRow = tuple[str, int | None, str, dt.datetime | None, dt.datetime | None]
@@ -37,6 +38,7 @@ class StaleTask(Conflict):
 class LoadedTask:
     task: Task
     hosts_as_loaded: dict[str, HostRow]
+    steps_as_loaded: tuple[CanaryStep, ...] = ()  # an external run may report a step's weight
 
 
 def _host_row(result: HostResult) -> HostRow:
@@ -55,7 +57,7 @@ def _spec(row: Any, hosts: list[str]) -> TaskSpec:
         version_id=row.version_id,
         type=TaskType(row.type),
         strategy=Strategy(row.strategy),
-        environment=Environment(row.environment),
+        environment=row.environment,
         hosts=hosts,
         canary_count=row.canary_count,
         batch_size=row.batch_size,
@@ -64,10 +66,13 @@ def _spec(row: Any, hosts: list[str]) -> TaskSpec:
         auto_promote_after=row.auto_promote_after,
         long_running_after=row.long_running_after,
         rollback_of=row.rollback_of,
+        canary_steps=parse_steps(row.canary_steps),
+        context=cast(ReleaseContext, dict(row.context or {})),  # stored normalised
+        run_id=row.run_id,
     )
 
 
-def _task(row: Any, host_rows: Sequence[Any], emitted: set[EventType]) -> Task:
+def _task(row: Any, host_rows: Sequence[Any], emitted: set[EventType], steps: set[int]) -> Task:
     results = {
         h.host: HostResult(
             host=h.host,
@@ -92,6 +97,7 @@ def _task(row: Any, host_rows: Sequence[Any], emitted: set[EventType]) -> Task:
         reason=row.reason,
         emitted=emitted,
         revision=row.revision,
+        emitted_steps=steps,
     )
     if not task.is_active and task.finished_at is not None:
         # Tasks that ended before hosts had final statuses: read their hosts as settled.
@@ -108,7 +114,9 @@ _HOSTS = (
     .where(task_hosts.c.task_id == sa.bindparam("task_id"))
     .order_by(task_hosts.c.position)
 )
-_EMITTED = sa.select(events.c.event_type).where(events.c.task_id == sa.bindparam("task_id"))
+_EMITTED = sa.select(events.c.event_type, events.c.occurrence).where(
+    events.c.task_id == sa.bindparam("task_id")
+)
 
 
 def load_task(conn: Connection, task_id: str, *, for_update: bool = False) -> LoadedTask:
@@ -118,9 +126,16 @@ def load_task(conn: Connection, task_id: str, *, for_update: bool = False) -> Lo
     if row is None:
         raise missing("task", "task_id", task_id)
     host_rows = conn.execute(_HOSTS, params).all()
-    emitted = {EventType(t) for (t,) in conn.execute(_EMITTED, params)}
-    task = _task(row, host_rows, emitted)
-    return LoadedTask(task, {h: _host_row(r) for h, r in task.results.items()})
+    emitted: set[EventType] = set()
+    steps: set[int] = set()
+    for kind, occurrence in conn.execute(_EMITTED, params):
+        if kind == EventType.CANARY_STEP:
+            steps.add(occurrence)
+        else:
+            emitted.add(EventType(kind))
+    task = _task(row, host_rows, emitted, steps)
+    hosts = {h: _host_row(r) for h, r in task.results.items()}
+    return LoadedTask(task, hosts, task.spec.canary_steps)
 
 
 def _state_values(task: Task) -> dict[str, Any]:
@@ -144,7 +159,7 @@ def insert_task(conn: Connection, task: Task) -> None:
             version_id=spec.version_id,
             type=spec.type.value,
             strategy=spec.strategy.value,
-            environment=spec.environment.value,
+            environment=spec.environment,
             canary_count=spec.canary_count,
             batch_size=spec.batch_size,
             max_failed=spec.max_failed,
@@ -153,18 +168,30 @@ def insert_task(conn: Connection, task: Task) -> None:
             auto_promote_after=spec.auto_promote_after,
             long_running_after=spec.long_running_after,
             rollback_of=spec.rollback_of,
+            canary_steps=steps_json(spec.canary_steps) if spec.canary_steps else None,
+            context=dict(spec.context),
+            run_id=spec.run_id,
             created_at=task.created_at,
             revision=task.revision,
             **_state_values(task),
         )
     )
-    conn.execute(
-        task_hosts.insert(),
-        [
-            {"task_id": task.id, "host": host, "position": i, "status": HostStatus.PENDING.value}
-            for i, host in enumerate(spec.hosts)
-        ],
-    )
+    rows = []
+    for i, host in enumerate(spec.hosts):
+        status, exit_code, output, started_at, finished_at = _host_row(task.results[host])
+        rows.append(
+            {
+                "task_id": task.id,
+                "host": host,
+                "position": i,
+                "status": status,
+                "exit_code": exit_code,
+                "output": output,
+                "started_at": started_at,
+                "finished_at": finished_at,
+            }
+        )
+    conn.execute(task_hosts.insert(), rows)
 
 
 _STATE_COLUMNS = (
@@ -193,6 +220,10 @@ def save_task(conn: Connection, loaded: LoadedTask) -> None:
     if result.rowcount != 1:
         raise StaleTask(f"task {task.id} was changed concurrently; try again")
     task.revision += 1
+    if task.spec.canary_steps != loaded.steps_as_loaded:
+        steps = steps_json(task.spec.canary_steps)
+        conn.execute(tasks.update().where(tasks.c.id == task.id).values(canary_steps=steps))
+        loaded.steps_as_loaded = task.spec.canary_steps
     changed = []
     for host, res in task.results.items():
         row = _host_row(res)
@@ -234,6 +265,7 @@ class TaskListing:
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    run_id: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -253,12 +285,29 @@ def list_tasks(
         (tasks.c.status, flt.status),
         (tasks.c.environment, flt.environment),
         (tasks.c.type, flt.type),
+        (tasks.c.run_id, flt.run_id),
     ):
         if value is not None:
             query = query.where(column == value)
     if before:
         query = query.where(tasks.c.id < before)
     return [TaskListing(**row._mapping) for row in conn.execute(query)]
+
+
+def task_id_by_run(conn: Connection, project_id: str, run_id: str) -> str | None:
+    """The id of the project's task for the external run `run_id`, if there is one."""
+    row = conn.execute(
+        sa.select(tasks.c.id).where(tasks.c.project_id == project_id, tasks.c.run_id == run_id)
+    ).first()
+    return None if row is None else str(row.id)
+
+
+def count_tasks(conn: Connection, project_id: str, statuses: Sequence[str] | None = None) -> int:
+    """How many tasks the project has (with one of `statuses`, if given)."""
+    query = sa.select(sa.func.count()).select_from(tasks).where(tasks.c.project_id == project_id)
+    if statuses is not None:
+        query = query.where(tasks.c.status.in_(list(statuses)))
+    return int(conn.execute(query).scalar_one())
 
 
 def host_counts(conn: Connection, task_ids: Sequence[str]) -> dict[str, dict[str, int]]:

@@ -19,6 +19,7 @@ from tests.integration.api.helpers import AUTH
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics")}
 ADMIN_ONLY = {
     ("POST", "/api/v1/release/projects"),
+    ("DELETE", "/api/v1/release/projects/{project_id}"),
     ("POST", "/api/v1/tokens"),
     ("GET", "/api/v1/tokens"),
     ("DELETE", "/api/v1/tokens/{token_id}"),
@@ -92,7 +93,7 @@ def _routes(client: TestClient) -> list[tuple[str, str]]:
         (method.upper(), path)
         for path, ops in spec["paths"].items()
         for method in ops
-        if method in ("get", "post", "put", "delete")
+        if method in ("get", "post", "put", "patch", "delete")
     )
 
 
@@ -104,6 +105,7 @@ def _call(world: World, method: str, path: str, who: str) -> int:
         task_id=ids["task_id"],
         token_id=ids["token_id"],
         delivery_id="00000000-0000-7000-8000-000000000000",
+        name="project-A" if path.endswith("/by-name/{name}") else "v-put",
     )
     token = world.tokens[who]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -127,8 +129,16 @@ def _body(method: str, path: str, ids: dict[str, str]) -> Any:
         ("PUT", "/api/v1/release/callbacks/{config_id}"): _custom("https://hooks.example.com/v2"),
         ("POST", "/api/v1/release/tasks/{task_id}/report"): {"results": []},
         ("POST", "/api/v1/tokens"): {"name": "t", "role": "viewer", "projects": [ids["project_A"]]},
+        ("PATCH", "/api/v1/release/projects/{project_id}"): {"description": "changed"},
+        ("POST", "/api/v1/events"): {
+            "project_id": ids["project_A"],
+            "version": "v1",
+            "environment": "staging",
+            "run_id": "run-1",
+            "event": "rollout_started",
+        },
     }
-    return bodies.get((method, path)) if method in ("POST", "PUT") else None
+    return bodies.get((method, path)) if method in ("POST", "PUT", "PATCH") else None
 
 
 @pytest.mark.parametrize(
@@ -155,6 +165,8 @@ def _expected(method: str, path: str, who: str) -> int | str:
         return 401
     if who == "admin":
         return "allowed"
+    if (method, path) == ("DELETE", "/api/v1/release/projects/{project_id}"):
+        return 404 if who == "maintainer_B" else 403  # another project's: as if unknown
     if (method, path) in ADMIN_ONLY:
         return 403
     if (method, path) in LISTINGS:

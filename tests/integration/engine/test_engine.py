@@ -111,7 +111,7 @@ async def test_a_crashed_engines_lease_expires_and_another_takes_over(container:
     assert (
         done.finished_at - done.started_at
     ).total_seconds() >= container.settings.engine.lease_seconds * 0.9
-    assert _event_types(container, task.id) == ["full_completed"]
+    assert _event_types(container, task.id) == ["rollout_started", "full_completed"]
 
 
 def _script(tmp_path: Path, body: str) -> str:

@@ -122,7 +122,7 @@ async def test_command_output_with_nul_and_bad_bytes_is_stored_and_the_task_fini
             done = await _wait(c, task.id, lambda t: not t.is_active)
         assert done.status is Status.SUCCESS, done.reason
         assert done.results["h1"].output == "start\ufffdmiddle\ufffdend\n"
-        assert _events(c, task.id) == ["full_completed"]
+        assert _events(c, task.id) == ["rollout_started", "full_completed"]
         assert _engine_errors(caplog) == []
     finally:
         c.close()
@@ -158,7 +158,7 @@ async def test_a_store_error_while_driving_fails_the_task_once_with_its_reason(
         await asyncio.sleep(1.0)  # time for a retry loop to show itself, if there were one
     assert done.status is Status.FAILED
     assert done.reason is not None and done.reason.startswith("the release engine could not go on")
-    assert _events(c, task.id) == ["task_failed"]
+    assert _events(c, task.id) == ["rollout_started", "task_failed"]
     assert {r.status for r in done.results.values()} == {HostStatus.CANCELLED}
     assert len(_engine_errors(caplog)) == 1  # the one failure, logged once with its traceback
 
@@ -200,7 +200,7 @@ async def test_a_database_outage_is_waited_out_without_failing_the_task(
         finally:
             c.close()
     assert done.status is Status.SUCCESS, done.reason
-    assert _events_via(store_url, task.id) == ["full_completed"]
+    assert _events_via(store_url, task.id) == ["rollout_started", "full_completed"]
     tracebacks = [r for r in caplog.records if r.name.startswith("herald.") and r.exc_info]
     assert tracebacks == [], [r.getMessage() for r in tracebacks]  # an outage is no bug
     warnings = [r for r in caplog.records if r.name.startswith("herald.")]

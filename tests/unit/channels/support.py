@@ -30,6 +30,17 @@ STAGES: dict[str, tuple[int, int, str, bool, str | None, list[str]]] = {
     ),
     "task_stopped": (4, 0, "stopped", False, "值班同学手动停止：监控发现错误率升高", []),
     "long_running": (4, 0, "running", False, None, []),
+    "canary_step": (1, 0, "running", True, None, []),
+    "rollout_started": (0, 0, "running", False, None, []),
+    "rollback_started": (0, 0, "running", False, None, []),
+    "rollback_completed": (10, 0, "success", False, None, []),
+}
+# The events beyond the PRD belong to other release shapes: (task type, strategy, step).
+SHAPES: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+    "canary_step": ("deploy", "canary", {"index": 1, "total": 3, "weight": 10, "hosts": 1}),
+    "rollout_started": ("deploy", "rolling", None),
+    "rollback_started": ("rollback", "rolling", None),
+    "rollback_completed": ("rollback", "rolling", None),
 }
 
 SECRETS = {
@@ -93,6 +104,14 @@ def sample(
         "environment": "production",
         "sequence": 1 + EVENT_TYPES.index(event_type),
     }
+    if event_type in SHAPES:
+        kind, strategy, step = SHAPES[event_type]
+        payload["task"]["type"], payload["task"]["strategy"] = kind, strategy
+        if strategy != "canary":
+            del payload["deployment"]["canary_count"]
+        if step is not None:
+            payload["deployment"]["hosts"] = CANARY[:1]
+            payload["step"] = {"index": 1, "total": 3, "weight": 10, "hosts": 1}
     context: EventContext = {
         "event_id": f"evt-{event_type}",
         "phase": "canary" if canary else "full",
@@ -108,5 +127,5 @@ def view(event_type: str, *, locale: str = "zh", **overrides: Any) -> EventView:
     return EventView(f"dlv-{event_type}", payload, context, message)
 
 
-def all_views(locale: str = "zh") -> list[EventView]:
-    return [view(event_type, locale=locale) for event_type in EVENT_TYPES]
+def all_views(locale: str = "zh", types: tuple[str, ...] = EVENT_TYPES) -> list[EventView]:
+    return [view(event_type, locale=locale) for event_type in types]

@@ -28,6 +28,10 @@ TITLES = {
     "task_failed": ("发布失败", "red"),
     "task_stopped": ("发布已停止", "orange"),
     "long_running": ("发布耗时过长", "orange"),
+    "canary_step": ("金丝雀第 1/3 步（10%，1 台）完成", "turquoise"),
+    "rollout_started": ("滚动发布开始", "blue"),
+    "rollback_started": ("回滚开始", "orange"),
+    "rollback_completed": ("回滚完成", "green"),
 }
 
 
@@ -37,7 +41,9 @@ def test_titles_and_colours(event_type: str) -> None:
     headline, color = TITLES[event_type]
     assert message.headline == headline and message.title == f"发布通知：{headline}"
     assert message.color == color and message.link == TASK_URL
-    assert EVENT_TITLES["en"][event_type] and EVENT_TITLES["zh"][event_type] == headline
+    assert EVENT_TITLES["en"][event_type] and EVENT_TITLES["zh"][event_type]
+    specific = event_type in ("canary_step", "rollout_started")  # worded by their payload
+    assert specific or EVENT_TITLES["zh"][event_type] == headline
 
 
 def test_fields_follow_the_prd_order_and_wording() -> None:

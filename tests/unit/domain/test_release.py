@@ -116,14 +116,19 @@ class TestCanary:
 
 
 @pytest.mark.parametrize("strategy", [Strategy.ROLLING, Strategy.BLUE_GREEN])
-def test_non_canary_strategies_emit_only_full_completed(strategy: Strategy) -> None:
+def test_non_canary_strategies_announce_their_start_and_full_completed(
+    strategy: Strategy,
+) -> None:
     task = make_task(strategy)
-    assert task.start(at(0)) == []
+    started = task.start(at(0))
+    assert types(started) == [EventType.ROLLOUT_STARTED]
+    assert started[0].hosts == tuple(task.hosts) and started[0].sequence == 1
     assert task.phase is Phase.FULL
     events: list[ReleaseEvent] = []
     while batch := task.next_batch():
         events += finish(task, batch, at(1))
     assert types(events) == [EventType.FULL_COMPLETED]
+    assert events[0].sequence == 2
 
 
 def test_rolling_goes_batch_by_batch_and_blue_green_all_at_once() -> None:
@@ -170,11 +175,25 @@ class TestStopAndFail:
             lambda: task.promote(at(2)),
             lambda: task.stop(at(2)),
             lambda: task.fail(at(2), "x"),
-            lambda: task.record_result("h1", True, at(2)),
+            lambda: task.record_result("h1", False, at(2)),  # another outcome than recorded
         ]
         for action in actions:
             with pytest.raises(IllegalTransition):
                 action()
+
+    def test_the_same_host_result_again_is_a_no_op_even_after_its_phase(self) -> None:
+        task = make_task(Strategy.CANARY, count=3, canary_count=1)
+        task.start(at(0))
+        assert types(task.record_result("h1", True, at(1))) == [EventType.CANARY_COMPLETED]
+        assert task.record_result("h1", True, at(2)) == []  # awaiting promotion: a retry
+        task.promote(at(3))
+        assert task.record_result("h1", True, at(4)) == []  # full phase: still a retry
+        with pytest.raises(IllegalTransition):
+            task.record_result("h1", False, at(5))
+        finish(task, ["h2", "h3"], at(6))
+        assert task.status is Status.SUCCESS
+        assert task.record_result("h3", True, at(7)) == []
+        assert task.results["h1"].finished_at == at(1)
 
     def test_fail_not_allowed_from_pending(self) -> None:
         with pytest.raises(IllegalTransition):

@@ -239,12 +239,16 @@ def test_build_context_is_fresh_plain_data() -> None:
         "duration",
         "environment",
         "sequence",
+        "context",
+        "failure",
+        "step",
         "phase",
         "failed_hosts",
         "reason",
         "link",
         "locale",
     }
+    ctx["context"]["labels"]["team"] = "evil"
     ctx["deployment"]["hosts"].append("evil")
     ctx["project"]["name"] = "evil"
     ctx["failed_hosts"].clear()
@@ -350,3 +354,23 @@ def test_one_configuration_shares_one_work_budget() -> None:
             "templates",
         )
     assert not render(busy, sample_context("task_failed")).startswith("[template error")
+
+
+def test_templates_see_the_release_context_the_failure_and_the_step() -> None:
+    text = (
+        "{{ context.operator }} {{ context.commit[:7] }} {{ context.links[0].url }}"
+        "{% if failure %} {{ failure.failed_hosts|join(',') }}{% endif %}"
+        "{% if step %} {{ step.index }}/{{ step.total }} {{ step.weight }}%{% endif %}"
+    )
+    validate_template("templates.default.body", text)  # every event's sample has them
+    assert render(text, sample_context("canary_step")) == (
+        "alice 9fceb02 https://grafana.example.com/d/payments 1/2 10%"
+    )
+    assert render(text, sample_context("task_failed")).endswith(
+        " web-07.example.internal,web-08.example.internal"
+    )
+    payload, context = event("full_completed")
+    del payload["context"], context["release"]
+    bare = build_context(payload, context, title="t", link=None, locale="zh")
+    assert (bare["context"], bare["failure"], bare["step"]) == ({}, None, None)
+    assert render(text, bare) == "  "  # a task without context: empty text, never an error

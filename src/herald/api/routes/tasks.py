@@ -10,6 +10,7 @@ from herald.api import unknown
 from herald.api.deps import ContainerDep, PagingDep, PrincipalDep, make_page
 from herald.api.schemas.common_schemas import ERRORS, Page
 from herald.api.schemas.release_schemas import (
+    CanaryStepOut,
     Counts,
     EventOut,
     HostResultOut,
@@ -19,10 +20,13 @@ from herald.api.schemas.release_schemas import (
     TaskReport,
     TaskSummary,
 )
+from herald.domain.canary_steps import parse_steps
+from herald.domain.errors import missing
 from herald.domain.events import format_duration
 from herald.domain.filters import TaskFilter
 from herald.domain.hosts import tally
-from herald.domain.release import Environment, Status, Task, TaskSpec, TaskType
+from herald.domain.release import Status, Task, TaskSpec, TaskType
+from herald.domain.release_context import normalise_context
 from herald.engine.releases import HostReport
 from herald.runtime.clock import Clock
 
@@ -45,7 +49,7 @@ def task_out(task: Task, clock: Clock) -> TaskOut:
         version_id=spec.version_id,
         type=spec.type.value,
         strategy=spec.strategy.value,
-        environment=spec.environment.value,
+        environment=spec.environment,
         status=task.status.value,
         phase=task.phase.value if task.phase else None,
         reason=task.reason,
@@ -56,9 +60,12 @@ def task_out(task: Task, clock: Clock) -> TaskOut:
         finished_at=task.finished_at,
         hosts=task.hosts,
         canary_count=spec.canary_count,
+        canary_steps=_steps_out(task),
         batch_size=spec.batch_size,
         max_failed=spec.max_failed,
         executor=dict(spec.executor),
+        context=dict(spec.context),
+        run_id=spec.run_id,
         auto_promote_after=spec.auto_promote_after,
         long_running_after=spec.long_running_after,
         duration=format_duration(seconds),
@@ -77,12 +84,26 @@ def task_out(task: Task, clock: Clock) -> TaskOut:
     )
 
 
+def _steps_out(task: Task) -> list[CanaryStepOut]:
+    done, weights = task.steps_done, [s.weight for s in task.spec.canary_steps]
+    return [
+        CanaryStepOut(
+            index=i, weight=weights[i - 1] if weights else None, hosts=count, done=i <= done
+        )
+        for i, count in enumerate(task.step_counts, start=1)
+    ]
+
+
 @router.post("/tasks", status_code=status.HTTP_201_CREATED, summary="Create a release task")
 def create_task(body: TaskCreate, principal: PrincipalDep, c: ContainerDep) -> TaskOut:
-    principal.require_write(body.project_id, unknown.project(body.project_id))
+    project_id = body.project_id or _project_named(body.project or "", principal, c)
+    principal.require_write(project_id, unknown.project(project_id))
+    version_id = body.version_id
+    if version_id is None:
+        version_id = c.catalog.ensure_version(project_id, body.version or "")[0].id
     spec = TaskSpec(
-        project_id=body.project_id,
-        version_id=body.version_id,
+        project_id=project_id,
+        version_id=version_id,
         type=body.type,
         strategy=body.strategy,
         environment=body.environment,
@@ -93,8 +114,18 @@ def create_task(body: TaskCreate, principal: PrincipalDep, c: ContainerDep) -> T
         executor=body.executor.model_dump(),
         auto_promote_after=body.auto_promote_after,
         long_running_after=body.long_running_after,
+        canary_steps=parse_steps([s.model_dump() for s in body.canary_steps or []]),
+        context=normalise_context(body.context),
+        run_id=body.run_id,
     )
     return task_out(c.release.create_task(spec, principal), c.clock)
+
+
+def _project_named(name: str, principal: PrincipalDep, c: ContainerDep) -> str:
+    """The id of the project named `name`, answered as unknown if the token may not read it."""
+    project = c.catalog.project_by_name(name)
+    principal.require_read(project.id, missing("project", "project", name))
+    return project.id
 
 
 @router.get("/tasks", summary="List tasks, newest first")
@@ -103,16 +134,27 @@ def list_tasks(
     c: ContainerDep,
     paging: PagingDep,
     project_id: Annotated[str | None, Query(max_length=36)] = None,
+    project: Annotated[
+        str | None, Query(max_length=100, description="the project's name or id")
+    ] = None,
+    run_id: Annotated[str | None, Query(max_length=128)] = None,
     status_: Annotated[Status | None, Query(alias="status")] = None,
-    environment: Environment | None = None,
+    environment: Annotated[str | None, Query(max_length=64)] = None,
     type_: Annotated[TaskType | None, Query(alias="type")] = None,
 ) -> Page[TaskSummary]:
     # A project the token may not read filters like an unknown one: nothing matches.
+    if project is not None:
+        found = c.catalog.find_project(project)
+        principal.require_read(found.id, missing("project", "project", project))
+        if project_id is not None and project_id != found.id:
+            return Page[TaskSummary](items=[], next_cursor=None)
+        project_id = found.id
     flt = TaskFilter(
         project_ids=principal.visible_projects,
         project_id=project_id,
+        run_id=run_id,
         status=status_.value if status_ else None,
-        environment=environment.value if environment else None,
+        environment=environment,
         type=type_.value if type_ else None,
     )
     rows = c.release.list_tasks(flt, paging.cursor, paging.limit + 1)
@@ -177,7 +219,8 @@ def report_task(
     results = [
         HostReport(r.host, r.status == "success", r.exit_code, r.output) for r in body.results
     ]
-    task = c.release.report(task_id, results, body.status, body.reason, principal)
+    step = body.step.index if body.step else None
+    task = c.release.report(task_id, results, body.status, body.reason, principal, step=step)
     return task_out(task, c.clock)
 
 

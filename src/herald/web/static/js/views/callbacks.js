@@ -31,7 +31,18 @@ import {
 import { channelCard } from "./channel_form.js";
 import { ENVIRONMENTS, STRATEGIES, TASK_TYPES } from "./tasks.js";
 
-export const EVENTS = ["canary_started", "canary_completed", "full_completed", "task_failed", "task_stopped", "long_running"];
+export const EVENTS = [
+  "canary_started",
+  "canary_step",
+  "canary_completed",
+  "full_completed",
+  "rollout_started",
+  "rollback_started",
+  "rollback_completed",
+  "task_failed",
+  "task_stopped",
+  "long_running",
+];
 const enc = encodeURIComponent;
 const FIRST_CHANNEL = "dingtalk"; // the type a new config starts with, when the server has it
 

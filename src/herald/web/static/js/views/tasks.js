@@ -310,6 +310,7 @@ export async function taskView(ctx) {
           [t("task.phase"), task.phase ? h("span", { dataset: { testid: "task-phase" } }, label("phase", task.phase)) : "—"],
           [t("task.type"), label("ttype", task.type)],
           [t("task.strategy"), label("strategy", task.strategy) + (task.strategy === "canary" ? ` (${task.canary_count})` : "")],
+          (task.canary_steps || []).length > 1 ? [t("task.steps"), stepProgress(task)] : null,
           [t("task.environment"), label("env", task.environment)],
           [t("task.batch_size"), String(task.batch_size)],
           [t("task.max_failed"), String(task.max_failed)],
@@ -476,6 +477,32 @@ function executorText(executor) {
   return label("executor", executor.type);
 }
 
+/** A multi-step canary's steps as chips: done, in progress (the first not done while the
+ * canary phase runs), or to come. */
+function stepProgress(task) {
+  const steps = task.canary_steps;
+  const current = task.status === "running" && task.phase === "canary" ? steps.find((s) => !s.done) : null;
+  return h(
+    "span",
+    { class: "steps", dataset: { testid: "task-steps" } },
+    steps.map((s) => {
+      const hosts = s.hosts === 1 ? t("task.step_host_one") : t("task.step_hosts", { n: s.hosts });
+      const size = s.weight !== null ? `${s.weight}% · ${hosts}` : hosts;
+      const state = s.done ? "done" : s === current ? "current" : "todo";
+      const tip = s.done ? t("task.step_done") : s === current ? t("task.step_current") : "";
+      return h("span", { class: `step step-${state}`, title: tip, dataset: { state } }, t("task.step_chip", { index: s.index, total: steps.length, size }));
+    }),
+  );
+}
+
+/** "10, 50,100" → [{weight: 10}, …] (or hosts); null when empty, the raw text when malformed so
+ * the server names the problem. */
+export function parseSteps(text, unit) {
+  const parts = splitList(text);
+  if (!parts.length) return null;
+  return parts.map((p) => p.replace(/%$/, "")).map((p) => (/^\d+$/.test(p) ? { [unit]: Number(p) } : { [unit]: p }));
+}
+
 // -- new task -----------------------------------------------------------------------------------
 
 export async function newTaskView(ctx) {
@@ -501,6 +528,13 @@ export async function newTaskView(ctx) {
   const fType = field(t("task.type"), { type: "select", options: options("ttype", TASK_TYPES, { all: false }), value: "deploy", dataset: { key: "type" } });
   const fHosts = field(t("task.hosts"), { type: "textarea", rows: 4, help: t("task.hosts_help"), dataset: { key: "hosts", testid: "task-hosts" } });
   const fCanary = field(t("task.canary_count"), { type: "number", min: 1, value: 1, dataset: { key: "canary_count", testid: "task-canary" } });
+  const fSteps = field(t("task.canary_steps"), { placeholder: "10,50,100", help: t("task.canary_steps_help"), dataset: { key: "canary_steps", testid: "task-steps-input" } });
+  const fStepUnit = field(t("task.step_unit"), {
+    type: "select",
+    options: ["weight", "hosts"].map((v) => [v, t(`task.step_unit.${v}`)]),
+    value: "weight",
+    dataset: { testid: "task-step-unit" },
+  });
   const fBatch = field(t("task.batch_size"), { type: "number", min: 1, value: 1, dataset: { key: "batch_size", testid: "task-batch" } });
   const fMaxFailed = field(t("task.max_failed"), { type: "number", min: 0, value: 0, dataset: { key: "max_failed" } });
   const fExecutor = field(t("task.executor"), {
@@ -524,7 +558,9 @@ export async function newTaskView(ctx) {
 
   function syncVisibility() {
     const canary = fStrategy.input.value === "canary";
-    fCanary.wrap.hidden = !canary;
+    fCanary.wrap.hidden = !canary || fSteps.input.value.trim() !== "";
+    fSteps.wrap.hidden = !canary;
+    fStepUnit.wrap.hidden = !canary;
     fAuto.wrap.hidden = !canary;
     const ex = fExecutor.input.value;
     fHostSeconds.wrap.hidden = ex !== "simulated";
@@ -532,6 +568,7 @@ export async function newTaskView(ctx) {
     fCommand.wrap.hidden = ex !== "command";
   }
   fStrategy.input.addEventListener("change", syncVisibility);
+  fSteps.input.addEventListener("input", syncVisibility);
   fExecutor.input.addEventListener("change", syncVisibility);
 
   const num = (input) => (input.value === "" ? undefined : Number(input.value));
@@ -550,6 +587,7 @@ export async function newTaskView(ctx) {
         executor.name = fCommand.input.value.trim();
       }
       const canary = fStrategy.input.value === "canary";
+      const steps = canary ? parseSteps(fSteps.input.value, fStepUnit.input.value) : null;
       const body = {
         project_id: projectId,
         version_id: versionId,
@@ -557,7 +595,8 @@ export async function newTaskView(ctx) {
         strategy: fStrategy.input.value,
         environment: fEnv.input.value,
         hosts: splitList(fHosts.input.value),
-        canary_count: canary ? num(fCanary.input) : 0,
+        canary_count: canary && !steps ? num(fCanary.input) : 0,
+        canary_steps: steps,
         batch_size: num(fBatch.input),
         max_failed: num(fMaxFailed.input),
         executor,
@@ -622,7 +661,8 @@ export async function newTaskView(ctx) {
     h("div", { class: "grid-2" }, fProject.wrap, h("div", { class: "stack" }, fVersion.wrap, fNewVersion.wrap)),
     h("div", { class: "grid-3" }, fStrategy.wrap, fEnv.wrap, fType.wrap),
     fHosts.wrap,
-    h("div", { class: "grid-3" }, fCanary.wrap, fBatch.wrap, fMaxFailed.wrap),
+    h("div", { class: "grid-3" }, fSteps.wrap, fStepUnit.wrap, fCanary.wrap),
+    h("div", { class: "grid-3" }, fBatch.wrap, fMaxFailed.wrap),
     h("div", { class: "grid-3" }, fExecutor.wrap, fHostSeconds.wrap, fFailHosts.wrap, fCommand.wrap),
     h("div", { class: "grid-2" }, fAuto.wrap, fLong.wrap),
     msg,
