@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: serve test install lint typecheck unit integration bench demo clean browser-deps
+.PHONY: serve test install lint typecheck unit integration bench demo clean browser-deps screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,15 +33,23 @@ typecheck: install
 unit: install
 	$(BIN)/pytest tests/unit
 
-# The UI tests drive Debian's Chromium (never a browser downloaded by `playwright install`).
+# The UI tests drive Debian's Chromium (never a browser downloaded by `playwright install`);
+# the Chinese screenshots need a CJK font. Each is installed only when missing.
 browser-deps:
-	@test -x /usr/bin/chromium || { \
+	@missing=; test -x /usr/bin/chromium || missing="chromium"; \
+	dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing="$$missing fonts-noto-cjk"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update && \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; fi
 
+# The test run also regenerates docs/screenshots/ (the UI page walk writes them).
 test: install lint typecheck browser-deps
-	$(BIN)/pytest
+	HERALD_UI_SCREENSHOTS=docs/screenshots $(BIN)/pytest
+
+# Only the UI page walk (every page, phone and desktop, zh and en), with its screenshots.
+screenshots: install browser-deps
+	HERALD_UI_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/e2e/test_ui_pages.py -k fits
 
 # The full benchmark (< 15 minutes): appends its report to docs/benchmarks.md, raw JSON in
 # docs/bench/. `make bench ARGS=--quick` is the smoke check the test suite also runs.

@@ -44,6 +44,8 @@ def test_the_demo_delivers_every_event_on_every_channel_within_a_minute(tmp_path
     assert "All 20 notifications delivered." in output
     assert "success: 7/8 hosts deployed, 1 failed" in output
     assert re.search(r"export TOKEN=hrld_\S+", output)
+    # The demo points at the web UI, on the very release it ran.
+    assert re.search(r"Web UI: http://127\.0\.0\.1:\d+/ui/tasks/[0-9a-f-]{36}", output), output
     again = _run_demo(tmp_path)  # the earlier demo database is replaced, not reused
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.count("export TOKEN=hrld_") == 1

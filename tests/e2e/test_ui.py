@@ -5,7 +5,8 @@ each test opens its own browser context. The tests follow what a person does: pa
 configure DingTalk and Feishu callbacks through the form and test-send them, run a canary
 release from the UI, inspect and resend deliveries, read the statistics, switch the language,
 and try to act with a viewer token. Screenshots of the main pages go to
-`$HERALD_UI_SCREENSHOTS` (default: a temporary directory).
+`$HERALD_UI_SCENARIO_SHOTS` (default: a temporary directory; docs/screenshots/ come from
+test_ui_pages.py).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("ui")
-    shots = Path(os.environ.get("HERALD_UI_SCREENSHOTS") or tmp / "screenshots")
+    shots = Path(os.environ.get("HERALD_UI_SCENARIO_SHOTS") or tmp / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
     with FakePlatformsThread() as fake:
         fake.add_dingtalk_robot(DINGTALK_TOKEN, DINGTALK_SECRET)
@@ -225,6 +226,9 @@ def test_token_missing_then_invalid_then_accepted(open_page: PageFactory, world:
     page.get_by_role("button", name="Save token").click()
     expect(form).to_have_attribute("data-state", "invalid")
     expect(form).to_contain_text("unknown or revoked")
+    # Refused at sign-in: the wrong token was never stored or shown as signed in.
+    assert page.evaluate("localStorage.getItem('herald.token')") is None
+    expect(by_testid(page, "token-status")).not_to_contain_text("hrld_not")
 
     page.get_by_label("Bearer token").fill(ADMIN_TOKEN)
     page.get_by_role("button", name="Save token").click()
@@ -359,7 +363,13 @@ def test_canary_release_from_the_ui(open_page: PageFactory, world: World) -> Non
     expect(promote).to_be_enabled()
     expect(by_testid(page, "task-start")).to_be_disabled()
     expect(by_testid(page, "progress-text")).to_have_text("1/4 done, 0 failed")
+    # Promote asks first; Cancel leaves the canary waiting.
     promote.click()
+    expect(by_testid(page, "dialog-confirm")).to_be_focused()
+    by_testid(page, "dialog-cancel").click()
+    expect(status).to_have_attribute("data-value", "awaiting_promotion")
+    promote.click()
+    by_testid(page, "dialog-confirm").click()
     expect(status).to_have_attribute("data-value", "success")
     expect(promote).to_be_disabled()
     expect(by_testid(page, "task-stop")).to_be_disabled()
@@ -504,6 +514,8 @@ def test_a_task_stopped_mid_deploy_settles_in_both_languages(
     hosts = by_testid(page, "hosts-table")
     expect(hosts.locator('[data-value="running"]')).to_have_count(2)
     by_testid(page, "task-stop").click()
+    # A destructive dialog starts on its reason field, never on the button that stops.
+    expect(by_testid(page, "dialog-confirm")).not_to_be_focused()
     by_testid(page, "dialog-confirm").click()
     expect(by_testid(page, "task-status")).to_have_attribute("data-value", "stopped")
     expect(hosts.locator('[data-value="running"]')).to_have_count(0)
@@ -526,7 +538,7 @@ def test_a_task_stopped_mid_deploy_settles_in_both_languages(
 # -- a viewer token -----------------------------------------------------------------------------
 
 
-def test_viewer_token_gets_the_403_message(open_page: PageFactory, world: World) -> None:
+def test_a_viewer_sees_no_levers_and_reads_everything(open_page: PageFactory, world: World) -> None:
     viewer = world.api(
         "POST",
         "/tokens",
@@ -544,16 +556,12 @@ def test_viewer_token_gets_the_403_message(open_page: PageFactory, world: World)
         },
     )
     page = open_page(f"/ui/tasks/{pending['id']}", token=viewer)
-    start = by_testid(page, "task-start")
-    expect(start).to_be_enabled()  # the API has no "who am I": the UI learns from the 403
-    start.click()
-    error = by_testid(page, "error")
-    expect(error).to_have_attribute("data-status", "403")
-    expect(error).to_contain_text("Your token may not do this")
-    expect(error).to_contain_text("'ui-viewer' (viewer) may not change project")
+    # The UI asks GET /me who the token is and draws no button the viewer could not use.
     expect(by_testid(page, "task-status")).to_have_attribute("data-value", "pending")
-    # Reading still works for the viewer, and the token chip shows no admin badge.
-    expect(by_testid(page, "token-status")).not_to_contain_text("admin")
+    expect(by_testid(page, "token-role")).to_have_text("viewer")
+    expect(by_testid(page, "token-status")).to_contain_text("ui-viewer")
+    for control in ("task-start", "task-promote", "task-stop", "task-rollback"):
+        expect(by_testid(page, control)).to_have_count(0)
     page.get_by_role("link", name="Delivery history", exact=True).click()
     listing = page.locator('[data-testid="history-table"], [data-testid="history-table-empty"]')
     expect(listing).to_be_visible()

@@ -397,6 +397,7 @@ def _explore(base_url: str, token: str, task: Task) -> str:
     return "\n".join(
         [
             "\nLook at the history (the admin token is shown once; it is stored only as a hash):",
+            f"  Web UI: {base_url}/ui/tasks/{task.id}  (paste the token when it asks)",
             f"  export TOKEN={token}",
             f'  curl -s -H "Authorization: Bearer $TOKEN" {api}/tasks/{task.id}/events',
             f'  curl -s -H "Authorization: Bearer $TOKEN" {api}/tasks/{task.id}/callbacks',

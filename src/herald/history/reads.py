@@ -32,6 +32,7 @@ class DeliveryView:
     task_id: str | None
     event_type: str
     channel_type: str
+    target_key: str  # the `key` of its target in the targets list (circuit, penalty)
     status: DeliveryStatus
     request: dict[str, object]
     response: str
@@ -61,6 +62,7 @@ class DeliveryView:
             task_id=row.task_id,
             event_type=row.event_type,
             channel_type=row.channel_type,
+            target_key=row.target_key,
             status=row.status,
             request=last.request if last else {},
             response=(last.response or "") if last else "",

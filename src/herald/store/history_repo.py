@@ -35,6 +35,7 @@ class DeliveryRow:
     task_id: str | None
     event_type: str
     channel_type: str
+    target_key: str
     status: DeliveryStatus
     attempts: int
     max_attempts: int
@@ -123,6 +124,10 @@ _ATTEMPT = [
 ]
 
 
+# `kind=notification`: what release events caused (events and digests), without test sends.
+NOTIFICATIONS = "notification"
+
+
 def _where(query: sa.Select[Any], flt: HistoryFilter) -> sa.Select[Any]:
     d = deliveries.c
     if flt.visible is not None:
@@ -134,10 +139,12 @@ def _where(query: sa.Select[Any], flt: HistoryFilter) -> sa.Select[Any]:
         (d.channel_type, flt.channel_type),
         (d.event_type, flt.event_type),
         (d.status, flt.status),
-        (d.kind, flt.kind),
+        (d.kind, None if flt.kind == NOTIFICATIONS else flt.kind),
     ):
         if value is not None:
             query = query.where(column == value)
+    if flt.kind == NOTIFICATIONS:
+        query = query.where(d.kind != DeliveryKind.TEST.value)
     if flt.since is not None:
         query = query.where(d.created_at >= flt.since)
     if flt.until is not None:

@@ -220,6 +220,15 @@ def test_test_send_reports_each_channel_live(
     history = client.get(f"/api/v1/release/callbacks/{cid}/history?kind=test", headers=AUTH).json()
     assert {h["status"] for h in history["items"]} == {"success", "failed"}
     assert len(history["items"]) == 3
+    # Each delivery names its target, as GET /callbacks/targets keys it: three channels, three.
+    assert len({h["target_key"] for h in history["items"]}) == 3
+    # kind=notification leaves test sends out (the statistics page's default).
+    real = client.get(f"/api/v1/release/callbacks/{cid}/history?kind=notification", headers=AUTH)
+    assert real.status_code == 200 and real.json()["items"] == []
+    url = f"/api/v1/release/callbacks/stats?project_id={project['id']}"
+    stats = client.get(url, headers=AUTH).json()
+    assert sum(row["success"] + row["failed"] for row in stats) == 3
+    assert client.get(f"{url}&kind=notification", headers=AUTH).json() == []
 
 
 def test_internal_literals_are_refused_at_save_time_without_egress_allowance(

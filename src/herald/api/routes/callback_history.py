@@ -56,7 +56,13 @@ class HistoryQuery:
         status: Annotated[
             str | None, Query(pattern="^(pending|success|failed|muted|dropped)$")
         ] = None,
-        kind: Annotated[str | None, Query(pattern="^(event|digest|test)$")] = None,
+        kind: Annotated[
+            str | None,
+            Query(
+                pattern="^(event|digest|test|notification)$",
+                description="notification: events and digests, no test sends",
+            ),
+        ] = None,
         since: Annotated[Instant | None, Query(description="ISO-8601, inclusive")] = None,
         until: Annotated[Instant | None, Query(description="ISO-8601, exclusive")] = None,
     ) -> None:

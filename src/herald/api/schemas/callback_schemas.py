@@ -111,6 +111,9 @@ class HistoryOut(BaseModel):
     task_id: str | None
     event_type: str
     channel_type: str
+    target_key: str = Field(
+        description="its target's `key` in GET /callbacks/targets (circuit, platform penalty)"
+    )
     status: str = Field(description="pending, success, failed, muted or dropped")
     request: dict[str, Any]
     response: str

@@ -57,10 +57,10 @@ function queryString(query) {
 
 /**
  * Call the API. Resolves with the parsed JSON (null for 204); rejects with ApiError.
- * A 401 also fires `herald:unauthorized` so the shell can ask for a token.
+ * A 401 also fires `herald:unauthorized` so the shell can ask for a token (unless `quiet`);
+ * `token` overrides the stored one (to check a token before saving it).
  */
-export async function api(method, path, { query, body, signal } = {}) {
-  const token = getToken();
+export async function api(method, path, { query, body, signal, token = getToken(), quiet = false } = {}) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -95,7 +95,7 @@ export async function api(method, path, { query, body, signal } = {}) {
       error.message || `HTTP ${response.status}`,
       error.details === undefined ? null : error.details,
     );
-    if (response.status === 401) {
+    if (response.status === 401 && !quiet) {
       window.dispatchEvent(new CustomEvent("herald:unauthorized", { detail: failure }));
     }
     throw failure;
@@ -192,15 +192,4 @@ export function forgetCaches() {
   projectCache.list = null;
   projectCache.at = 0;
   versionCache.clear();
-}
-
-/** Whether the token is an admin token (GET /tokens is admin-only); null when unknown. */
-export async function probeAdmin() {
-  try {
-    await get("/api/v1/tokens");
-    return true;
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 403) return false;
-    return null;
-  }
 }

@@ -1,9 +1,10 @@
 // The shell: History-API router, sidebar, language switch and the token gate.
 
-import { channelTypes, getToken, probeAdmin, setToken, forgetCaches } from "./api.js";
+import { channelTypes, getToken, setToken, forgetCaches } from "./api.js";
+import { can, checkToken, forgetMe, loadMe, whoami } from "./session.js";
 import { h, mount } from "./dom.js";
-import { lang, setLang, t } from "./i18n.js";
-import { alertBox, button, errorBox, field } from "./ui.js";
+import { label, lang, setLang, t } from "./i18n.js";
+import { alertBox, button, confirmDialog, errorBox, errorText, field } from "./ui.js";
 import { taskListView, taskView, newTaskView } from "./views/tasks.js";
 import { projectsView, projectView } from "./views/projects.js";
 import { callbacksView, configEditorView } from "./views/callbacks.js";
@@ -42,7 +43,8 @@ const NAV = [
 
 const main = document.getElementById("main");
 let current = null; // {ctx, route}
-let isAdmin = null;
+let dirty = false; // the shown form has edits not saved yet (see ctx.trackChanges)
+let shownPath = location.pathname + location.search; // what the page shows (for popstate)
 
 function match(pathname) {
   const path = pathname.replace(/\/+$/, "") || "/ui";
@@ -65,7 +67,16 @@ function match(pathname) {
   return null;
 }
 
-export function navigate(href, { replace = false } = {}) {
+/** Leave unsaved edits only when the person says so. Resolves true to go on. */
+async function mayLeave() {
+  if (!dirty) return true;
+  const ok = await confirmDialog(t("common.unsaved_confirm"), { danger: true, confirmLabel: t("common.leave"), title: t("common.unsaved_title") });
+  if (ok) dirty = false;
+  return ok;
+}
+
+export async function navigate(href, { replace = false } = {}) {
+  if (!(await mayLeave())) return;
   if (replace) history.replaceState(null, "", href);
   else history.pushState(null, "", href);
   render();
@@ -79,7 +90,8 @@ function makeContext(params) {
     query: new URLSearchParams(location.search),
     main,
     signal: controller.signal,
-    isAdmin: () => isAdmin,
+    isAdmin: () => can("admin"),
+    can,
     alive: () => !controller.signal.aborted,
     onCleanup: (fn) => cleanups.push(fn),
     /** Call `fn` every `ms` while the view is shown (and the tab is visible). */
@@ -97,9 +109,22 @@ function makeContext(params) {
       for (const [k, v] of Object.entries(values)) if (v !== undefined && v !== null && v !== "") q.set(k, v);
       const text = q.toString();
       history.replaceState(null, "", location.pathname + (text ? `?${text}` : ""));
+      shownPath = location.pathname + location.search;
       ctx.query = q;
     },
     rerender: () => render(),
+    /** Watch `form` for edits: leaving the page (link, back, reload, close) then asks first. */
+    trackChanges(form) {
+      const mark = () => {
+        if (!controller.signal.aborted) dirty = true;
+      };
+      form.addEventListener("input", mark);
+      form.addEventListener("change", mark);
+    },
+    /** The edits are saved (call before navigating away after a save). */
+    saved() {
+      dirty = false;
+    },
     dispose() {
       controller.abort();
       for (const fn of cleanups.splice(0)) {
@@ -151,8 +176,8 @@ function renderChrome() {
       h(
         "a",
         { href: "/ui/settings", "data-link": true, class: "token-chip", title: t("token.change") },
-        `${token.slice(0, 10)}…`,
-        isAdmin === true ? h("span", { class: "badge tone-info" }, t("token.admin")) : null,
+        whoami() ? whoami().name : `${token.slice(0, 10)}…`,
+        whoami() ? h("span", { class: "badge tone-info", dataset: { testid: "token-role" } }, label("role", whoami().role)) : null,
       ),
     );
   }
@@ -174,17 +199,29 @@ function tokenPanel({ invalid = null } = {}) {
       class: "card token-form",
       dataset: { testid: "token-form" },
       on: {
-        submit: (ev) => {
+        submit: async (ev) => {
           ev.preventDefault();
           const value = f.input.value.trim();
           if (!value) return;
+          // Ask the server first: a wrong token is refused here, never saved as "signed in".
+          const save = form.querySelector('[data-testid="token-save"]');
+          save.disabled = true;
+          try {
+            await checkToken(value);
+          } catch (err) {
+            save.disabled = false;
+            const replacement = tokenPanel({ invalid: err });
+            form.replaceWith(replacement);
+            replacement.querySelector("input").focus();
+            return;
+          }
           setToken(value);
         },
       },
     },
     h("h1", t("token.title")),
     invalid
-      ? alertBox("error", t("token.invalid", { message: invalid.message || "" }))
+      ? alertBox("error", invalid.status === 401 ? t("token.invalid", { message: invalid.message || "" }) : errorText(invalid))
       : getToken()
         ? null
         : alertBox("warn", t("token.missing")),
@@ -209,6 +246,8 @@ async function settingsView(ctx) {
 
 export async function render() {
   if (current) current.ctx.dispose();
+  dirty = false;
+  shownPath = location.pathname + location.search;
   const found = match(location.pathname);
   renderChrome();
   if (!found) {
@@ -227,8 +266,13 @@ export async function render() {
   }
   mount(main, h("p", { class: "loading", role: "status" }, t("common.loading")));
   try {
-    // Views may name channel types, whose labels come from the server.
-    if (!found.route.open) await channelTypes();
+    // Views may name channel types, whose labels come from the server, and draw only the
+    // controls the token may use (GET /me).
+    if (!found.route.open) {
+      const known = whoami();
+      await Promise.all([channelTypes(), loadMe()]);
+      if (!known) renderChrome();
+    }
     if (!ctx.alive()) return;
     await found.route.view(ctx);
   } catch (err) {
@@ -248,7 +292,50 @@ document.addEventListener("click", (ev) => {
   navigate(url.pathname + url.search);
 });
 
-window.addEventListener("popstate", () => render());
+window.addEventListener("popstate", async () => {
+  if (dirty) {
+    // The URL has already moved: put it back while asking, and go only when told to.
+    const target = location.pathname + location.search;
+    history.pushState(null, "", shownPath);
+    if (!(await mayLeave())) return;
+    history.replaceState(null, "", target);
+  }
+  render();
+});
+
+window.addEventListener("beforeunload", (ev) => {
+  if (!dirty) return;
+  ev.preventDefault();
+  ev.returnValue = "";
+});
+
+/** The values of the page's form controls, in document order (to carry across a re-render). */
+function snapshotControls() {
+  return [...main.querySelectorAll("input, select, textarea")].map((el) => ({
+    tag: el.tagName + (el.type || ""),
+    value: el.value,
+    checked: el.checked,
+  }));
+}
+
+function restoreControls(snapshot) {
+  const controls = () => [...main.querySelectorAll("input, select, textarea")];
+  let list = controls();
+  for (let i = 0; i < snapshot.length && i < list.length; i++) {
+    const el = list[i];
+    if (el.tagName + (el.type || "") !== snapshot[i].tag) break; // the form's shape changed: stop
+    if (el.type === "checkbox" || el.type === "radio") el.checked = snapshot[i].checked;
+    else if (el.value !== snapshot[i].value) {
+      el.value = snapshot[i].value;
+      if (el.tagName === "SELECT") {
+        // A select may reshape the form (a channel's type draws its fields): let it, then go on
+        // with the controls as they are now.
+        el.dispatchEvent(new Event("change", { bubbles: true }));
+        list = controls();
+      }
+    }
+  }
+}
 
 window.addEventListener("herald:unauthorized", (ev) => {
   if (!current) return;
@@ -257,27 +344,21 @@ window.addEventListener("herald:unauthorized", (ev) => {
 });
 
 window.addEventListener("herald:token", () => {
-  isAdmin = null;
+  forgetMe();
   forgetCaches();
   render();
-  if (getToken()) {
-    probeAdmin().then((admin) => {
-      isAdmin = admin;
-      renderChrome();
-    });
+});
+
+// Switching language redraws the page; unsaved edits are carried over, not discarded.
+document.getElementById("lang-select").addEventListener("change", async (ev) => {
+  setLang(ev.target.value);
+  const keep = dirty ? snapshotControls() : null;
+  await render();
+  if (keep) {
+    restoreControls(keep);
+    dirty = true;
   }
 });
 
-document.getElementById("lang-select").addEventListener("change", (ev) => {
-  setLang(ev.target.value);
-  render();
-});
-
-if (getToken()) {
-  probeAdmin().then((admin) => {
-    isAdmin = admin;
-    renderChrome();
-  });
-}
 if (location.pathname.replace(/\/+$/, "") === "/ui") history.replaceState(null, "", "/ui/tasks" + location.search);
 render();

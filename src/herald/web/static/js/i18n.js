@@ -92,6 +92,20 @@ export function formatTime(iso) {
   });
 }
 
+/** "3 minutes ago" / "3分钟前" for times within a week (else the absolute time), relative to `now`. */
+export function formatRelative(iso, now = Date.now()) {
+  const d = new Date(iso);
+  if (!iso || Number.isNaN(d.getTime())) return formatTime(iso);
+  const seconds = Math.round((d.getTime() - now) / 1000);
+  const abs = Math.abs(seconds);
+  if (abs >= 7 * 86400) return formatTime(iso);
+  const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: "auto", style: "short" });
+  if (abs < 45) return rtf.format(0, "second");
+  if (abs < 3600) return rtf.format(Math.round(seconds / 60), "minute");
+  if (abs < 86400) return rtf.format(Math.round(seconds / 3600), "hour");
+  return rtf.format(Math.round(seconds / 86400), "day");
+}
+
 export function formatNumber(value, digits = 0) {
   if (value === null || value === undefined) return "—";
   return Number(value).toLocaleString(locale(), { maximumFractionDigits: digits, minimumFractionDigits: 0 });

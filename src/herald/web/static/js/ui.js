@@ -2,7 +2,7 @@
 
 import { ApiError } from "./api.js";
 import { clear, h, mount, uniqueId } from "./dom.js";
-import { formatTime, label, t } from "./i18n.js";
+import { formatRelative, formatTime, label, t } from "./i18n.js";
 
 const TONES = {
   success: "ok",
@@ -45,6 +45,16 @@ export function badge(group, value, testid) {
   );
 }
 
+/** A delivery's status; a failure whose last outcome was retryable says the retries ran out. */
+export function deliveryBadge(d, testid) {
+  const node = badge("dstatus", d.status, testid);
+  if (d.status === "failed" && (d.last_outcome === "retryable" || d.last_outcome === "rate_limited")) {
+    node.textContent = label("dstatus", "failed_exhausted");
+    node.classList.add("badge-wrap"); // long enough to wrap in a narrow table column
+  }
+  return node;
+}
+
 export function alertBox(kind, ...content) {
   return h("div", { class: ["alert", `alert-${kind}`], role: kind === "error" ? "alert" : "status" }, ...content);
 }
@@ -54,7 +64,7 @@ export function errorText(err) {
   if (err instanceof ApiError) {
     if (err.status === 403) return t("error.forbidden", { message: err.message });
     if (err.status === 401) return t("token.invalid_short", { message: err.message });
-    if (err.status === 0) return t("error.network", { message: err.message });
+    if (err.status === 0 && err.code === "network") return t("error.network", { message: err.message });
     return err.message;
   }
   return String((err && err.message) || err);
@@ -82,9 +92,10 @@ export function loading() {
   return h("p", { class: "loading", role: "status" }, t("common.loading"));
 }
 
+/** A time shown relative to now ("3 min ago"), the absolute time in its title. */
 export function time(iso) {
   if (!iso) return h("span", { class: "muted" }, "—");
-  return h("time", { datetime: iso }, formatTime(iso));
+  return h("time", { datetime: iso, title: formatTime(iso) }, formatRelative(iso));
 }
 
 export function shortId(id) {
@@ -100,6 +111,11 @@ export function idLink(href, id) {
   return h("a", { href, "data-link": true, class: "mono", title: id }, shortId(id));
 }
 
+/** An empty state that tells a new user what to do next: `text`, then a link to where. */
+export function guide(text, href, linkText) {
+  return [text, " ", h("a", { href, "data-link": true }, linkText)];
+}
+
 /** A table: columns = [{label, cell: (row) => node|string, class}]. */
 export function table(columns, rows, { empty, testid, caption } = {}) {
   if (!rows.length) {
@@ -107,7 +123,8 @@ export function table(columns, rows, { empty, testid, caption } = {}) {
   }
   return h(
     "div",
-    { class: "table-wrap" },
+    // Focusable, so a keyboard can scroll a table wider than a phone (axe: scrollable-region-focusable).
+    { class: "table-wrap", tabindex: "0", role: caption ? "region" : undefined, "aria-label": caption || undefined },
     h(
       "table",
       { class: "table", dataset: { testid } },
@@ -190,6 +207,24 @@ export function checkboxGroup(legend, choices, selected, { name, testid } = {}) 
   return { wrap, values: () => boxes.filter((b) => b.input.checked).map((b) => b.input.value) };
 }
 
+/** "Not valid JSON at line 2, column 5" for a JSON.parse failure of `text`. */
+export function jsonError(text, err) {
+  const m = /position (\d+)/.exec((err && err.message) || "");
+  const pos = m ? Number(m[1]) : /end of JSON/.test((err && err.message) || "") ? text.length : null;
+  if (pos === null) return t("cfg.json_error", { message: (err && err.message) || "" });
+  const before = text.slice(0, pos);
+  return t("cfg.json_error_at", { line: before.split("\n").length, column: pos - before.lastIndexOf("\n") });
+}
+
+/** Show the first invalid control of `root`: open its collapsed <details>, scroll, focus. */
+export function focusFirstInvalid(root) {
+  const first = root.querySelector("[aria-invalid]");
+  if (!first) return null;
+  for (let d = first.closest("details"); d; d = d.parentElement && d.parentElement.closest("details")) d.open = true;
+  first.focus();
+  return first;
+}
+
 /** Mark a form control invalid with `message` under it; remembered in `errors` for clearing. */
 export function markInvalid(control, message) {
   const wrap = control.closest(".field, fieldset, .channel-card") || control.parentElement;
@@ -252,7 +287,8 @@ export function confirmDialog(message, { confirmLabel, danger = false, input = n
     dialog.addEventListener("close", () => finish(false), { once: true });
     mount(dialog, form);
     dialog.showModal();
-    (field_ ? field_.input : ok).focus();
+    // A destructive dialog starts on Cancel: Enter alone must not delete or stop anything.
+    (field_ ? field_.input : danger ? cancel : ok).focus();
   });
 }
 
@@ -284,7 +320,7 @@ export function button(text, opts = {}) {
 }
 
 export function pre(text, testid) {
-  return h("pre", { class: "code", dataset: { testid } }, text);
+  return h("pre", { class: "code", tabindex: "0", dataset: { testid } }, text);
 }
 
 export function splitList(text) {

@@ -4,6 +4,7 @@
 import { ApiError, RELEASE, channelTypes, del, get, getAll, post, projectMap, put } from "../api.js";
 import { clear, formatJson, h, mount } from "../dom.js";
 import { formatMs, label, t } from "../i18n.js";
+import { can } from "../session.js";
 import {
   alertBox,
   badge,
@@ -13,6 +14,9 @@ import {
   clearInvalid,
   confirmDialog,
   field,
+  focusFirstInvalid,
+  guide,
+  jsonError,
   idLink,
   link,
   loading,
@@ -80,7 +84,7 @@ export function configsTable(configs, projectsById, { reload, msg, showProject =
             { class: "row-actions" },
             link(`/ui/callbacks/${enc(c.id)}`, t("common.edit")),
             link(`/ui/history?config_id=${enc(c.id)}`, t("nav.history")),
-            button(t("common.delete"), {
+            can("write", c.project_id) && button(t("common.delete"), {
               kind: "link-danger",
               testid: "config-delete",
               "aria-label": `${t("common.delete")} ${c.name}`,
@@ -97,7 +101,7 @@ export function configsTable(configs, projectsById, { reload, msg, showProject =
       },
     ].filter(Boolean),
     configs,
-    { empty: t("cfg.none"), testid: "configs-table", caption: t("nav.callbacks") },
+    { empty: [t("cfg.none"), " ", guide(t("guide.callbacks"), "/ui/projects", t("nav.projects"))], testid: "configs-table", caption: t("nav.callbacks") },
   );
 }
 
@@ -128,7 +132,7 @@ export async function callbacksView(ctx) {
   });
   mount(
     ctx.main,
-    pageHeader(t("nav.callbacks"), newLink),
+    pageHeader(t("nav.callbacks"), can("write") ? newLink : null),
     h("p", { class: "subtitle" }, t("cfg.intro")),
     h("form", { class: "filters", on: { submit: (e) => e.preventDefault() } }, fProject.wrap),
     msg,
@@ -279,7 +283,7 @@ export async function configEditorView(ctx) {
       try {
         templates = JSON.parse(fTemplates.input.value);
       } catch (err) {
-        problems.push({ field: "templates", message: t("cfg.json_error", { message: err.message }) });
+        problems.push({ field: "templates", message: jsonError(fTemplates.input.value, err) });
       }
     }
     if (problems.length) {
@@ -312,7 +316,9 @@ export async function configEditorView(ctx) {
       let control = null;
       let key = rest;
       while (key && !control) {
-        control = root.querySelector(`[data-key="${CSS.escape(key)}"]`);
+        // A config-level field ("templates") must not land on a channel's field of that name.
+        const candidates = [...root.querySelectorAll(`[data-key="${CSS.escape(key)}"]`)];
+        control = (root === form ? candidates.find((el) => !el.closest(".channel-card")) : candidates[0]) || null;
         if (!control) key = key.includes(".") ? key.slice(0, key.lastIndexOf(".")) : "";
       }
       if (!control && root !== form) control = root.querySelector('[data-key="type"]');
@@ -322,8 +328,7 @@ export async function configEditorView(ctx) {
         marked += 1;
       }
     }
-    const first = form.querySelector("[aria-invalid]");
-    if (first) first.focus();
+    focusFirstInvalid(form);
     return marked;
   }
 
@@ -344,6 +349,7 @@ export async function configEditorView(ctx) {
           ? await put(`${RELEASE}/callbacks/${enc(editing)}`, payload)
           : await post(`${RELEASE}/projects/${enc(projectId)}/callbacks`, payload);
         flash = { kind: "ok", text: editing ? t("cfg.saved") : t("cfg.created"), warnings: result.warnings };
+        ctx.saved();
         if (editing) ctx.rerender();
         else ctx.navigate(`/ui/callbacks/${enc(result.id)}`, { replace: true });
       } catch (err) {
@@ -385,7 +391,8 @@ export async function configEditorView(ctx) {
       }),
   });
 
-  const deleteBtn = editing
+  const writable = can("write", projectId);
+  const deleteBtn = editing && writable
     ? button(t("common.delete"), {
         kind: "danger",
         testid: "config-delete",
@@ -394,6 +401,7 @@ export async function configEditorView(ctx) {
           if (!(await confirmDialog(t("cfg.delete_confirm", { name: saved.name }), { danger: true, confirmLabel: t("common.delete") }))) return;
           await busy(btn, msg, async () => {
             await del(`${RELEASE}/callbacks/${enc(editing)}`);
+            ctx.saved();
             ctx.navigate(`/ui/projects/${enc(projectId)}`);
           });
         },
@@ -411,19 +419,23 @@ export async function configEditorView(ctx) {
     ),
     section(t("cfg.channels"), channelsSlot, h("div", { class: "add-channel" }, addType.wrap, addBtn)),
     h("details", { class: "card advanced" }, h("summary", t("cfg.templates_section")), fTemplates.wrap),
-    h(
-      "div",
-      { class: "form-actions sticky-actions" },
-      saveBtn,
-      h("span", { class: "inline-field" }, previewEvent.wrap, previewBtn),
-      link(project ? `/ui/projects/${enc(projectId)}` : "/ui/callbacks", t("common.cancel")),
-      deleteBtn,
-    ),
+    // A read-only token sees the config as it is: no save, preview, delete or test send.
+    writable
+      ? h(
+          "div",
+          { class: "form-actions sticky-actions" },
+          saveBtn,
+          h("span", { class: "inline-field" }, previewEvent.wrap, previewBtn),
+          link(project ? `/ui/projects/${enc(projectId)}` : "/ui/callbacks", t("common.cancel")),
+          deleteBtn,
+        )
+      : null,
   );
+  if (!writable) for (const control of form.querySelectorAll("input, select, textarea, button")) control.disabled = true;
 
   // Test send (saved configs only): every enabled channel, or one chosen channel.
   let testCard = null;
-  if (editing) {
+  if (editing && writable) {
     const channelsById = new Map(saved.channels.map((c, i) => [c.id, i]));
     const testEvent = field(t("test.event"), { type: "select", options: EVENTS.map((e) => [e, label("event", e)]), value: "canary_started", dataset: { testid: "test-event" } });
     const testChannel = field(t("test.channel"), {
@@ -466,5 +478,6 @@ export async function configEditorView(ctx) {
   flash = null;
   if (flashNode) msg.appendChild(flashNode);
   mount(ctx.main, header, msg, testCard, form, previewCard);
+  if (writable) ctx.trackChanges(form);
 }
 

@@ -4,7 +4,7 @@
 
 import { clear, h, mount } from "../dom.js";
 import { label, pick, t } from "../i18n.js";
-import { alertBox, button, field, splitList } from "../ui.js";
+import { alertBox, button, field, jsonError, splitList } from "../ui.js";
 
 const MASK = "****";
 
@@ -236,7 +236,7 @@ export function channelCard(initial, { onRemove, onChange, types }) {
         try {
           templates = JSON.parse(fTemplates.input.value);
         } catch (err) {
-          throw { key: "templates", message: t("cfg.json_error", { message: err.message }) };
+          throw { key: "templates", message: jsonError(fTemplates.input.value, err) };
         }
       }
       const count = fRateCount.input.value;

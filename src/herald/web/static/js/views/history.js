@@ -3,14 +3,18 @@
 
 import { RELEASE, channelTypes, get, getAll, post, projectMap } from "../api.js";
 import { clear, formatJson, h, mount } from "../dom.js";
-import { formatMs, label, t } from "../i18n.js";
+import { formatMs, formatTime, label, t } from "../i18n.js";
+import { can } from "../session.js";
 import {
+  alertBox,
   badge,
+  deliveryBadge,
   busy,
   button,
   confirmDialog,
   facts,
   field,
+  guide,
   idLink,
   link,
   loading,
@@ -80,19 +84,19 @@ export async function historyView(ctx) {
           { label: t("history.time"), cell: (d) => link(`/ui/history/${enc(d.id)}`, time(d.created_at)) },
           { label: t("task.project"), cell: (d) => projectsById.get(d.project_id)?.name || d.project_id },
           { label: t("history.task"), cell: (d) => (d.task_id ? idLink(`/ui/tasks/${enc(d.task_id)}`, d.task_id) : h("span", { class: "muted" }, "—")) },
-          { label: t("history.event"), cell: (d) => label("event", d.event_type) },
+          // The kind is a tag on the event (only when not a plain event): one column fewer at 1280 px.
+          { label: t("history.event"), cell: (d) => h("span", label("event", d.event_type), d.kind !== "event" ? h("span", { class: "tag", dataset: { kind: d.kind } }, label("kind", d.kind), d.digest_size ? ` ×${d.digest_size}` : "") : "", d.digest_id ? h("span", { class: "tag" }, t("history.merged")) : "") },
           { label: t("history.channel"), cell: (d) => label("channel", d.channel_type) },
           { label: t("history.config"), cell: (d) => (configsById.get(d.config_id) ? link(`/ui/callbacks/${enc(d.config_id)}`, configsById.get(d.config_id).name) : h("span", { class: "mono" }, d.config_id.slice(0, 8))) },
-          { label: t("history.kind"), cell: (d) => h("span", label("kind", d.kind), d.digest_size ? ` ×${d.digest_size}` : "", d.digest_id ? h("span", { class: "tag" }, t("history.merged")) : "") },
-          { label: t("history.status"), cell: (d) => badge("dstatus", d.status) },
-          { label: t("history.outcome"), cell: (d) => badge("outcome", d.last_outcome) },
-          { label: t("history.code"), cell: (d) => (d.platform_code ? h("code", d.platform_code) : "—") },
+          { label: t("history.status"), cell: (d) => deliveryBadge(d) },
+          // The platform's code sits under the outcome: one column fewer at 1280 px.
+          { label: t("history.outcome"), cell: (d) => h("span", { class: "stack" }, badge("outcome", d.last_outcome), d.platform_code ? h("code", { title: t("history.code") }, d.platform_code) : null) },
           { label: t("history.attempts"), cell: (d) => `${d.attempts}/${d.max_attempts}` },
           { label: t("history.latency"), cell: (d) => formatMs(d.latency_ms) },
           { label: "", cell: (d) => link(`/ui/history/${enc(d.id)}`, t("common.details")) },
         ],
         rows,
-        { empty: t("history.none"), testid: "history-table", caption: t("nav.history") },
+        { empty: [t("history.none"), " ", guide(t("guide.history"), "/ui/callbacks", t("nav.callbacks"))], testid: "history-table", caption: t("nav.history") },
       ),
     );
     more.hidden = !cursor;
@@ -156,13 +160,32 @@ export async function historyView(ctx) {
   await load();
 }
 
+/** The recorded request as a shell command (secrets stay masked, as recorded). */
+export function curlCommand(request) {
+  const quote = (text) => `'${String(text).replace(/'/g, "'\\''")}'`;
+  const parts = [`curl -X ${request.method || "POST"} ${quote(request.url || "")}`];
+  for (const [k, v] of Object.entries(request.headers || {})) parts.push(`-H ${quote(`${k}: ${v}`)}`);
+  const body = request.body;
+  if (body !== undefined && body !== null && body !== "") parts.push(`--data-raw ${quote(typeof body === "string" ? body : JSON.stringify(body))}`);
+  return parts.join(" \\\n  ");
+}
+
 function requestView(request) {
   if (!request || !Object.keys(request).length) return h("p", { class: "muted" }, t("history.no_request"));
   const headers = request.headers || {};
+  const copy = button(t("history.copy_curl"), { testid: "copy-curl" });
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(curlCommand(request));
+      copy.textContent = t("history.copied");
+    } catch {
+      copy.textContent = t("history.copy_failed");
+    }
+  });
   return h(
     "div",
     { class: "request" },
-    h("p", h("code", { class: "wrap-anywhere" }, `${request.method || ""} ${request.url || ""}`)),
+    h("p", h("code", { class: "wrap-anywhere" }, `${request.method || ""} ${request.url || ""}`), " ", copy),
     Object.keys(headers).length
       ? h(
           "table",
@@ -224,12 +247,26 @@ export async function deliveryView(ctx) {
       });
     });
   }
+  // An open circuit or a platform penalty on the target holds a resend back: say so up front.
+  const targets = await get(`${RELEASE}/callbacks/targets`, null, ctx.signal).catch(() => []);
+  if (!ctx.alive()) return;
+  const target = targets.find((x) => x.key === d.target_key) || null;
+  function heldBack() {
+    if (!target) return null;
+    const now = Date.now();
+    if (target.penalty_until && Date.parse(target.penalty_until) > now) return t("history.resend_penalty", { time: formatTime(target.penalty_until) });
+    if (target.circuit === "open") return t("history.resend_circuit", { n: target.consecutive_failures, time: target.probe_at ? formatTime(target.probe_at) : "—" });
+    return null;
+  }
   resendBtn.addEventListener("click", async () => {
-    if (!(await confirmDialog(t("history.resend_confirm"), { confirmLabel: t("history.resend") }))) return;
+    const wait = heldBack();
+    const question = wait ? `${t("history.resend_confirm")} ${wait}` : t("history.resend_confirm");
+    if (!(await confirmDialog(question, { confirmLabel: t("history.resend") }))) return;
     await busy(resendBtn, msg, async () => {
       d = { ...d, ...(await post(`${path}/resend`)) };
       draw();
-      mount(msg, h("div", { class: "alert alert-ok", role: "status" }, t("history.resend_queued")));
+      const wait = heldBack();
+      mount(msg, wait ? alertBox("warn", t("history.resend_queued_later"), " ", h("span", { dataset: { testid: "resend-wait" } }, wait)) : h("div", { class: "alert alert-ok", role: "status" }, t("history.resend_queued")));
     });
     resendBtn.disabled = d.status === "pending";
   });
@@ -247,7 +284,7 @@ export async function deliveryView(ctx) {
         null,
         facts(
           [
-            [t("history.status"), badge("dstatus", d.status, "delivery-status")],
+            [t("history.status"), deliveryBadge(d, "delivery-status")],
             [t("history.outcome"), badge("outcome", d.last_outcome, "delivery-outcome")],
             [t("history.kind"), label("kind", d.kind)],
             [t("history.event"), label("event", d.event_type)],
@@ -278,7 +315,7 @@ export async function deliveryView(ctx) {
                 { label: t("history.delivery"), cell: (m) => idLink(`/ui/history/${enc(m.id)}`, m.id) },
                 { label: t("history.task"), cell: (m) => (m.task_id ? idLink(`/ui/tasks/${enc(m.task_id)}`, m.task_id) : "—") },
                 { label: t("history.event"), cell: (m) => label("event", m.event_type) },
-                { label: t("history.status"), cell: (m) => badge("dstatus", m.status) },
+                { label: t("history.status"), cell: (m) => deliveryBadge(m) },
               ],
               d.members,
               { testid: "digest-members" },
@@ -300,7 +337,7 @@ export async function deliveryView(ctx) {
       "div",
       { class: "page-header" },
       h("div", h("h1", t("history.delivery"), " ", h("span", { class: "mono title-id" }, id.slice(0, 8))), h("p", { class: "subtitle mono" }, id)),
-      h("div", { class: "page-actions" }, link(`/ui/history${d.task_id ? `?task_id=${enc(d.task_id)}` : ""}`, t("history.back")), dropBtn, releaseBtn, resendBtn),
+      h("div", { class: "page-actions" }, link(`/ui/history${d.task_id ? `?task_id=${enc(d.task_id)}` : ""}`, t("history.back")), ...(can("write", d.project_id) ? [dropBtn, releaseBtn, resendBtn] : [])),
     ),
     msg,
     body,

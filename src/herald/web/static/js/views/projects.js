@@ -3,6 +3,7 @@
 
 import { ApiError, RELEASE, forgetCaches, get, getAll, post, projectMap, projects } from "../api.js";
 import { h, mount } from "../dom.js";
+import { can } from "../session.js";
 import { label, t } from "../i18n.js";
 import { badge, busy, clearInvalid, field, idLink, link, loading, markInvalid, pageHeader, section, showError, table, time } from "../ui.js";
 import { configsTable } from "./callbacks.js";
@@ -37,7 +38,7 @@ export async function projectsView(ctx) {
           { label: t("task.created"), cell: (p) => time(p.created_at) },
         ],
         list,
-        { empty: t("project.none"), testid: "projects-table", caption: t("nav.projects") },
+        { empty: [t("project.none"), " ", t("guide.projects")], testid: "projects-table", caption: t("nav.projects") },
       ),
     );
   }
@@ -72,7 +73,7 @@ export async function projectsView(ctx) {
     msg,
     h("div", { class: "form-actions" }, createBtn),
   );
-  mount(ctx.main, pageHeader(t("nav.projects")), section(null, listSlot), form);
+  mount(ctx.main, pageHeader(t("nav.projects")), section(null, listSlot), can("admin") ? form : null);
   await reload();
 }
 
@@ -181,12 +182,12 @@ export async function projectView(ctx) {
         h("p", { class: "subtitle" }, project.description || "", " ", h("code", { class: "mono muted" }, project.id)),
         h("p", { class: "subtitle", dataset: { testid: "project-envs" } }, `${t("project.environments")}: `, (project.environments || []).length ? project.environments.join(", ") : t("project.any_environment")),
       ),
-      h("div", { class: "page-actions" }, inbound, newTask, newCfg),
+      h("div", { class: "page-actions" }, inbound, ...(can("write", id) ? [newTask, newCfg] : [])),
     ),
     section(t("cfg.title_project"), h("p", { class: "help" }, t("cfg.intro")), cfgMsg, cfgSlot),
     section(t("task.recent"), taskSlot, h("p", link(`/ui/tasks?project_id=${enc(id)}`, t("task.all_for_project")))),
-    section(t("version.title"), verSlot, verMsg, verForm),
-    projectSettings(ctx, project, { markFields, onSaved: () => ctx.navigate(`/ui/projects/${enc(id)}`) }),
+    section(t("version.title"), verSlot, verMsg, can("write", id) ? verForm : null),
+    can("write", id) && projectSettings(ctx, project, { markFields, onSaved: () => ctx.navigate(`/ui/projects/${enc(id)}`) }),
   );
   const results = await Promise.allSettled([loadConfigs(), loadVersions(), loadTasks()]);
   const slots = [cfgSlot, verSlot, taskSlot];

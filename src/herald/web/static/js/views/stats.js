@@ -4,9 +4,8 @@
 import { RELEASE, get, projectMap } from "../api.js";
 import { h, mount, s } from "../dom.js";
 import { formatMs, formatNumber, formatPercent, label, t } from "../i18n.js";
-import { badge, field, loading, section, showError, table, time, toIso, toLocalInput } from "../ui.js";
+import { badge, field, guide, loading, section, showError, table, time, toIso, toLocalInput } from "../ui.js";
 
-const LABEL_W = 230;
 const BAR_W = 440;
 const VALUE_W = 150;
 const ROW_H = 28;
@@ -17,6 +16,8 @@ const ROW_H = 28;
  * Bars are scaled to `max`; each carries a <title> (tooltip), the chart an aria-label.
  */
 function barChart({ rows, max, title, testid, legend, lanes = false }) {
+  // The label column fits the longest label (CJK glyphs are about twice as wide), so none is cut.
+  const LABEL_W = Math.min(420, Math.max(120, ...rows.map((r) => textWidth(r.label) + 16)));
   const height = rows.length * ROW_H + 8;
   const width = LABEL_W + BAR_W + VALUE_W;
   const scale = max > 0 ? BAR_W / max : 0;
@@ -60,6 +61,19 @@ function barChart({ rows, max, title, testid, legend, lanes = false }) {
   );
 }
 
+/** Rough width in px of `text` at the charts' 12 px font. */
+function textWidth(text) {
+  let w = 0;
+  for (const ch of String(text)) w += ch.codePointAt(0) > 0x2e80 ? 12.5 : 7;
+  return w;
+}
+
+/** Success-rate colour: notifications should nearly always arrive, so amber below 99 %, red below 95 %. */
+export function rateTone(rate) {
+  if (rate === null || rate === undefined) return "bar-muted";
+  return rate >= 0.99 ? "bar-ok" : rate >= 0.95 ? "bar-warn" : "bar-bad";
+}
+
 function rowLabel(r) {
   return `${label("channel", r.channel_type)} · ${label("event", r.event_type)}`;
 }
@@ -75,7 +89,7 @@ function charts(stats) {
       segments: [
         {
           value: r.success_rate ?? 0,
-          cls: r.success_rate === null ? "bar-muted" : r.success_rate >= 0.95 ? "bar-ok" : r.success_rate >= 0.8 ? "bar-warn" : "bar-bad",
+          cls: rateTone(r.success_rate),
           name: t("stats.success_rate"),
           display: formatPercent(r.success_rate),
         },
@@ -166,8 +180,10 @@ export async function statsView(ctx) {
   const fProject = field(t("filter.project"), { type: "select", options: [["", t("common.all")], ...[...projectsById.values()].map((p) => [p.id, p.name])], value: q.get("project_id") || "" });
   const fKind = field(t("filter.kind"), {
     type: "select",
-    options: [["", t("stats.kind_all")], ["event", t("stats.kind_event")], ["test", t("kind.test")]],
-    value: q.get("kind") || "",
+    // Test sends are left out unless asked for: they are not what releases caused.
+    options: [["notification", t("stats.kind_notification")], ["all", t("stats.kind_all")], ["event", t("stats.kind_event")], ["test", t("kind.test")]],
+    value: q.get("kind") || "notification",
+    dataset: { testid: "stats-kind" },
   });
   const fSince = field(t("filter.since"), { type: "datetime-local", value: toLocalInput(q.get("since")) });
   const fUntil = field(t("filter.until"), { type: "datetime-local", value: toLocalInput(q.get("until")) });
@@ -177,8 +193,9 @@ export async function statsView(ctx) {
   const targetsSlot = h("div", loading());
 
   async function load() {
-    const query = { project_id: fProject.input.value, kind: fKind.input.value, since: toIso(fSince.input.value), until: toIso(fUntil.input.value) };
-    ctx.setQuery(query);
+    const kind = fKind.input.value;
+    const query = { project_id: fProject.input.value, kind: kind === "all" ? "" : kind, since: toIso(fSince.input.value), until: toIso(fUntil.input.value) };
+    ctx.setQuery({ ...query, kind: kind === "notification" ? "" : kind });
     try {
       const [stats, targets] = await Promise.all([
         get(`${RELEASE}/callbacks/stats`, query, ctx.signal),
@@ -190,7 +207,7 @@ export async function statsView(ctx) {
         mount(chartsSlot, charts(stats));
         mount(tableSlot, h("details", h("summary", t("stats.table")), statsTable(stats)));
       } else {
-        mount(chartsSlot, h("p", { class: "empty" }, t("stats.none")));
+        mount(chartsSlot, h("p", { class: "empty" }, t("stats.none"), " ", guide(t("guide.history"), "/ui/callbacks", t("nav.callbacks"))));
         mount(tableSlot);
       }
       mount(targetsSlot, targetsTable(targets));

@@ -1,17 +1,21 @@
 // Releases: the task list, a task's page (progress, hosts, events, deliveries, actions) and
 // the new-task form.
 
-import { ApiError, RELEASE, get, post, projectMap, projects, versionName, versions } from "../api.js";
+import { ApiError, RELEASE, get, getAll, post, projectMap, projects, versionName, versions } from "../api.js";
 import { h, mount } from "../dom.js";
+import { can } from "../session.js";
 import { label, t } from "../i18n.js";
 import {
+  alertBox,
   badge,
+  deliveryBadge,
   busy,
   button,
   clearInvalid,
   confirmDialog,
   facts,
   field,
+  guide,
   idLink,
   link,
   loading,
@@ -146,7 +150,7 @@ export async function taskListView(ctx) {
           { label: t("task.created"), cell: (r) => time(r.created_at) },
         ],
         rows,
-        { empty: t("task.none"), testid: "tasks-table", caption: t("nav.tasks") },
+        { empty: [t("task.none"), " ", guide(t("guide.tasks"), "/ui/projects", t("nav.projects"))], testid: "tasks-table", caption: t("nav.tasks") },
       ),
     );
     more.hidden = !cursor;
@@ -185,13 +189,12 @@ export async function taskListView(ctx) {
 
   mount(
     ctx.main,
-    pageHeader(t("nav.tasks"), link(`/ui/tasks/new${filters.project_id ? `?project_id=${enc(filters.project_id)}` : ""}`, t("task.new")), ),
+    pageHeader(t("nav.tasks"), can("write") ? newTaskLink(filters.project_id) : null),
     h("form", { class: "filters", role: "search", on: { submit: (e) => e.preventDefault() } }, fProject.wrap, fStatus.wrap, fEnv.wrap, fType.wrap),
     slot,
     listSlot,
     h("div", { class: "more" }, more),
   );
-  ctx.main.querySelector(".page-actions a").classList.add("btn", "btn-primary");
   await load();
   // Refresh while something on the page is still moving (only the first page is re-read).
   ctx.every(4000, async () => {
@@ -207,6 +210,13 @@ export async function taskListView(ctx) {
       // keep what is shown; the next tick tries again
     }
   });
+}
+
+function newTaskLink(projectId) {
+  const a = link(`/ui/tasks/new${projectId ? `?project_id=${enc(projectId)}` : ""}`, t("task.new"));
+  a.classList.add("btn", "btn-primary");
+  a.dataset.testid = "task-new";
+  return a;
 }
 
 // -- detail -------------------------------------------------------------------------------------
@@ -243,8 +253,22 @@ export async function taskView(ctx) {
     });
     drawButtons();
   }
-  startBtn.addEventListener("click", () => act(startBtn, "start"));
-  promoteBtn.addEventListener("click", () => act(promoteBtn, "promote"));
+  // Start and promote touch real hosts: each asks first.
+  startBtn.addEventListener("click", async () => {
+    const hosts = task.hosts.length;
+    if (!(await confirmDialog(t("task.start_confirm", { n: hosts, env: label("env", task.environment) }), { confirmLabel: t("task.start") }))) return;
+    await act(startBtn, "start");
+  });
+  promoteBtn.addEventListener("click", async () => {
+    const rest = task.hosts.length - task.canary_count;
+    if (!(await confirmDialog(t("task.promote_confirm", { n: rest }), { confirmLabel: t("task.promote") }))) return;
+    await act(promoteBtn, "promote");
+  });
+  // Rollback applies only when an earlier successful release of another version exists in the
+  // same project and environment (what POST /rollback looks for).
+  const earlier = await get(`${RELEASE}/tasks`, { project_id: task.project_id, environment: task.environment, status: "success", limit: 200 }, ctx.signal).catch(() => ({ items: [] }));
+  if (!ctx.alive()) return;
+  const rollbackTarget = earlier.items.find((r) => r.created_at < task.created_at && r.version_id !== task.version_id) || null;
   stopBtn.addEventListener("click", async () => {
     const answer = await confirmDialog(t("task.stop_confirm"), {
       danger: true,
@@ -266,12 +290,14 @@ export async function taskView(ctx) {
     startBtn.disabled = task.status !== "pending";
     promoteBtn.disabled = task.status !== "awaiting_promotion";
     stopBtn.disabled = !ACTIVE.has(task.status);
+    rollbackBtn.disabled = !rollbackTarget;
     for (const [btn, reason] of [
       [startBtn, "task.start_hint"],
       [promoteBtn, "task.promote_hint"],
       [stopBtn, "task.stop_hint"],
+      [rollbackBtn, "task.rollback_hint"],
     ]) {
-      if (btn.disabled) btn.title = t(reason, { status: label("status", task.status) });
+      if (btn.disabled) btn.title = t(reason, { status: label("status", task.status), env: label("env", task.environment) });
       else btn.removeAttribute("title");
     }
   }
@@ -361,6 +387,10 @@ export async function taskView(ctx) {
   }
 
   let deliveries = [];
+  const configNames = new Map(
+    (await getAll(`${RELEASE}/projects/${enc(task.project_id)}/callbacks`).catch(() => [])).map((c) => [c.id, c.name]),
+  );
+  if (!ctx.alive()) return;
   function drawDeliveries() {
     mount(
       deliveriesSlot,
@@ -368,8 +398,10 @@ export async function taskView(ctx) {
         [
           { label: t("history.time"), cell: (d) => link(`/ui/history/${enc(d.id)}`, time(d.created_at)) },
           { label: t("history.event"), cell: (d) => label("event", d.event_type) },
+          // Two DingTalk rows are told apart by the config that sent them.
+          { label: t("history.config"), cell: (d) => (configNames.has(d.config_id) ? link(`/ui/callbacks/${enc(d.config_id)}`, configNames.get(d.config_id)) : h("span", { class: "mono" }, d.config_id.slice(0, 8))) },
           { label: t("history.channel"), cell: (d) => label("channel", d.channel_type) },
-          { label: t("history.status"), cell: (d) => badge("dstatus", d.status) },
+          { label: t("history.status"), cell: (d) => deliveryBadge(d) },
           { label: t("history.outcome"), cell: (d) => badge("outcome", d.last_outcome) },
           { label: t("history.attempts"), cell: (d) => `${d.attempts}/${d.max_attempts}` },
         ],
@@ -404,7 +436,10 @@ export async function taskView(ctx) {
       { class: "page-header" },
       h("div", h("h1", t("task.title"), " ", h("span", { class: "mono title-id" }, id.slice(0, 8)), " ", statusSlot),
         h("p", { class: "subtitle" }, project ? project.name : "", vname ? ` · ${vname}` : "", ` · ${label("env", task.environment)}`)),
-      h("div", { class: "page-actions", role: "group", "aria-label": t("task.actions") }, startBtn, promoteBtn, stopBtn, rollbackBtn),
+      // Only for tokens that may change this project: a viewer sees the release, not the levers.
+      can("write", task.project_id)
+        ? h("div", { class: "page-actions", role: "group", "aria-label": t("task.actions") }, startBtn, promoteBtn, stopBtn, rollbackBtn)
+        : null,
     ),
     msg,
     section(t("task.progress"), progressSlot),
@@ -435,7 +470,7 @@ function hostStatus(status) {
 
 function outputCell(text) {
   if (text.length <= 80 && !text.includes("\n")) return h("code", { class: "output" }, text);
-  return h("details", h("summary", text.slice(0, 60) + "…"), h("pre", { class: "code" }, text));
+  return h("details", h("summary", text.slice(0, 60) + "…"), h("pre", { class: "code", tabindex: "0" }, text));
 }
 
 function executorText(executor) {
@@ -478,8 +513,13 @@ export function parseSteps(text, unit) {
 
 export async function newTaskView(ctx) {
   document.title = `${t("task.new")} · Herald`;
-  const allProjects = await projects(true);
+  // Only the projects this token may release to (a viewer has none and is told so).
+  const allProjects = (await projects(true)).filter((p) => can("write", p.id));
   if (!ctx.alive()) return;
+  if (!can("write")) {
+    mount(ctx.main, pageHeader(t("task.new")), alertBox("info", t("role.read_only")));
+    return;
+  }
   if (!allProjects.length) {
     mount(ctx.main, pageHeader(t("task.new")), h("p", { class: "empty" }, t("task.need_project"), " ", link("/ui/projects", t("nav.projects"))));
     return;
@@ -552,19 +592,6 @@ export async function newTaskView(ctx) {
     await busy(btn, msg, async () => {
       const projectId = fProject.input.value;
       let versionId = fVersion.input.value;
-      const newVersion = fNewVersion.input.value.trim();
-      if (newVersion) {
-        try {
-          const created = await post(`${RELEASE}/projects/${enc(projectId)}/versions`, { name: newVersion });
-          versionId = created.id;
-          fNewVersion.input.value = "";
-          await loadVersions(true);
-          fVersion.input.value = versionId;
-        } catch (err) {
-          for (const fe of err.fieldErrors ? err.fieldErrors() : []) markInvalid(fNewVersion.input, fe.message);
-          throw err;
-        }
-      }
       const ex = fExecutor.input.value;
       const executor = { type: ex };
       if (ex === "simulated") {
@@ -591,6 +618,31 @@ export async function newTaskView(ctx) {
         long_running_after: num(fLong.input) ?? null,
         context: fContext.value(),
       };
+      const newVersion = fNewVersion.input.value.trim();
+      if (newVersion) {
+        // Versions cannot be deleted, so check the rest of the form before creating one: the
+        // probe names a version that cannot exist, and the server answers 404 only when all
+        // else is acceptable. A refused task then leaves no stray version behind.
+        try {
+          await post(`${RELEASE}/tasks`, { ...body, version_id: "0" });
+        } catch (err) {
+          if (err.status !== 404) {
+            mapErrors(form, err);
+            throw err;
+          }
+        }
+        try {
+          const created = await post(`${RELEASE}/projects/${enc(projectId)}/versions`, { name: newVersion });
+          versionId = created.id;
+          fNewVersion.input.value = "";
+          await loadVersions(true);
+          fVersion.input.value = versionId;
+        } catch (err) {
+          for (const fe of err.fieldErrors ? err.fieldErrors() : []) markInvalid(fNewVersion.input, fe.message);
+          throw err;
+        }
+      }
+      body.version_id = versionId;
       let created;
       try {
         created = await post(`${RELEASE}/tasks`, body);
@@ -598,6 +650,7 @@ export async function newTaskView(ctx) {
         mapErrors(form, err);
         throw err;
       }
+      ctx.saved();
       if (start) await post(`${RELEASE}/tasks/${enc(created.id)}/start`);
       ctx.navigate(`/ui/tasks/${enc(created.id)}`);
     });
@@ -633,6 +686,7 @@ export async function newTaskView(ctx) {
   );
   fHosts.input.required = true;
   mount(ctx.main, pageHeader(t("task.new")), form);
+  ctx.trackChanges(form);
   syncVisibility();
   await loadVersions();
 }
