@@ -15,6 +15,7 @@ from herald.engine.runner import ReleaseRunner
 from herald.history.reads import HistoryService
 from herald.observability.metrics import Metrics
 from herald.publishing.callback_configs import CallbackService
+from herald.publishing.destination_service import DestinationService
 from herald.runtime.clock import Clock, SystemClock
 from herald.runtime.heartbeats import Heartbeats
 from herald.runtime.settings import Settings
@@ -39,6 +40,7 @@ class Container:
     audit: AuditLog
     callbacks: CallbackService
     history: HistoryService
+    destinations: DestinationService
     test_sender: SendTester
     executors: ExecutorSet = field(repr=False)
     beats: Heartbeats = field(default_factory=Heartbeats)
@@ -69,6 +71,9 @@ class Container:
                 db, clock, keyring, EgressPolicy(settings.egress_allow), settings.locale
             ),
             history=HistoryService(db, clock, wakeups),
+            destinations=DestinationService(
+                db, clock, keyring, EgressPolicy(settings.egress_allow)
+            ),
             test_sender=SendTester(
                 cls._worker_parts(settings, db, clock, keyring, wakeups, metrics)
             ),

@@ -13,7 +13,17 @@ from herald import __version__
 from herald.api.body_limit import BodyLimitMiddleware
 from herald.api.error_responses import install_error_handlers
 from herald.api.methods import PathMethods
-from herald.api.routes import audit, callbacks, channel_types, health, projects, tasks, tokens
+from herald.api.routes import (
+    audit,
+    callbacks,
+    channel_types,
+    destinations,
+    health,
+    org_rules,
+    projects,
+    tasks,
+    tokens,
+)
 from herald.api.routes import callback_history as history
 from herald.api.routes import prometheus as metrics
 from herald.api.storable import refuse_unstorable_text
@@ -65,6 +75,8 @@ def create_app(container: Container, background: Sequence[Background] = ()) -> F
         # Static /callbacks/... paths first, so /callbacks/history is never read as a config id.
         (RELEASE_PREFIX, history.router),
         (RELEASE_PREFIX, callbacks.router),
+        (RELEASE_PREFIX, destinations.router),
+        (RELEASE_PREFIX, org_rules.router),
         (API_PREFIX, tokens.router),
         (API_PREFIX, audit.router),
         (API_PREFIX, channel_types.router),

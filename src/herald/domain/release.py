@@ -74,6 +74,7 @@ class Project:
     name: str
     description: str
     created_at: dt.datetime
+    labels: dict[str, str] = field(default_factory=dict)  # what organisation rules select by
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from herald.access.roles import Principal
 from herald.domain.ids import new_id
 from herald.domain.release import Project, Version
 from herald.runtime.clock import Clock
+from herald.store import audit_repo as audit
 from herald.store import project_repo as repo
 from herald.store.db import Database
 
@@ -23,6 +25,27 @@ class Catalog:
     def get_project(self, project_id: str) -> Project:
         with self.db.read() as conn:
             return repo.get_project(conn, project_id)
+
+    def set_labels(
+        self, project_id: str, labels: dict[str, str], actor: Principal | None
+    ) -> Project:
+        """Replace the project's labels (which organisation rules reach it); audited."""
+        now = self.clock.now()
+        with self.db.transaction() as uow:
+            before = repo.get_project(uow.conn, project_id)
+            repo.set_labels(uow.conn, project_id, labels, now)
+            audit.record(
+                uow.conn,
+                actor,
+                action="project.labels",
+                resource_type="project",
+                resource_id=project_id,
+                project_id=project_id,
+                before={"labels": before.labels},
+                after={"labels": labels},
+                at=now,
+            )
+            return repo.get_project(uow.conn, project_id)
 
     def list_projects(self, ids: set[str] | None, after: str | None, limit: int) -> list[Project]:
         with self.db.read() as conn:

@@ -13,7 +13,13 @@ from herald.store.tables import projects, versions
 
 
 def _project(row: Any) -> Project:
-    return Project(id=row.id, name=row.name, description=row.description, created_at=row.created_at)
+    return Project(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        created_at=row.created_at,
+        labels=dict(row.labels or {}),
+    )
 
 
 def _version(row: Any) -> Version:
@@ -36,7 +42,14 @@ def insert_project(conn: Connection, project: Project) -> None:
             description=project.description,
             created_at=project.created_at,
             updated_at=project.created_at,
+            labels=project.labels,
         )
+    )
+
+
+def set_labels(conn: Connection, project_id: str, labels: dict[str, str], now: Any) -> None:
+    conn.execute(
+        projects.update().where(projects.c.id == project_id).values(labels=labels, updated_at=now)
     )
 
 

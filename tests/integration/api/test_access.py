@@ -22,6 +22,11 @@ ADMIN_ONLY = {
     ("POST", "/api/v1/tokens"),
     ("GET", "/api/v1/tokens"),
     ("DELETE", "/api/v1/tokens/{token_id}"),
+    ("GET", "/api/v1/release/destinations"),
+    ("POST", "/api/v1/release/destinations"),
+    ("GET", "/api/v1/release/rules"),
+    ("POST", "/api/v1/release/rules"),
+    ("PUT", "/api/v1/release/projects/{project_id}/labels"),
 }
 LISTINGS = {  # readable by anyone with a token; filtered to what the caller may see
     ("GET", "/api/v1/me"),
@@ -41,6 +46,10 @@ class World:
     client: TestClient
     ids: dict[str, str]
     tokens: dict[str, str | None]
+
+
+def _room(name: str = "room") -> dict[str, Any]:
+    return {"name": name, "type": "custom", "config": {"url": "http://127.0.0.1:9/room"}}
 
 
 def _custom(url: str = "http://127.0.0.1:9/herald") -> dict[str, Any]:
@@ -69,7 +78,10 @@ def world(container: Container) -> Iterator[World]:
             a, ids["version_A"], TaskType.DEPLOY, Strategy.ROLLING, Environment.STAGING, ["h1"]
         )
         task = c.release.create_task(spec)
-        ids.update(config_id=config.id, task_id=task.id)
+        from herald.publishing.destination_inputs import DestinationIn
+
+        room = c.destinations.create(a, DestinationIn.model_validate(_room()), None)
+        ids.update(config_id=config.id, task_id=task.id, destination_id=room.id)
         tokens: dict[str, str | None] = {"admin": AUTH["Authorization"].split()[1], "none": None}
         for label, role, projects in (
             ("maintainer_A", Role.MAINTAINER, [a]),
@@ -103,6 +115,7 @@ def _call(world: World, method: str, path: str, who: str) -> int:
         config_id=ids["config_id"],
         task_id=ids["task_id"],
         token_id=ids["token_id"],
+        destination_id=ids["destination_id"],
         delivery_id="00000000-0000-7000-8000-000000000000",
     )
     token = world.tokens[who]
@@ -127,6 +140,11 @@ def _body(method: str, path: str, ids: dict[str, str]) -> Any:
         ("PUT", "/api/v1/release/callbacks/{config_id}"): _custom("https://hooks.example.com/v2"),
         ("POST", "/api/v1/release/tasks/{task_id}/report"): {"results": []},
         ("POST", "/api/v1/tokens"): {"name": "t", "role": "viewer", "projects": [ids["project_A"]]},
+        ("POST", "/api/v1/release/destinations"): _room("org-room"),
+        ("POST", "/api/v1/release/projects/{project_id}/destinations"): _room("a-room"),
+        ("PUT", "/api/v1/release/destinations/{destination_id}"): _room("renamed"),
+        ("POST", "/api/v1/release/rules"): _custom(),
+        ("PUT", "/api/v1/release/projects/{project_id}/labels"): {"labels": {"tier": "prod"}},
     }
     return bodies.get((method, path)) if method in ("POST", "PUT") else None
 

@@ -14,7 +14,9 @@ router = APIRouter(tags=["projects"], responses=ERRORS)
 
 
 def project_out(p: Project) -> ProjectOut:
-    return ProjectOut(id=p.id, name=p.name, description=p.description, created_at=p.created_at)
+    return ProjectOut(
+        id=p.id, name=p.name, description=p.description, created_at=p.created_at, labels=p.labels
+    )
 
 
 def version_out(v: Version) -> VersionOut:

@@ -30,6 +30,9 @@ class ProjectOut(BaseModel):
     name: str
     description: str
     created_at: dt.datetime
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="what organisation rules select projects by"
+    )
 
 
 class VersionCreate(Strict):
