@@ -25,11 +25,29 @@ TS = sa.DateTime(timezone=True)
 JSON = sa.JSON()
 
 
-def _defer_foreign_keys() -> None:
-    """SQLite rebuilds a table to change a column's nullability; dropping the old copy while
-    other rows point at it is legal only if foreign keys are checked at commit."""
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("PRAGMA defer_foreign_keys = ON")
+CHANNEL_COLUMNS = (
+    "id, config_id, position, type, enabled, secret_config, target_key, rate_limit, policy, "
+    "templates, created_at, updated_at"
+)
+
+
+def _set_channels_aside() -> bool:
+    """SQLite rebuilds a table to change a column's nullability, and dropping the old
+    callback_configs while channels point at it breaks their foreign key (checked with
+    `foreign_keys=ON`, and not repaired by the rename). So the channels wait in a side table."""
+    if op.get_bind().dialect.name != "sqlite":
+        return False
+    op.execute(f"CREATE TABLE _channels_aside AS SELECT {CHANNEL_COLUMNS} FROM callback_channels")
+    op.execute("DELETE FROM callback_channels")
+    return True
+
+
+def _bring_channels_back() -> None:
+    op.execute(
+        f"INSERT INTO callback_channels ({CHANNEL_COLUMNS}) "
+        f"SELECT {CHANNEL_COLUMNS} FROM _channels_aside"
+    )
+    op.execute("DROP TABLE _channels_aside")
 
 
 def upgrade() -> None:
@@ -56,7 +74,7 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("projects", schema=None) as batch_op:
         batch_op.add_column(sa.Column("labels", JSON, server_default="{}", nullable=False))
-    _defer_foreign_keys()
+    aside = _set_channels_aside()
     with op.batch_alter_table("callback_configs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("project_labels", JSON, nullable=True))
         batch_op.alter_column("project_id", existing_type=sa.String(length=36), nullable=True)
@@ -71,6 +89,8 @@ def upgrade() -> None:
             ["destination_id"],
             ["id"],
         )
+    if aside:
+        _bring_channels_back()
 
 
 def downgrade() -> None:
@@ -80,7 +100,7 @@ def downgrade() -> None:
         "(SELECT id FROM callback_configs WHERE project_id IS NULL)"
     )
     op.execute("DELETE FROM callback_configs WHERE project_id IS NULL")
-    _defer_foreign_keys()
+    aside = _set_channels_aside()
     with op.batch_alter_table("callback_channels", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_callback_channels_destination_id_destinations"), type_="foreignkey"
@@ -90,8 +110,10 @@ def downgrade() -> None:
     with op.batch_alter_table("callback_configs", schema=None) as batch_op:
         batch_op.alter_column("project_id", existing_type=sa.String(length=36), nullable=False)
         batch_op.drop_column("project_labels")
-    with op.batch_alter_table("projects", schema=None) as batch_op:
-        batch_op.drop_column("labels")
+    if aside:
+        _bring_channels_back()
+    # Natively (SQLite 3.35+): a rebuilt projects table would break every row pointing at it.
+    op.execute("ALTER TABLE projects DROP COLUMN labels")
     with op.batch_alter_table("destinations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_destinations_project_id"))
     op.drop_table("destinations")
