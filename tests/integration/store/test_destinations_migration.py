@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from herald.store import migrate
 from herald.store.db import create_engine
 
-NOW = dt.datetime(2026, 12, 1, 12, 0)
+NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def _seed(url: str) -> None:

@@ -25,27 +25,24 @@ TS = sa.DateTime(timezone=True)
 JSON = sa.JSON()
 
 
-CHANNEL_COLUMNS = (
-    "id, config_id, position, type, enabled, secret_config, target_key, rate_limit, policy, "
-    "templates, created_at, updated_at"
-)
-
-
 def _set_channels_aside() -> bool:
     """SQLite rebuilds a table to change a column's nullability, and dropping the old
     callback_configs while channels point at it breaks their foreign key (checked with
     `foreign_keys=ON`, and not repaired by the rename). So the channels wait in a side table."""
     if op.get_bind().dialect.name != "sqlite":
         return False
-    op.execute(f"CREATE TABLE _channels_aside AS SELECT {CHANNEL_COLUMNS} FROM callback_channels")
+    op.execute("CREATE TABLE _channels_aside AS SELECT * FROM callback_channels")
     op.execute("DELETE FROM callback_channels")
     return True
 
 
 def _bring_channels_back() -> None:
+    # The columns both schemas have; a new column is NULL for channels kept from before.
     op.execute(
-        f"INSERT INTO callback_channels ({CHANNEL_COLUMNS}) "
-        f"SELECT {CHANNEL_COLUMNS} FROM _channels_aside"
+        "INSERT INTO callback_channels (id, config_id, position, type, enabled, secret_config, "
+        "target_key, rate_limit, policy, templates, created_at, updated_at) "
+        "SELECT id, config_id, position, type, enabled, secret_config, target_key, rate_limit, "
+        "policy, templates, created_at, updated_at FROM _channels_aside"
     )
     op.execute("DROP TABLE _channels_aside")
 
