@@ -40,16 +40,23 @@ def destination_out(
     )
 
 
-def _page(c: ContainerDep, found: list[Destination], limit: int) -> Page[DestinationOut]:
+def _page(
+    c: ContainerDep, principal: PrincipalDep, found: list[Destination], limit: int
+) -> Page[DestinationOut]:
     uses = c.destinations.uses([d.id for d in found])
-    shown = [destination_out(d, uses[d.id]) for d in found]
+    # An organisation destination's users span projects: name only those the caller may see.
+    shown = [
+        destination_out(d, [u for u in uses[d.id] if principal.can_read(u.project_id)])
+        for d in found
+    ]
     return make_page(shown, limit, lambda d: d.id)
 
 
 @router.get("/destinations", summary="The organisation's destinations (admin)")
 def list_org(principal: PrincipalDep, c: ContainerDep, paging: PagingDep) -> Page[DestinationOut]:
     principal.require_admin()
-    return _page(c, c.destinations.listed(None, paging.cursor, paging.limit + 1), paging.limit)
+    found = c.destinations.listed(None, paging.cursor, paging.limit + 1)
+    return _page(c, principal, found, paging.limit)
 
 
 @router.post(
@@ -62,13 +69,23 @@ def create_org(body: DestinationIn, principal: PrincipalDep, c: ContainerDep) ->
     return destination_out(c.destinations.create(None, body, principal), [])
 
 
-@router.get("/projects/{project_id}/destinations", summary="The project's own destinations")
+@router.get(
+    "/projects/{project_id}/destinations",
+    summary="The project's destinations (with include_org, also the organisation's it may use)",
+)
 def list_project(
-    project_id: str, principal: PrincipalDep, c: ContainerDep, paging: PagingDep
+    project_id: str,
+    principal: PrincipalDep,
+    c: ContainerDep,
+    paging: PagingDep,
+    include_org: bool = False,
 ) -> Page[DestinationOut]:
     principal.require_read(project_id, unknown.project(project_id))
     found = c.destinations.listed(project_id, paging.cursor, paging.limit + 1)
-    return _page(c, found, paging.limit)
+    if include_org and len(found) <= paging.limit:
+        # The organisation's follow the project's on the last page, in one listing.
+        found += c.destinations.listed(None, None, paging.limit + 1 - len(found))
+    return _page(c, principal, found, paging.limit)
 
 
 @router.post(
