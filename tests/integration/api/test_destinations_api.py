@@ -153,3 +153,29 @@ def test_organisation_rules_and_labels(client: TestClient, container: Container)
         f"{API}/projects/{shop['id']}/labels", json={"labels": {" x": "y"}}, headers=AUTH
     )
     assert bad.status_code == 422
+
+
+def test_an_organisation_rule_previews_and_test_sends(client: TestClient) -> None:
+    from herald.fakeplatforms import Behaviour, FakePlatformsThread
+    from herald.fakeplatforms.records import Platform
+
+    with FakePlatformsThread() as fake:
+        fake.set_endpoint("sre", Behaviour.ok())
+        body = {
+            "events": ["task_failed"],
+            "channels": [{"type": "custom", "config": {"url": fake.endpoint_url("sre")}}],
+        }
+        rule = post(client, "/rules", body)
+        shown = client.post(
+            f"{API}/callbacks/{rule['id']}/preview",
+            json={"event_type": "task_failed"},
+            headers=AUTH,
+        )
+        assert shown.status_code == 200, shown.text
+        sent = client.post(
+            f"{API}/callbacks/{rule['id']}/test", json={"event_type": "task_failed"}, headers=AUTH
+        )
+        assert sent.status_code == 200, sent.text
+        assert [r["outcome"] for r in sent.json()["results"]] == ["delivered"]
+        (received,) = fake.received(Platform.ENDPOINT, "sre")
+    assert received.json["project"]["name"] == "organisation"
