@@ -87,13 +87,16 @@ class DestinationService:
     def project_of(self, destination_id: str) -> str | None:
         return self.get(destination_id).project_id
 
-    def listed(self, project_id: str | None, after: str | None, limit: int) -> list[Destination]:
-        """The project's destinations, or the organisation's when `project_id` is None."""
+    def listed(
+        self, project_id: str | None, after: str | None, limit: int, include_org: bool = False
+    ) -> list[Destination]:
+        """The project's destinations (with `include_org`, also the organisation's, which its
+        configs may use), or the organisation's when `project_id` is None."""
         with self.db.read() as conn:
             if project_id is not None:
                 project_repo.get_project(conn, project_id)
             records = destination_repo.list_for(
-                conn, project_id=project_id, after=after, limit=limit
+                conn, project_id=project_id, after=after, limit=limit, include_org=include_org
             )
             return [codec.decode_destination(r, self.keyring) for r in records]
 

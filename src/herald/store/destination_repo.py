@@ -78,11 +78,19 @@ def get(conn: Connection, destination_id: str) -> DestinationRecord:
 
 
 def list_for(
-    conn: Connection, *, project_id: str | None, after: str | None, limit: int
+    conn: Connection,
+    *,
+    project_id: str | None,
+    after: str | None,
+    limit: int,
+    include_org: bool = False,
 ) -> list[DestinationRecord]:
-    """The project's destinations, or the organisation's when `project_id` is None."""
+    """The project's destinations (and with `include_org` the organisation's too, in one id
+    order), or the organisation's when `project_id` is None."""
     d = destinations.c
     scope = d.project_id.is_(None) if project_id is None else d.project_id == project_id
+    if include_org:
+        scope = sa.or_(scope, d.project_id.is_(None))
     query = sa.select(destinations).where(scope).order_by(d.id).limit(limit)
     if after:
         query = query.where(d.id > after)

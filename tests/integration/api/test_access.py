@@ -26,6 +26,8 @@ ADMIN_ONLY = {
     ("POST", "/api/v1/release/destinations"),
     ("GET", "/api/v1/release/rules"),
     ("POST", "/api/v1/release/rules"),
+}
+ADMIN_CHANGES = {  # a project's settings only admins change: others who may read it get 403
     ("PUT", "/api/v1/release/projects/{project_id}/labels"),
 }
 LISTINGS = {  # readable by anyone with a token; filtered to what the caller may see
@@ -175,6 +177,8 @@ def _expected(method: str, path: str, who: str) -> int | str:
         return "allowed"
     if (method, path) in ADMIN_ONLY:
         return 403
+    if (method, path) in ADMIN_CHANGES:
+        return 403 if who != "maintainer_B" else 404
     if (method, path) in LISTINGS:
         return "allowed"
     if path.startswith("/api/v1/release/callbacks/history/{delivery_id}"):

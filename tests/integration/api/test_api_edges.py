@@ -56,6 +56,10 @@ def world(container: Container) -> Iterator[World]:
         ids[f"project_{name}"], ids[f"version_{name}"] = project.id, version.id
     a = ids["project_A"]
     ids["config_id"] = c.callbacks.create(a, ConfigIn.model_validate(_custom()), None).id
+    from herald.publishing.destination_inputs import DestinationIn
+
+    room = {"name": "room", "type": "custom", "config": {"url": "http://127.0.0.1:9/room"}}
+    ids["destination_id"] = c.destinations.create(a, DestinationIn.model_validate(room), None).id
     spec = TaskSpec(
         a, ids["version_A"], TaskType.DEPLOY, Strategy.ROLLING, Environment.STAGING, ["h1"]
     )
@@ -91,6 +95,7 @@ def _url(path: str, ids: dict[str, str], **override: str) -> str:
         "config_id": ids["config_id"],
         "delivery_id": ids["delivery_id"],
         "token_id": ids["token_viewer_A"],
+        "destination_id": ids["destination_id"],
     }
     return path.format(**{**values, **override})
 
@@ -169,6 +174,10 @@ def test_405_allows_every_method_the_path_serves(world: World) -> None:
 
 
 def _body(method: str, path: str, ids: dict[str, str]) -> Any:
+    if path.endswith(("/destinations", "/destinations/{destination_id}")) and method != "GET":
+        return {"name": "room", "type": "custom", "config": {"url": "http://127.0.0.1:9/room"}}
+    if path.endswith("/labels"):
+        return {"labels": {"tier": "production"}}
     if path.endswith("/report"):
         return {"results": []}
     if (path.endswith("/callbacks") and method == "POST") or method == "PUT":

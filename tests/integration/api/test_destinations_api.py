@@ -110,6 +110,18 @@ def test_scopes_a_project_config_may_use(client: TestClient, container: Containe
     post(client, f"/projects/{shop['id']}/destinations", robot(), mine)
     r = client.post(f"{API}/projects/{shop['id']}/destinations", json=robot(), headers=mine)
     assert r.status_code == 409  # the name is taken in this project
+    # The organisation's destinations are listed with the project's for its maintainers; who
+    # else uses them is shown only as far as they may see.
+    org = post(client, "/destinations", robot("org-room"))
+    search_body = {"events": ["task_failed"], "channels": [{"destination_id": org["id"]}]}
+    post(client, f"/projects/{search['id']}/callbacks", search_body)
+    listed = client.get(
+        f"{API}/projects/{shop['id']}/destinations", params={"include_org": "true"}, headers=mine
+    ).json()["items"]
+    assert sorted(d["name"] for d in listed) == ["org-room", "release-room"]
+    assert [d["used_by"] for d in listed if d["id"] == org["id"]] == [[]]
+    own = client.get(f"{API}/projects/{shop['id']}/destinations", headers=mine).json()["items"]
+    assert [d["name"] for d in own] == ["release-room"]
 
 
 def test_organisation_rules_and_labels(client: TestClient, container: Container) -> None:

@@ -81,10 +81,7 @@ def list_project(
     include_org: bool = False,
 ) -> Page[DestinationOut]:
     principal.require_read(project_id, unknown.project(project_id))
-    found = c.destinations.listed(project_id, paging.cursor, paging.limit + 1)
-    if include_org and len(found) <= paging.limit:
-        # The organisation's follow the project's on the last page, in one listing.
-        found += c.destinations.listed(None, None, paging.limit + 1 - len(found))
+    found = c.destinations.listed(project_id, paging.cursor, paging.limit + 1, include_org)
     return _page(c, principal, found, paging.limit)
 
 

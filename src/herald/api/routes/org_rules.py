@@ -47,6 +47,8 @@ def project_rules(project_id: str, principal: PrincipalDep, c: ContainerDep) -> 
 def put_labels(
     project_id: str, body: LabelsIn, principal: PrincipalDep, c: ContainerDep
 ) -> ProjectLabelsOut:
+    # A project the caller may not read is unknown to it, as everywhere; then admins only.
+    principal.require_read(project_id, unknown.project(project_id))
     principal.require_admin()
     project = c.catalog.set_labels(project_id, dict(body.labels), principal)
     return ProjectLabelsOut(project_id=project.id, labels=project.labels)
