@@ -64,7 +64,7 @@ def _rows(url: str) -> tuple[list[tuple[object, ...]], ...]:
 
 
 def _round_trip(url: str) -> None:
-    migrate.downgrade(url, "0003")
+    migrate.downgrade(url, "0005")
     _seed(url)
     migrate.upgrade(url)
     projects, configs, channels = _rows(url)
@@ -74,7 +74,7 @@ def _round_trip(url: str) -> None:
     ]
     assert configs == [("c1", "p1")]
     assert channels == [("ch1", "token", None)]
-    migrate.downgrade(url, "0003")
+    migrate.downgrade(url, "0005")
     migrate.upgrade(url)
 
 

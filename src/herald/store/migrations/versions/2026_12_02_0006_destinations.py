@@ -5,7 +5,7 @@ project labels. Existing rows keep their meaning: every config keeps its project
 channel its inline settings, every project gets no labels.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-02 02:00:00
 """
 
@@ -17,34 +17,12 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TS = sa.DateTime(timezone=True)
 JSON = sa.JSON()
-
-
-def _set_channels_aside() -> bool:
-    """SQLite rebuilds a table to change a column's nullability, and dropping the old
-    callback_configs while channels point at it breaks their foreign key (checked with
-    `foreign_keys=ON`, and not repaired by the rename). So the channels wait in a side table."""
-    if op.get_bind().dialect.name != "sqlite":
-        return False
-    op.execute("CREATE TABLE _channels_aside AS SELECT * FROM callback_channels")
-    op.execute("DELETE FROM callback_channels")
-    return True
-
-
-def _bring_channels_back() -> None:
-    # The columns both schemas have; a new column is NULL for channels kept from before.
-    op.execute(
-        "INSERT INTO callback_channels (id, config_id, position, type, enabled, secret_config, "
-        "target_key, rate_limit, policy, templates, created_at, updated_at) "
-        "SELECT id, config_id, position, type, enabled, secret_config, target_key, rate_limit, "
-        "policy, templates, created_at, updated_at FROM _channels_aside"
-    )
-    op.execute("DROP TABLE _channels_aside")
 
 
 def upgrade() -> None:
@@ -71,7 +49,6 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("projects", schema=None) as batch_op:
         batch_op.add_column(sa.Column("labels", JSON, server_default="{}", nullable=False))
-    aside = _set_channels_aside()
     with op.batch_alter_table("callback_configs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("project_labels", JSON, nullable=True))
         batch_op.alter_column("project_id", existing_type=sa.String(length=36), nullable=True)
@@ -86,8 +63,6 @@ def upgrade() -> None:
             ["destination_id"],
             ["id"],
         )
-    if aside:
-        _bring_channels_back()
 
 
 def downgrade() -> None:
@@ -97,7 +72,6 @@ def downgrade() -> None:
         "(SELECT id FROM callback_configs WHERE project_id IS NULL)"
     )
     op.execute("DELETE FROM callback_configs WHERE project_id IS NULL")
-    aside = _set_channels_aside()
     with op.batch_alter_table("callback_channels", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_callback_channels_destination_id_destinations"), type_="foreignkey"
@@ -107,10 +81,8 @@ def downgrade() -> None:
     with op.batch_alter_table("callback_configs", schema=None) as batch_op:
         batch_op.alter_column("project_id", existing_type=sa.String(length=36), nullable=False)
         batch_op.drop_column("project_labels")
-    if aside:
-        _bring_channels_back()
-    # Natively (SQLite 3.35+): a rebuilt projects table would break every row pointing at it.
-    op.execute("ALTER TABLE projects DROP COLUMN labels")
+    with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.drop_column("labels")
     with op.batch_alter_table("destinations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_destinations_project_id"))
     op.drop_table("destinations")
