@@ -108,7 +108,7 @@ async def test_a_burst_through_three_configs_keeps_the_destinations_limit_across
     pg_url: str,
 ) -> None:
     """DingTalk admits 4 messages per 2 s here and locks the robot for 10 minutes past that.
-    The destination allows 4 per 2.5 s (a margin for the trip); 12 notifications through three
+    The destination allows 4 per 3 s (a margin for a loaded machine); 12 notifications through three
     configs, claimed by two workers with their own connections, all arrive, none refused."""
     first = Container.build(make_settings(pg_url, worker={"poll_interval": 0.1}))
     second = Container.build(make_settings(pg_url, worker={"poll_interval": 0.1}))
@@ -116,7 +116,7 @@ async def test_a_burst_through_three_configs_keeps_the_destinations_limit_across
         async with running_fake_platforms() as fake:
             fake.set_limits(dingtalk_per_window=4, dingtalk_window_s=2.0)
             fake.add_dingtalk_robot(TOKEN, secret=OLD_SECRET)
-            limit = {"rate_limit": {"count": 4, "per_seconds": 2.5}}
+            limit = {"rate_limit": {"count": 4, "per_seconds": 3.0}}
             with three_configs_on_one_destination(first, fake.dingtalk_url(TOKEN), **limit) as (
                 _,
                 a,
@@ -126,7 +126,7 @@ async def test_a_burst_through_three_configs_keeps_the_destinations_limit_across
                 emit_stopped_tasks(first, *b, 4)  # one config: 4
                 async with workers_of(first, second):
                     await eventually(
-                        lambda: len(delivery_rows(first)) == 12 and all_final(first), timeout=60
+                        lambda: len(delivery_rows(first)) == 12 and all_final(first), timeout=120
                     )
             received = fake.received(Platform.DINGTALK, TOKEN)
             rows = delivery_rows(first)
