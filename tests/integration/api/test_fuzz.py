@@ -47,6 +47,7 @@ from herald.domain.events import EventType
 from herald.domain.release import Environment, Status, Strategy, TaskSpec, TaskType
 from herald.history.reads import HistoryFilter
 from herald.publishing.config_inputs import ConfigIn
+from herald.publishing.destination_inputs import DestinationIn
 from herald.runtime.clock import SystemClock
 from herald.store import fanout as delivery
 from tests.conftest import ADMIN_TOKEN, make_settings
@@ -86,6 +87,7 @@ class World:
     tasks: dict[str, str]  # pending | running | stopped → task id
     app: Any = None
     statuses: list[int] = dataclasses.field(default_factory=list)
+    destination_id: str = ""
 
     def ids(self) -> dict[str, list[str]]:
         return {
@@ -94,6 +96,7 @@ class World:
             "task_id": list(self.tasks.values()),
             "delivery_id": self.delivery_ids,
             "token_id": [self.token_id],
+            "destination_id": [self.destination_id],
         }
 
     def task(self, status: Status) -> str:
@@ -140,9 +143,23 @@ class World:
         )
         return self.c.callbacks.create(self.project_id, body, None).id
 
+    def destination(self) -> str:
+        body = DestinationIn.model_validate(
+            {
+                "name": "fuzz-room",
+                "type": "custom",
+                "config": {"url": f"http://127.0.0.1:{_closed_port()}/room?token=fuzz-secret"},
+            }
+        )
+        return self.c.destinations.create(self.project_id, body, None).id
+
     def repair(self) -> None:
         """Bring back what the last operation deleted, revoked or moved on."""
         c = self.c
+        if self.destination_id not in {
+            d.id for d in c.destinations.listed(self.project_id, None, 1000)
+        }:
+            self.destination_id = self.destination()
         configs = c.callbacks.configs(visible=None, project_id=None, after=None, limit=1000)
         if self.config_id not in {cfg.id for cfg in configs}:
             self.config_id = self.config()
@@ -161,6 +178,7 @@ def build_world(database_url: str) -> World:
     version = c.catalog.create_version(project.id, "v1.0.0", "")
     w = World(c, project.id, version.id, "", "", [], {})
     w.config_id = w.config()
+    w.destination_id = w.destination()
     w.token_id = c.tokens.create("victim", Role.VIEWER, [project.id], None).id
     for status in (Status.PENDING, Status.RUNNING, Status.STOPPED):
         w.tasks[status.value] = w.task(status)
