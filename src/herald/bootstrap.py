@@ -19,6 +19,7 @@ from herald.history.reads import HistoryService
 from herald.inbound.inbound_service import InboundService
 from herald.observability.metrics import Metrics
 from herald.publishing.callback_configs import CallbackService
+from herald.publishing.destination_service import DestinationService
 from herald.runtime.clock import Clock, SystemClock
 from herald.runtime.heartbeats import Heartbeats
 from herald.runtime.settings import Settings
@@ -45,6 +46,7 @@ class Container:
     callbacks: CallbackService
     history: HistoryService
     mutes: MuteService
+    destinations: DestinationService
     test_sender: SendTester
     external_events: ExternalEvents
     idempotency: IdempotencyService
@@ -81,6 +83,9 @@ class Container:
             ),
             history=HistoryService(db, clock, wakeups),
             mutes=MuteService(db, clock, wakeups),
+            destinations=DestinationService(
+                db, clock, keyring, EgressPolicy(settings.egress_allow)
+            ),
             test_sender=SendTester(
                 cls._worker_parts(settings, db, clock, keyring, wakeups, metrics)
             ),

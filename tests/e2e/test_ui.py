@@ -936,3 +936,38 @@ def test_a_mute_window_holds_notifications_until_sent_from_the_ui(
     finally:
         context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def test_a_destination_defined_once_is_used_by_a_config_and_shows_its_health(
+    open_page: PageFactory, world: World
+) -> None:
+    page = open_page("/ui/destinations")
+    expect(page.get_by_role("heading", name="Organisation destinations")).to_be_visible()
+    by_testid(page, "destination-name").fill("release room")
+    card = by_testid(page, "channel-card")
+    card.get_by_label("Channel type").select_option("dingtalk")
+    card.get_by_label("Webhook URL").fill(world.fake.dingtalk_url(DINGTALK_TOKEN))
+    card.get_by_label("Signing secret").fill(DINGTALK_SECRET)
+    by_testid(page, "destination-save").click()
+    expect(page).to_have_url(re.compile(r"/ui/destinations/[0-9a-f-]{36}$"))
+    destination_id = page.url.rsplit("/", 1)[1]
+    expect(by_testid(page, "destination-circuit")).to_have_attribute("data-value", "closed")
+    expect(card.get_by_label("Signing secret")).to_have_value(re.compile(r"^\*\*\*\*"))
+
+    # A project's config picks the destination instead of entering the robot again.
+    page = open_page(f"/ui/projects/{world.project_id}/callbacks/new")
+    page.get_by_label("Name", exact=True).fill("via destination")
+    card = by_testid(page, "channel-card").first
+    card.locator('[data-testid="channel-destination"]').select_option(destination_id)
+    expect(card.get_by_label("Webhook URL")).to_be_hidden()
+    by_testid(page, "config-save").click()
+    expect(page).to_have_url(re.compile(r"/ui/callbacks/[0-9a-f-]{36}$"))
+    before = len(world.fake.received("dingtalk", DINGTALK_TOKEN, delivered=True))
+    by_testid(page, "test-send").click()
+    expect(by_testid(page, "test-outcome")).to_have_attribute("data-value", "delivered")
+    assert len(world.fake.received("dingtalk", DINGTALK_TOKEN, delivered=True)) == before + 1
+
+    page = open_page(f"/ui/destinations/{destination_id}", lang="zh")
+    expect(page.get_by_text("via destination")).to_be_visible()
+    expect(by_testid(page, "destination-rate")).to_contain_text("1/20")
+    shot(page, world, "destination")

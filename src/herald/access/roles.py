@@ -34,19 +34,22 @@ class Principal:
         """The projects this caller may see, or None for all of them."""
         return None if self.is_admin else set(self.projects)
 
-    def can_read(self, project_id: str) -> bool:
-        return self.is_admin or project_id in self.projects
+    # `project_id` None: the organisation's (organisation rules and destinations): admins only.
+    def can_read(self, project_id: str | None) -> bool:
+        return self.is_admin or (project_id is not None and project_id in self.projects)
 
-    def can_write(self, project_id: str) -> bool:
-        return self.is_admin or (self.role is Role.MAINTAINER and project_id in self.projects)
+    def can_write(self, project_id: str | None) -> bool:
+        return self.is_admin or (
+            self.role is Role.MAINTAINER and project_id is not None and project_id in self.projects
+        )
 
-    def require_read(self, project_id: str, unknown: NotFound) -> None:
+    def require_read(self, project_id: str | None, unknown: NotFound) -> None:
         """Raise `unknown` (the answer for a resource that does not exist) unless the caller may
         read `project_id`: a 403 would confirm that the resource exists and name its project."""
         if not self.can_read(project_id):
             raise unknown
 
-    def require_write(self, project_id: str, unknown: NotFound) -> None:
+    def require_write(self, project_id: str | None, unknown: NotFound) -> None:
         """As `require_read`; a caller who may read but not change the project gets `Forbidden`."""
         self.require_read(project_id, unknown)
         if not self.can_write(project_id):

@@ -24,3 +24,7 @@ def config(config_id: str) -> NotFound:
 
 def delivery(delivery_id: str) -> NotFound:
     return missing("delivery", "delivery_id", delivery_id)
+
+
+def destination(destination_id: str) -> NotFound:
+    return missing("destination", "destination_id", destination_id)

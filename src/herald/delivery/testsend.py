@@ -89,8 +89,8 @@ class SendTester:
         with self.p.db.transaction() as uow:
             config = config_store.get_config(uow.conn, config_id, self.p.keyring)
             chosen = _channels(config, channel_id)
-            project = project_repo.get_project(uow.conn, config.project_id)
-            payload, context = sample_event(project.id, project.name, event_type, now, new_id())
+            project_id, project_name = _sample_project(uow, config)
+            payload, context = sample_event(project_id, project_name, event_type, now, new_id())
             event = {"payload": payload, "context": context}
             tests = [_test(config, ch, event_type, event) for ch in chosen]
             ids = delivery_state.create_tests(uow.conn, tests, now)
@@ -133,12 +133,23 @@ def _test(
     return delivery_state.NewTest(
         config_id=config.id,
         channel_id=channel.id,
-        project_id=config.project_id,
+        project_id=config.project_id or ORGANISATION,
         event_type=event_type.value,
         channel_type=channel.type,
         target_key=channel.target_key,
         event=event,
     )
+
+
+# An organisation rule's test send speaks for no project in particular.
+ORGANISATION = "organisation"
+
+
+def _sample_project(uow: Any, config: CallbackConfig) -> tuple[str, str]:
+    if config.project_id is None:
+        return ORGANISATION, ORGANISATION
+    project = project_repo.get_project(uow.conn, config.project_id)
+    return project.id, project.name
 
 
 HELD = "not sent: the target is rate limited or its circuit is open; try again shortly"

@@ -40,7 +40,7 @@ class MuteWindow:
     id: str
     scope: MuteScope
     scope_id: str  # the project's or config's id
-    project_id: str  # whose members may see and change the window
+    project_id: str | None  # whose members may see and change it; None: an organisation rule
     starts_at: dt.datetime
     ends_at: dt.datetime
     reason: str

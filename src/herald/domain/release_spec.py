@@ -60,6 +60,7 @@ class Project:
     description: str
     created_at: dt.datetime
     environments: tuple[str, ...] = ()  # the environments its tasks may use; empty: any
+    labels: dict[str, str] = field(default_factory=dict)  # what organisation rules select by
 
     def check_environment(self, environment: str) -> None:
         """Raise `InvalidInput` unless the project allows `environment`."""

@@ -50,6 +50,15 @@ RunId = Annotated[
     _IS_LABEL,
 ]
 Description = Annotated[str, Field(max_length=2000)]
+# Project labels, e.g. {"tier": "production", "team": "支付"}: what organisation rules select by.
+LabelKey = Annotated[
+    str,
+    Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$"),
+]
+LabelValue = Annotated[
+    str, Field(max_length=100, json_schema_extra={"pattern": LABEL_PATTERN}), _IS_LABEL
+]
+ProjectLabels = Annotated[dict[LabelKey, LabelValue], Field(max_length=20)]
 ResourceId = Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[0-9a-zA-Z-]+$")]
 
 

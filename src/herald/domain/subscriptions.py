@@ -59,3 +59,9 @@ def subscribed(
     kind = payload.get("event_type")
     wanted = kind in events or any(e in events for e in IMPLIED_BY.get(str(kind), ()))
     return enabled and wanted and filters.matches(payload)
+
+
+def reaches_project(selector: Mapping[str, str] | None, labels: Mapping[str, str]) -> bool:
+    """Does an organisation rule selecting projects by `selector` reach a project with these
+    `labels`? Every selected label must be set to the same value; no selector: every project."""
+    return all(labels.get(key) == value for key, value in (selector or {}).items())

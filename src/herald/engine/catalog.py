@@ -106,6 +106,27 @@ class Catalog:
             found = repo.project_by_name(conn, name_or_id)
             return found if found is not None else repo.get_project(conn, name_or_id)
 
+    def set_labels(
+        self, project_id: str, labels: dict[str, str], actor: Principal | None
+    ) -> Project:
+        """Replace the project's labels (which organisation rules reach it); audited."""
+        now = self.clock.now()
+        with self.db.transaction() as uow:
+            before = repo.get_project(uow.conn, project_id)
+            repo.set_labels(uow.conn, project_id, labels, now)
+            audit.record(
+                uow.conn,
+                actor,
+                action="project.labels",
+                resource_type="project",
+                resource_id=project_id,
+                project_id=project_id,
+                before={"labels": before.labels},
+                after={"labels": labels},
+                at=now,
+            )
+            return repo.get_project(uow.conn, project_id)
+
     def list_projects(self, ids: set[str] | None, after: str | None, limit: int) -> list[Project]:
         with self.db.read() as conn:
             return repo.list_projects(conn, ids=ids, after=after, limit=limit)

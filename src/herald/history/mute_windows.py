@@ -73,8 +73,9 @@ class MuteService:
         self.clock = clock
         self.wakeups = wakeups
 
-    def project_of_scope(self, scope: MuteScope, scope_id: str) -> str:
-        """The project a scope belongs to (raises `NotFound` for an unknown one)."""
+    def project_of_scope(self, scope: MuteScope, scope_id: str) -> str | None:
+        """The project a scope belongs to, None for an organisation rule (raises `NotFound`
+        for an unknown one)."""
         with self.db.read() as conn:
             if scope == MuteScope.CONFIG:
                 return config_repo.config_project(conn, scope_id)

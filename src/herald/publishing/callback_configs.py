@@ -12,58 +12,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import ValidationError
-
 from herald.access.roles import Principal
-from herald.channels.capabilities import OwnRetryPolicy
-from herald.channels.channel_config import ChannelConfig, parse_channel_config
-from herald.channels.config_base import marks
-from herald.channels.credentials import (
-    KeptSecretRefused,
-    describe_target,
-    hides_path,
-    masked,
-    merge_masked,
-    refuse_kept_secrets,
-)
-from herald.channels.registry import UnknownChannelType, get_sender
+from herald.channels.credentials import describe_target, hides_path, masked
 from herald.domain.errors import InvalidInput
 from herald.domain.ids import new_id
-from herald.domain.shapes import validation_message
-from herald.domain.subscriptions import Filters
+from herald.domain.subscriptions import Filters, reaches_project
 from herald.publishing import stored_configs as store
+from herald.publishing.channel_refs import load_destinations, reference
+from herald.publishing.channel_settings import (
+    channel_policy,
+    check_egress,
+    resolve_settings,
+    target_key,
+)
 from herald.publishing.config_inputs import ChannelIn, ConfigIn
-from herald.publishing.config_model import CallbackConfig, Channel
+from herald.publishing.config_model import CallbackConfig, Channel, Destination
 from herald.publishing.templates import TemplateError, validate_templates
 from herald.runtime.clock import Clock
-from herald.security.egress import EgressDenied, EgressPolicy, check_url
-from herald.security.encryption import KeyRing, fingerprint
-from herald.security.guarded_socket import check_literal_host
+from herald.security.egress import EgressPolicy
+from herald.security.encryption import KeyRing
 from herald.store import audit_repo as audit
 from herald.store import config_repo, project_repo
-from herald.store.db import Database, UnitOfWork
+from herald.store.db import Connection, Database, UnitOfWork
 from herald.store.delivery_state import cancel_pending_for_channels
 from herald.store.fanout import ensure_targets
 
-# Target keys only group deliveries by the credential they go to; the credentials themselves are
-# high-entropy tokens kept encrypted, so a fixed key is enough and survives key rotation.
-TARGET_FINGERPRINT_KEY = b"herald target key v1"
-
-
-def target_key(channel_type: str, config: ChannelConfig) -> str:
-    identity = get_sender(channel_type).target_identity(config)
-    return fingerprint(f"{channel_type}\n{identity}", TARGET_FINGERPRINT_KEY)
-
-
-def channel_policy(config: ChannelConfig) -> dict[str, Any] | None:
-    """The retry settings fan-out and workers need without decrypting the channel, for settings
-    that carry their own (`OwnRetryPolicy`); None: Herald's schedule and timeout."""
-    return config.delivery_policy() if isinstance(config, OwnRetryPolicy) else None
+MAX_ORG_RULES = 1000  # read at once to tell a project which rules reach it
 
 
 def describe_config(config: CallbackConfig) -> dict[str, Any]:
     """A config as the API, the audit log and people may see it: secrets masked."""
-    return {
+    view: dict[str, Any] = {
         "id": config.id,
         "project_id": config.project_id,
         "name": config.name,
@@ -80,28 +59,14 @@ def describe_config(config: CallbackConfig) -> dict[str, Any]:
                 "config": masked(ch.config),
                 "rate_limit": ch.rate_limit,
                 "templates": ch.templates,
+                **({"destination_id": ch.destination_id} if ch.destination_id else {}),
             }
             for ch in config.channels
         ],
     }
-
-
-def check_egress(position: int, config: ChannelConfig, policy: EgressPolicy) -> None:
-    """Refuse addresses that are obviously internal (IP literals, localhost) at save time.
-
-    Only a first line: names are resolved, and checked, when a delivery connects.
-    """
-    for name, mark in marks(type(config)).urls:
-        if getattr(config, name) is None:
-            continue  # an optional URL (a channel's own proxy) not set
-        try:
-            if mark.schemes is None:
-                check_literal_host(getattr(config, name), policy)
-            else:
-                check_url(getattr(config, name), policy, schemes=frozenset(mark.schemes))
-        except EgressDenied as exc:
-            field = f"channels.{position}.config.{name}"
-            raise InvalidInput(f"{field}: {exc}", {"field": field}) from None
+    if config.project_id is None:
+        view["project_labels"] = config.project_labels
+    return view
 
 
 class CallbackService:
@@ -123,13 +88,21 @@ class CallbackService:
         with self.db.read() as conn:
             return store.get_config(conn, config_id, self.keyring)
 
-    def project_of(self, config_id: str) -> str:
+    def project_of(self, config_id: str) -> str | None:
+        """The config's project; None for an organisation rule."""
         with self.db.read() as conn:
             return config_repo.config_project(conn, config_id)
 
     def configs(
-        self, *, visible: set[str] | None, project_id: str | None, after: str | None, limit: int
+        self,
+        *,
+        visible: set[str] | None,
+        project_id: str | None,
+        after: str | None,
+        limit: int,
+        org_rules: bool = False,
     ) -> list[CallbackConfig]:
+        """`org_rules`: only the organisation rules."""
         with self.db.read() as conn:
             if project_id is not None:
                 project_repo.get_project(conn, project_id)
@@ -140,46 +113,55 @@ class CallbackService:
                 project_id=project_id,
                 after=after,
                 limit=limit,
+                org_rules=org_rules,
             )
 
-    def create(self, project_id: str, body: ConfigIn, actor: Principal | None) -> CallbackConfig:
+    def rules_reaching(self, project_id: str) -> list[CallbackConfig]:
+        """The organisation rules whose label selector reaches the project (enabled or not)."""
+        with self.db.read() as conn:
+            labels = project_repo.get_project(conn, project_id).labels
+            rules = store.list_configs(
+                conn,
+                self.keyring,
+                project_ids=None,
+                project_id=None,
+                after=None,
+                limit=MAX_ORG_RULES,
+                org_rules=True,
+            )
+        return [r for r in rules if reaches_project(r.project_labels, labels)]
+
+    def create(
+        self, project_id: str | None, body: ConfigIn, actor: Principal | None
+    ) -> CallbackConfig:
+        """A project's config, or with `project_id` None an organisation rule."""
         config_id, now = new_id(), self.clock.now()
-        channels = _build_channels(config_id, body.channels, {}, now, self.egress)
-        config = _assemble(config_id, project_id, body, channels, now, now, self.default_locale)
         with self.db.transaction() as uow:
-            project_repo.get_project(uow.conn, project_id)
+            if project_id is not None:
+                project_repo.get_project(uow.conn, project_id)
+            config = self._build(uow.conn, config_id, project_id, body, None, now)
             store.insert_config(uow.conn, config, self.keyring)
-            _register_targets(uow, channels, now)
+            _register_targets(uow, config.channels, now)
             self._audit(uow, actor, "callback.create", config, None)
         return config
 
-    def draft(self, project_id: str, body: ConfigIn, base: CallbackConfig | None) -> CallbackConfig:
+    def draft(
+        self, project_id: str | None, body: ConfigIn, base: CallbackConfig | None
+    ) -> CallbackConfig:
         """`body` validated into a config exactly as `create`/`update` would, without storing it
         (masked secrets sent back resolve against `base`)."""
-        now = self.clock.now()
-        config_id = base.id if base else "draft"
-        existing = {ch.id: ch for ch in base.channels} if base else {}
-        channels = _build_channels(config_id, body.channels, existing, now, self.egress)
-        return _assemble(config_id, project_id, body, channels, now, now, self.default_locale)
+        with self.db.read() as conn:
+            config_id = base.id if base else "draft"
+            return self._build(conn, config_id, project_id, body, base, self.clock.now())
 
     def update(self, config_id: str, body: ConfigIn, actor: Principal | None) -> CallbackConfig:
         now = self.clock.now()
         with self.db.transaction() as uow:
             before = store.get_config(uow.conn, config_id, self.keyring)
-            existing = {ch.id: ch for ch in before.channels}
-            channels = _build_channels(config_id, body.channels, existing, now, self.egress)
-            config = _assemble(
-                config_id,
-                before.project_id,
-                body,
-                channels,
-                before.created_at,
-                now,
-                self.default_locale,
-            )
+            config = self._build(uow.conn, config_id, before.project_id, body, before, now)
             store.replace_config(uow.conn, config, self.keyring)
-            _register_targets(uow, channels, now)
-            removed = set(existing) - {ch.id for ch in channels}
+            _register_targets(uow, config.channels, now)
+            removed = {ch.id for ch in before.channels} - {ch.id for ch in config.channels}
             cancel_pending_for_channels(
                 uow.conn, config_id, removed, "channel removed from the config", now
             )
@@ -194,6 +176,27 @@ class CallbackService:
             every = {ch.id for ch in before.channels}
             cancel_pending_for_channels(uow.conn, config_id, every, "callback config deleted", now)
             self._audit(uow, actor, "callback.delete", None, before)
+
+    def _build(
+        self,
+        conn: Connection,
+        config_id: str,
+        project_id: str | None,
+        body: ConfigIn,
+        base: CallbackConfig | None,
+        now: Any,
+    ) -> CallbackConfig:
+        if project_id is not None and body.project_labels is not None:
+            raise InvalidInput(
+                "project_labels: only organisation rules select projects by label; "
+                "leave it out for a project's config",
+                {"field": "project_labels"},
+            )
+        found = load_destinations(conn, body.channels, project_id, self.keyring)
+        existing = {ch.id: ch for ch in base.channels} if base else {}
+        channels = _build_channels(config_id, body.channels, existing, found, now, self.egress)
+        created = base.created_at if base else now
+        return _assemble(config_id, project_id, body, channels, created, now, self.default_locale)
 
     def _audit(
         self,
@@ -233,7 +236,7 @@ def _register_targets(uow: UnitOfWork, channels: Sequence[Channel], now: Any) ->
 
 def _assemble(
     config_id: str,
-    project_id: str,
+    project_id: str | None,
     body: ConfigIn,
     channels: Sequence[Channel],
     created_at: Any,
@@ -257,6 +260,7 @@ def _assemble(
         channels=tuple(channels),
         created_at=created_at,
         updated_at=updated_at,
+        project_labels=dict(body.project_labels) if body.project_labels is not None else None,
     )
 
 
@@ -276,23 +280,38 @@ def _build_channels(
     config_id: str,
     incoming: Sequence[ChannelIn],
     existing: dict[str, Channel],
+    destinations: dict[str, Destination],
     now: Any,
     egress: EgressPolicy,
 ) -> list[Channel]:
     channels = []
     for position, spec in enumerate(incoming):
+        where = f"channels.{position}"
         if spec.id is not None and spec.id not in existing:
             raise InvalidInput(
-                f"channels.{position}.id: channel {spec.id} is not part of this config; "
+                f"{where}.id: channel {spec.id} is not part of this config; "
                 "leave id out to add a new channel",
-                {"field": f"channels.{position}.id"},
+                {"field": f"{where}.id"},
             )
+        templates = _templates(spec.templates, f"{where}.templates")
+        channel_id = spec.id or new_id()
+        if spec.destination_id:
+            destination = destinations[spec.destination_id]
+            channels.append(
+                reference(position, spec, destination, config_id, channel_id, templates, now)
+            )
+            continue
         previous = existing.get(spec.id) if spec.id else None
-        parsed = _parse(position, spec, previous)
-        check_egress(position, parsed, egress)
+        assert spec.type is not None
+        assert spec.config is not None
+        kept = (
+            (previous.type, previous.config) if previous and not previous.destination_id else None
+        )
+        parsed = resolve_settings(where, spec.type, spec.config, kept)
+        check_egress(where, parsed, egress)
         channels.append(
             Channel(
-                id=spec.id or new_id(),
+                id=channel_id,
                 config_id=config_id,
                 position=position,
                 type=spec.type,
@@ -301,52 +320,8 @@ def _build_channels(
                 target_key=target_key(spec.type, parsed),
                 rate_limit=spec.rate_limit.model_dump() if spec.rate_limit else None,
                 policy=channel_policy(parsed),
-                templates=_templates(spec.templates, f"channels.{position}.templates"),
+                templates=templates,
                 updated_at=now,
             )
         )
     return channels
-
-
-def _parse(position: int, spec: ChannelIn, previous: Channel | None) -> ChannelConfig:
-    """The channel's new settings, masked secrets resolved against the `previous` channel's."""
-    if previous is None or previous.type != spec.type:
-        return _validate(position, spec.type, dict(spec.config))
-    merged = merge_masked(spec.config, previous.config)
-    # Validate first: a broken URL is reported as such, and destinations compare as parsed.
-    parsed = _validate(position, spec.type, merged.settings)
-    try:
-        refuse_kept_secrets(parsed, previous.config, merged.kept)
-    except KeptSecretRefused as exc:
-        details = [
-            {
-                "field": f"channels.{position}.config.{field}",
-                "message": message,
-                "type": "secret_not_kept",
-            }
-            for field, message in exc.problems
-        ]
-        first = details[0]
-        raise InvalidInput(f"{first['field']}: {first['message']}", details) from None
-    return parsed
-
-
-def _validate(position: int, channel_type: str, raw: dict[str, Any]) -> ChannelConfig:
-    try:
-        get_sender(channel_type)
-        return parse_channel_config(channel_type, raw)
-    except UnknownChannelType as exc:
-        raise InvalidInput(
-            f"channels.{position}.type: {exc}", {"field": f"channels.{position}.type"}
-        ) from None
-    except ValidationError as exc:
-        details = [
-            {
-                "field": ".".join(["channels", str(position), "config", *map(str, err["loc"])]),
-                "message": validation_message(err),
-                "type": err["type"],
-            }
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        first = details[0]
-        raise InvalidInput(f"{first['field']}: {first['message']}", details) from None

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from herald.channels.registry import channel_types
 from herald.domain.events import EventType
 from herald.domain.release import Strategy, TaskType
-from herald.domain.shapes import EnvironmentName, JsonInt, Name, ResourceId, Strict
+from herald.domain.shapes import EnvironmentName, JsonInt, Name, ProjectLabels, ResourceId, Strict
 
 TemplateText = Annotated[str, Field(max_length=8000)]
 TemplateKey = Literal[
@@ -71,17 +71,36 @@ def _registered_types(schema: dict[str, Any]) -> None:
 
 
 class ChannelIn(Strict):
+    """Inline settings (`type` and `config`, PRD §4.1), or a reference to a destination
+    (`destination_id`): then `type` may be left out, and `config` and `rate_limit` sent back as
+    read are the destination's and are ignored."""
+
     id: ResourceId | None = Field(default=None, description="keep a channel's id when updating")
+    destination_id: ResourceId | None = Field(
+        default=None, description="use this destination's type, settings and rate limit"
+    )
     # The valid types are documented as an enum; the service checks them itself so an unknown
     # type is answered with the list of valid ones.
-    type: Annotated[str, Field(max_length=32, json_schema_extra=_registered_types)]
+    type: Annotated[str, Field(max_length=32, json_schema_extra=_registered_types)] | None = None
     enabled: bool = Field(default=True, strict=True)
-    config: dict[str, Any] = Field(description="channel-specific settings; see the channel guide")
+    config: dict[str, Any] | None = Field(
+        default=None, description="channel-specific settings; see the channel guide"
+    )
     rate_limit: RateLimitIn | None = Field(
         default=None, description="override the platform's published limit for this target"
     )
     templates: Templates | None = None
     warnings: Any = read_only()
+
+    @model_validator(mode="after")
+    def _inline_or_reference(self) -> ChannelIn:
+        if self.destination_id is None:
+            missing = [name for name in ("type", "config") if getattr(self, name) is None]
+            if missing:
+                raise ValueError(
+                    f"{' and '.join(missing)} required, or destination_id to use a destination"
+                )
+        return self
 
 
 class ConfigIn(Strict):
@@ -94,6 +113,11 @@ class ConfigIn(Strict):
         default=None, description="message language; default: the server's HERALD_LOCALE"
     )
     templates: Templates | None = None
+    project_labels: ProjectLabels | None = Field(
+        default=None,
+        description="organisation rules only: reach the projects carrying all these labels "
+        "(none: every project)",
+    )
     id: Any = read_only()
     project_id: Any = read_only()
     created_at: Any = read_only()

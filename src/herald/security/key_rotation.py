@@ -28,10 +28,12 @@ def rotate_secrets(db: Database, keyring: KeyRing, clock: Clock) -> RotationRepo
     now = clock.now()
     with db.transaction() as uow:
         channels, current_channels = _rotate(uow.conn, keyring, "channel_settings", now)
+        # A destination's settings are channel settings shared by every config using them.
+        shared, current_shared = _rotate(uow.conn, keyring, "destination_settings", now)
         tokens, current_tokens = _rotate(uow.conn, keyring, "wecom_tokens", now)
         inbound, current_inbound = _rotate(uow.conn, keyring, "inbound_sources", now)
-    current = current_channels + current_tokens + current_inbound
-    return RotationReport(channels, tokens, current, inbound)
+    current = current_channels + current_shared + current_tokens + current_inbound
+    return RotationReport(channels + shared, tokens, current, inbound)
 
 
 def _rotate(

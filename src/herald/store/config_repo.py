@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from herald.domain.errors import NotFound
-from herald.store.tables import callback_channels, callback_configs, targets
+from herald.store.tables import callback_channels, callback_configs, destinations, targets
 
 
 @dataclass(frozen=True)
@@ -28,12 +28,14 @@ class ChannelRecord:
     policy: dict[str, Any] | None
     templates: dict[str, Any] | None
     updated_at: dt.datetime
+    # Set: the settings above are the destination's (read through it, stored there only).
+    destination_id: str | None = None
 
 
 @dataclass(frozen=True)
 class ConfigRecord:
     id: str
-    project_id: str
+    project_id: str | None  # None: an organisation rule
     name: str
     enabled: bool
     events: tuple[str, ...]
@@ -43,6 +45,7 @@ class ConfigRecord:
     channels: tuple[ChannelRecord, ...]
     created_at: dt.datetime
     updated_at: dt.datetime
+    project_labels: dict[str, str] | None = None  # organisation rules: the projects they reach
 
 
 def _channel(row: Any) -> ChannelRecord:
@@ -52,12 +55,13 @@ def _channel(row: Any) -> ChannelRecord:
         position=row.position,
         type=row.type,
         enabled=row.enabled,
-        secret_config=row.secret_config,
+        secret_config=row.destination_secret or row.secret_config,
         target_key=row.target_key,
         rate_limit=row.rate_limit,
         policy=row.policy,
         templates=row.templates,
         updated_at=row.updated_at,
+        destination_id=row.destination_id,
     )
 
 
@@ -66,7 +70,8 @@ def _records(conn: Connection, rows: Sequence[Any]) -> list[ConfigRecord]:
     by_config: dict[str, list[ChannelRecord]] = {r.id: [] for r in rows}
     if by_config:
         query = (
-            sa.select(callback_channels)
+            sa.select(callback_channels, destinations.c.secret_config.label("destination_secret"))
+            .outerjoin(destinations, destinations.c.id == callback_channels.c.destination_id)
             .where(callback_channels.c.config_id.in_(list(by_config)))
             .order_by(callback_channels.c.position)
         )
@@ -85,6 +90,7 @@ def _records(conn: Connection, rows: Sequence[Any]) -> list[ConfigRecord]:
             channels=tuple(by_config[r.id]),
             created_at=r.created_at,
             updated_at=r.updated_at,
+            project_labels=r.project_labels,
         )
         for r in rows
     ]
@@ -105,13 +111,14 @@ def get_config(conn: Connection, config_id: str) -> ConfigRecord:
     return found[0]
 
 
-def config_project(conn: Connection, config_id: str) -> str:
+def config_project(conn: Connection, config_id: str) -> str | None:
+    """The config's project; None for an organisation rule."""
     row = conn.execute(
         sa.select(callback_configs.c.project_id).where(callback_configs.c.id == config_id)
     ).first()
     if row is None:
         raise NotFound(f"callback config {config_id} does not exist", {"config_id": config_id})
-    return str(row.project_id)
+    return None if row.project_id is None else str(row.project_id)
 
 
 def list_configs(
@@ -121,12 +128,16 @@ def list_configs(
     project_id: str | None,
     after: str | None,
     limit: int,
+    org_rules: bool = False,
 ) -> list[ConfigRecord]:
+    """`org_rules`: only the organisation rules (configs without a project)."""
     query = sa.select(callback_configs).order_by(callback_configs.c.id).limit(limit)
     if project_ids is not None:
         query = query.where(callback_configs.c.project_id.in_(sorted(project_ids)))
     if project_id is not None:
         query = query.where(callback_configs.c.project_id == project_id)
+    if org_rules:
+        query = query.where(callback_configs.c.project_id.is_(None))
     if after:
         query = query.where(callback_configs.c.id > after)
     return _records(conn, conn.execute(query).all())
@@ -168,6 +179,7 @@ def _config_values(config: ConfigRecord) -> dict[str, Any]:
         "locale": config.locale,
         "templates": config.templates,
         "updated_at": config.updated_at,
+        "project_labels": config.project_labels,
     }
 
 
@@ -190,6 +202,7 @@ def _insert_channels(conn: Connection, channels: Sequence[ChannelRecord]) -> Non
                 "templates": ch.templates,
                 "created_at": ch.updated_at,
                 "updated_at": ch.updated_at,
+                "destination_id": ch.destination_id,
             }
             for ch in channels
         ],

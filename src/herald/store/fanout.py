@@ -16,13 +16,14 @@ from sqlalchemy.engine import Connection
 
 from herald.domain.delivery import DeliveryKind, DeliveryStatus, Trigger
 from herald.domain.ids import new_id
-from herald.domain.subscriptions import Filters, subscribed
+from herald.domain.subscriptions import Filters, reaches_project, subscribed
 from herald.store.dialect import BatchInsert, insert_ignoring_duplicates, lock_rows
 from herald.store.tables import (
     callback_channels,
     callback_configs,
     deliveries,
     events,
+    projects,
     targets,
     tasks,
 )
@@ -124,7 +125,26 @@ def _facts(event: Any) -> dict[str, Any]:
     }
 
 
-def _subscriptions(conn: Connection, project_ids: set[str]) -> dict[str, list[Any]]:
+def _subscriptions(conn: Connection, project_ids: set[str]) -> dict[str | None, list[Any]]:
+    """Per project, the enabled channels of its own configs, then of the organisation rules
+    whose label selector reaches it."""
+    by_project = _project_channels(conn, callback_configs.c.project_id.in_(sorted(project_ids)))
+    org_rules = _project_channels(conn, callback_configs.c.project_id.is_(None)).get(None, [])
+    if org_rules:
+        labels = conn.execute(
+            sa.select(projects.c.id, projects.c.labels).where(
+                projects.c.id.in_(sorted(project_ids))
+            )
+        )
+        for project_id, project_labels in labels:
+            reaching = [
+                ch for ch in org_rules if reaches_project(ch.project_labels, project_labels)
+            ]
+            by_project.setdefault(project_id, []).extend(reaching)
+    return by_project
+
+
+def _project_channels(conn: Connection, scope: Any) -> dict[str | None, list[Any]]:
     query = (
         sa.select(
             callback_channels.c.id,
@@ -135,16 +155,17 @@ def _subscriptions(conn: Connection, project_ids: set[str]) -> dict[str, list[An
             callback_configs.c.project_id,
             callback_configs.c.events,
             callback_configs.c.filters,
+            callback_configs.c.project_labels,
         )
         .join(callback_configs, callback_channels.c.config_id == callback_configs.c.id)
         .where(
-            callback_configs.c.project_id.in_(sorted(project_ids)),
+            scope,
             callback_configs.c.enabled.is_(True),
             callback_channels.c.enabled.is_(True),
         )
         .order_by(callback_configs.c.id, callback_channels.c.position)
     )
-    by_project: dict[str, list[Any]] = {}
+    by_project: dict[str | None, list[Any]] = {}
     for row in conn.execute(query):
         by_project.setdefault(row.project_id, []).append(row)
     return by_project

@@ -20,6 +20,7 @@ def _project(row: Any) -> Project:
         description=row.description,
         created_at=row.created_at,
         environments=tuple(row.environments or ()),
+        labels=dict(row.labels or {}),
     )
 
 
@@ -44,6 +45,7 @@ def insert_project(conn: Connection, project: Project) -> None:
             created_at=project.created_at,
             updated_at=project.created_at,
             environments=list(project.environments),
+            labels=project.labels,
         )
     )
 
@@ -89,6 +91,12 @@ def version_by_name(conn: Connection, project_id: str, name: str) -> Version | N
         sa.select(versions).where(versions.c.project_id == project_id, versions.c.name == name)
     ).first()
     return None if row is None else _version(row)
+
+
+def set_labels(conn: Connection, project_id: str, labels: dict[str, str], now: Any) -> None:
+    conn.execute(
+        projects.update().where(projects.c.id == project_id).values(labels=labels, updated_at=now)
+    )
 
 
 _PROJECT = sa.select(projects).where(projects.c.id == sa.bindparam("project_id"))

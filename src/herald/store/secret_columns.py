@@ -9,12 +9,13 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from herald.store.tables import callback_channels, inbound_sources, wecom_tokens
+from herald.store.tables import callback_channels, destinations, inbound_sources, wecom_tokens
 
-SecretKind = Literal["channel_settings", "wecom_tokens", "inbound_sources"]
+SecretKind = Literal["channel_settings", "destination_settings", "wecom_tokens", "inbound_sources"]
 
 _COLUMNS: dict[SecretKind, tuple[sa.Column[str], sa.Column[str]]] = {
     "channel_settings": (callback_channels.c.id, callback_channels.c.secret_config),
+    "destination_settings": (destinations.c.id, destinations.c.secret_config),
     "wecom_tokens": (wecom_tokens.c.key, wecom_tokens.c.secret_token),
     "inbound_sources": (inbound_sources.c.id, inbound_sources.c.secret),
 }
@@ -23,7 +24,9 @@ _COLUMNS: dict[SecretKind, tuple[sa.Column[str], sa.Column[str]]] = {
 def read_secrets(conn: Connection, kind: SecretKind) -> list[tuple[str, str]]:
     """(row key, encrypted token) of every stored secret of `kind`."""
     key, column = _COLUMNS[kind]
-    return [(row_key, token) for row_key, token in conn.execute(sa.select(key, column)).all()]
+    # "": a channel that references a destination keeps no settings of its own.
+    query = sa.select(key, column).where(column != "")
+    return [(row_key, token) for row_key, token in conn.execute(query).all()]
 
 
 def write_secret(

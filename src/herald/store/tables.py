@@ -36,6 +36,8 @@ projects = sa.Table(
     _ts("updated_at"),
     # The environments the project's tasks may use; [] means any.
     sa.Column("environments", JSONType, nullable=False, server_default="[]"),
+    # {name: value}: what organisation rules select projects by.
+    sa.Column("labels", JSONType, nullable=False, server_default="{}"),
 )
 
 versions = sa.Table(
@@ -160,13 +162,31 @@ callback_configs = sa.Table(
     "callback_configs",
     metadata,
     _id(),
-    sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=False),
+    # NULL: an organisation rule, reaching every project its `project_labels` select.
+    sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=True),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("events", JSONType, nullable=False),
     sa.Column("filters", JSONType, nullable=False),
     sa.Column("locale", sa.String(8), nullable=False),
     sa.Column("templates", JSONType, nullable=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    sa.Column("project_labels", JSONType, nullable=True),  # organisation rules: {name: value}
+    sa.Index(None, "project_id"),
+)
+
+destinations = sa.Table(
+    "destinations",
+    metadata,
+    _id(),
+    sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=True),  # NULL: organisation
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("secret_config", sa.Text, nullable=False),  # Fernet token, as callback_channels
+    sa.Column("target_key", sa.String(64), nullable=False),
+    sa.Column("rate_limit", JSONType, nullable=True),
+    sa.Column("policy", JSONType, nullable=True),
     _ts("created_at"),
     _ts("updated_at"),
     sa.Index(None, "project_id"),
@@ -187,7 +207,10 @@ callback_channels = sa.Table(
     sa.Column("templates", JSONType, nullable=True),
     _ts("created_at"),
     _ts("updated_at"),
+    # Set: the settings, target, rate limit and policy are the destination's (secret_config "").
+    sa.Column("destination_id", ID, sa.ForeignKey("destinations.id"), nullable=True),
     sa.Index(None, "config_id"),
+    sa.Index(None, "destination_id"),
 )
 
 deliveries = sa.Table(

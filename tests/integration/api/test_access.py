@@ -27,6 +27,13 @@ ADMIN_ONLY = {
     ("POST", "/api/v1/tokens"),
     ("GET", "/api/v1/tokens"),
     ("DELETE", "/api/v1/tokens/{token_id}"),
+    ("GET", "/api/v1/release/destinations"),
+    ("POST", "/api/v1/release/destinations"),
+    ("GET", "/api/v1/release/rules"),
+    ("POST", "/api/v1/release/rules"),
+}
+ADMIN_CHANGES = {  # a project's settings only admins change: others who may read it get 403
+    ("PUT", "/api/v1/release/projects/{project_id}/labels"),
 }
 LISTINGS = {  # readable by anyone with a token; filtered to what the caller may see
     ("GET", "/api/v1/me"),
@@ -50,6 +57,10 @@ class World:
     client: TestClient
     ids: dict[str, str]
     tokens: dict[str, str | None]
+
+
+def _room(name: str = "room") -> dict[str, Any]:
+    return {"name": name, "type": "custom", "config": {"url": "http://127.0.0.1:9/room"}}
 
 
 def _custom(url: str = "http://127.0.0.1:9/herald") -> dict[str, Any]:
@@ -90,6 +101,10 @@ def world(container: Container) -> Iterator[World]:
             MuteRequest(MuteScope.CONFIG, config.id, "why", duration="1h"), admin
         )
         ids.update(mute_id=window.id)
+        from herald.publishing.destination_inputs import DestinationIn
+
+        room = c.destinations.create(a, DestinationIn.model_validate(_room()), None)
+        ids.update(destination_id=room.id)
         tokens: dict[str, str | None] = {"admin": AUTH["Authorization"].split()[1], "none": None}
         for label, role, projects in (
             ("maintainer_A", Role.MAINTAINER, [a]),
@@ -124,6 +139,7 @@ def _call(world: World, method: str, path: str, who: str) -> int:
         task_id=ids["task_id"],
         token_id=ids["token_id"],
         mute_id=ids["mute_id"],
+        destination_id=ids["destination_id"],
         delivery_id="00000000-0000-7000-8000-000000000000",
         name="project-A" if path.endswith("/by-name/{name}") else "v-put",
         source_id=ids["kept" if (method, path) in SIGNED else "source_id"],
@@ -167,6 +183,11 @@ def _body(method: str, path: str, ids: dict[str, str]) -> Any:
             "duration": "1h",
             "reason": "deploy freeze",
         },
+        ("POST", "/api/v1/release/destinations"): _room("org-room"),
+        ("POST", "/api/v1/release/projects/{project_id}/destinations"): _room("a-room"),
+        ("PUT", "/api/v1/release/destinations/{destination_id}"): _room("renamed"),
+        ("POST", "/api/v1/release/rules"): _custom(),
+        ("PUT", "/api/v1/release/projects/{project_id}/labels"): {"labels": {"tier": "prod"}},
     }
     return bodies.get((method, path)) if method in ("POST", "PUT", "PATCH") else None
 
@@ -201,6 +222,8 @@ def _expected(method: str, path: str, who: str) -> int | str:
         return 404 if who == "maintainer_B" else 403  # another project's: as if unknown
     if (method, path) in ADMIN_ONLY:
         return 403
+    if (method, path) in ADMIN_CHANGES:
+        return 403 if who != "maintainer_B" else 404
     if (method, path) in LISTINGS:
         return "allowed"
     if path.startswith("/api/v1/release/callbacks/history/{delivery_id}"):

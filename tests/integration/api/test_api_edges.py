@@ -60,6 +60,10 @@ def world(container: Container) -> Iterator[World]:
     ids["config_id"] = c.callbacks.create(a, ConfigIn.model_validate(_custom()), None).id
     admin = Principal("t-admin", "admin", Role.ADMIN, frozenset())
     ids["source_id"] = c.inbound.create_source(a, "flux", "flux", None, admin).id
+    from herald.publishing.destination_inputs import DestinationIn
+
+    room = {"name": "room", "type": "custom", "config": {"url": "http://127.0.0.1:9/room"}}
+    ids["destination_id"] = c.destinations.create(a, DestinationIn.model_validate(room), None).id
     spec = TaskSpec(
         a, ids["version_A"], TaskType.DEPLOY, Strategy.ROLLING, Environment.STAGING, ["h1"]
     )
@@ -100,6 +104,7 @@ def _url(path: str, ids: dict[str, str], **override: str) -> str:
         "name": "v1",
         "source_id": ids["source_id"],
         "mute_id": ids["mute_id"],
+        "destination_id": ids["destination_id"],
     }
     return path.format(**{**values, **override})
 
@@ -182,6 +187,10 @@ def _body(method: str, path: str, ids: dict[str, str]) -> Any:
         return {"description": "changed"}
     if method == "PUT" and "/versions/" in path:
         return {"description": "put"}
+    if path.endswith(("/destinations", "/destinations/{destination_id}")) and method != "GET":
+        return {"name": "room", "type": "custom", "config": {"url": "http://127.0.0.1:9/room"}}
+    if path.endswith("/labels"):
+        return {"labels": {"tier": "production"}}
     if path.endswith("/report"):
         return {"results": []}
     if (path.endswith("/callbacks") and method == "POST") or method == "PUT":

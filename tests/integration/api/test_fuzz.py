@@ -49,6 +49,7 @@ from herald.domain.release import Environment, Status, Strategy, TaskSpec, TaskT
 from herald.history.mute_windows import MuteRequest
 from herald.history.reads import HistoryFilter
 from herald.publishing.config_inputs import ConfigIn
+from herald.publishing.destination_inputs import DestinationIn
 from herald.runtime.clock import SystemClock
 from herald.store import fanout as delivery
 from tests.conftest import ADMIN_TOKEN, make_settings
@@ -90,6 +91,7 @@ class World:
     mute_id: str = ""
     app: Any = None
     statuses: list[int] = dataclasses.field(default_factory=list)
+    destination_id: str = ""
 
     def ids(self) -> dict[str, list[str]]:
         return {
@@ -101,6 +103,7 @@ class World:
             "name": ["fuzz-project", "v1.0.0"],  # a project's name, a version's
             "source_id": [self.source_id],
             "mute_id": [self.mute_id],
+            "destination_id": [self.destination_id],
         }
 
     def task(self, status: Status) -> str:
@@ -151,9 +154,23 @@ class World:
         admin = Principal("t-admin", "admin", Role.ADMIN, frozenset())
         return self.c.inbound.create_source(self.project_id, "flux", "flux", None, admin).id
 
+    def destination(self) -> str:
+        body = DestinationIn.model_validate(
+            {
+                "name": "fuzz-room",
+                "type": "custom",
+                "config": {"url": f"http://127.0.0.1:{_closed_port()}/room?token=fuzz-secret"},
+            }
+        )
+        return self.c.destinations.create(self.project_id, body, None).id
+
     def repair(self) -> None:
         """Bring back what the last operation deleted, revoked or moved on."""
         c = self.c
+        if self.destination_id not in {
+            d.id for d in c.destinations.listed(self.project_id, None, 1000)
+        }:
+            self.destination_id = self.destination()
         configs = c.callbacks.configs(visible=None, project_id=None, after=None, limit=1000)
         if self.config_id not in {cfg.id for cfg in configs}:
             self.config_id = self.config()
@@ -175,6 +192,7 @@ def build_world(database_url: str) -> World:
     w = World(c, project.id, version.id, "", "", [], {})
     w.config_id = w.config()
     w.source_id = w.source()
+    w.destination_id = w.destination()
     w.token_id = c.tokens.create("victim", Role.VIEWER, [project.id], None).id
     admin = c.tokens.authenticate(ADMIN_TOKEN)
     assert admin is not None

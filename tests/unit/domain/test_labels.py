@@ -36,3 +36,15 @@ def test_usual_names_pass_and_edge_spaces_do_not() -> None:
         assert is_host_name(name), name
     for name in ["", " a", "a ", "a\u3000", "\u00a0a", "\ufeffa", "a\x85", "a\tb", "\x1f"]:
         assert not is_host_name(name), repr(name)
+
+
+def test_an_organisation_rule_reaches_projects_carrying_all_its_labels() -> None:
+    from herald.domain.subscriptions import reaches_project
+
+    labels = {"tier": "production", "team": "pay"}
+    assert reaches_project(None, labels) and reaches_project({}, {})
+    assert reaches_project({"tier": "production"}, labels)
+    assert reaches_project({"tier": "production", "team": "pay"}, labels)
+    assert not reaches_project({"tier": "production", "team": "search"}, labels)
+    assert not reaches_project({"tier": "staging"}, labels)
+    assert not reaches_project({"region": "cn"}, labels)

@@ -23,6 +23,7 @@ from herald.api.schemas.callback_schemas import (
 from herald.api.schemas.common_schemas import ERRORS, Page
 from herald.channels.channel_config import host_warnings
 from herald.domain.events import EventType
+from herald.domain.release import Project
 from herald.publishing.callback_configs import describe_config
 from herald.publishing.config_model import CallbackConfig
 from herald.publishing.preview import render_preview
@@ -114,14 +115,19 @@ def delete(config_id: str, principal: PrincipalDep, c: ContainerDep) -> Response
 
 def _preview(
     c: ContainerDep,
-    project_id: str,
+    project_id: str | None,
     body: ConfigIn | None,
     base: CallbackConfig | None,
     event: EventType,
 ) -> list[ChannelPreview]:
     config = c.callbacks.draft(project_id, body, base) if body is not None else base
     assert config is not None
-    project = c.catalog.get_project(project_id)
+    # An organisation rule speaks for every project it reaches: a stand-in shows the layout.
+    project = (
+        c.catalog.get_project(project_id)
+        if project_id is not None
+        else Project("organisation", "organisation", "", c.clock.now())
+    )
     rendered = render_preview(config, project, event, c.clock.now(), c.settings.base_url)
     return [ChannelPreview(**p) for p in rendered]
 

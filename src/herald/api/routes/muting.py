@@ -40,6 +40,8 @@ def create_mute(body: MuteIn, principal: PrincipalDep, c: ContainerDep) -> MuteO
             project_id = c.mutes.project_of_scope(scope, scope_id)
         except NotFound:
             raise hidden(scope_id) from None
+        if project_id is None:  # an organisation rule: only an admin may mute it
+            raise hidden(scope_id)
         principal.require_write(project_id, hidden(scope_id))
     request = MuteRequest(
         scope=scope,

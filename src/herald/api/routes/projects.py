@@ -41,6 +41,7 @@ def project_out(p: Project) -> ProjectOut:
         description=p.description,
         created_at=p.created_at,
         environments=list(p.environments),
+        labels=p.labels,
     )
 
 

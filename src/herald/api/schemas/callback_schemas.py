@@ -16,6 +16,9 @@ __all__ = ["ChannelIn", "ConfigIn", "MessageTemplate"]
 
 class ChannelOut(BaseModel):
     id: str
+    destination_id: str | None = Field(
+        default=None, description="set when the channel uses a destination (its settings shown)"
+    )
     type: str
     enabled: bool
     config: dict[str, Any] = Field(description="secrets masked")
@@ -26,7 +29,7 @@ class ChannelOut(BaseModel):
 
 class ConfigOut(BaseModel):
     id: str
-    project_id: str
+    project_id: str | None = Field(description="null for an organisation rule")
     name: str
     enabled: bool
     events: list[str]
@@ -37,6 +40,9 @@ class ConfigOut(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     warnings: list[str] = Field(default_factory=list)
+    project_labels: dict[str, str] | None = Field(
+        default=None, description="organisation rules: the labels a reached project carries"
+    )
 
 
 class SendTestIn(Strict):

@@ -50,6 +50,9 @@ class ProjectOut(BaseModel):
     description: str
     created_at: dt.datetime
     environments: list[str] = Field(description="allowed environments; empty: any")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="what organisation rules select projects by"
+    )
 
 
 class VersionCreate(Strict):

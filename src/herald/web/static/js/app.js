@@ -7,7 +7,8 @@ import { label, lang, setLang, t } from "./i18n.js";
 import { alertBox, button, confirmDialog, errorBox, errorText, field } from "./ui.js";
 import { taskListView, taskView, newTaskView } from "./views/tasks.js";
 import { projectsView, projectView } from "./views/projects.js";
-import { callbacksView, configEditorView } from "./views/callbacks.js";
+import { callbacksView, configEditorView, ruleEditorView, rulesView } from "./views/callbacks.js";
+import { destinationView, destinationsView } from "./views/destinations.js";
 import { historyView, deliveryView } from "./views/history.js";
 import { statsView } from "./views/stats.js";
 import { inboundView } from "./views/inbound.js";
@@ -22,7 +23,12 @@ const ROUTES = [
   { path: "/ui/projects/:id", view: projectView, nav: "projects" },
   { path: "/ui/projects/:project/callbacks/new", view: configEditorView, nav: "callbacks" },
   { path: "/ui/projects/:project/inbound", view: inboundView, nav: "projects" },
+  { path: "/ui/projects/:project/destinations", view: destinationsView, nav: "destinations" },
   { path: "/ui/callbacks", view: callbacksView, nav: "callbacks" },
+  { path: "/ui/destinations", view: destinationsView, nav: "destinations" },
+  { path: "/ui/destinations/:id", view: destinationView, nav: "destinations" },
+  { path: "/ui/rules", view: rulesView, nav: "rules" },
+  { path: "/ui/rules/new", view: ruleEditorView, nav: "rules" },
   { path: "/ui/callbacks/:id", view: configEditorView, nav: "callbacks" },
   { path: "/ui/history", view: historyView, nav: "history" },
   { path: "/ui/history/:id", view: deliveryView, nav: "history" },
@@ -35,6 +41,8 @@ const NAV = [
   ["tasks", "/ui/tasks"],
   ["projects", "/ui/projects"],
   ["callbacks", "/ui/callbacks"],
+  ["destinations", "/ui/destinations"],
+  ["rules", "/ui/rules"],
   ["history", "/ui/history"],
   ["stats", "/ui/stats"],
   ["mutes", "/ui/mutes"],

@@ -69,7 +69,7 @@ export function configsTable(configs, projectsById, { reload, msg, showProject =
   return table(
     [
       { label: t("cfg.name"), cell: (c) => link(`/ui/callbacks/${enc(c.id)}`, c.name) },
-      showProject ? { label: t("task.project"), cell: (c) => (projectsById.get(c.project_id) ? link(`/ui/projects/${enc(c.project_id)}`, projectsById.get(c.project_id).name) : c.project_id) } : null,
+      showProject ? { label: t("task.project"), cell: (c) => (c.project_id === null ? h("span", { class: "tag" }, t("rule.org")) : projectsById.get(c.project_id) ? link(`/ui/projects/${enc(c.project_id)}`, projectsById.get(c.project_id).name) : c.project_id) } : null,
       { label: t("cfg.enabled"), cell: (c) => badge("enabled", c.enabled ? "on" : "off") },
       { label: t("cfg.events"), class: "wrap", cell: (c) => eventsText(c.events) },
       { label: t("cfg.channels"), class: "wrap", cell: (c) => channelChips(c) },
@@ -141,6 +141,62 @@ export async function callbacksView(ctx) {
   await reload();
 }
 
+/** /ui/rules: the organisation rules (admins), each reaching every project or those with labels. */
+export async function rulesView(ctx) {
+  document.title = `${t("nav.rules")} · Herald`;
+  const projectsById = await projectMap();
+  if (!ctx.alive()) return;
+  const msg = h("div", { class: "msg" });
+  const listSlot = h("div", loading());
+  const newLink = link("/ui/rules/new", t("rule.new"));
+  newLink.classList.add("btn", "btn-primary");
+  newLink.dataset.testid = "rule-new";
+  async function reload() {
+    const rules = await getAll(`${RELEASE}/rules`);
+    if (!ctx.alive()) return;
+    mount(
+      listSlot,
+      table(
+        [
+          { label: t("cfg.name"), cell: (c) => link(`/ui/callbacks/${enc(c.id)}`, c.name) },
+          { label: t("cfg.enabled"), cell: (c) => badge("enabled", c.enabled ? "on" : "off") },
+          { label: t("cfg.events"), class: "wrap", cell: (c) => eventsText(c.events) },
+          { label: t("rule.reaches"), class: "wrap", cell: (c) => labelsText(c.project_labels) },
+          { label: t("cfg.filter_env"), cell: (c) => (c.filters.environments.length ? c.filters.environments.map((e) => label("env", e)).join(t("common.list_sep")) : t("common.all")) },
+          { label: t("cfg.channels"), class: "wrap", cell: (c) => channelChips(c) },
+        ],
+        rules,
+        { empty: t("rule.none"), testid: "rules-table", caption: t("nav.rules") },
+      ),
+    );
+  }
+  mount(ctx.main, pageHeader(t("nav.rules"), ctx.isAdmin() === false ? null : newLink), h("p", { class: "subtitle" }, t("rule.intro")), msg, listSlot);
+  await reload().catch((err) => showError(listSlot, err));
+}
+
+/** {tier: "production"} → "tier=production"; none: every project. */
+export function labelsText(labels) {
+  const pairs = Object.entries(labels || {});
+  return pairs.length ? pairs.map(([k, v]) => `${k}=${v}`).join(", ") : t("rule.every_project");
+}
+
+/** "tier=production, team=pay" (commas or new lines) → {tier: "production", team: "pay"}. */
+export function parseLabels(text, key) {
+  const labels = {};
+  for (const part of text.split(/[,\n]/)) {
+    if (!part.trim()) continue;
+    const at = part.indexOf("=");
+    if (at <= 0) throw { key, message: t("rule.label_error", { part: part.trim() }) };
+    labels[part.slice(0, at).trim()] = part.slice(at + 1).trim();
+  }
+  return labels;
+}
+
+export async function ruleEditorView(ctx) {
+  ctx.params.rule = true;
+  return configEditorView(ctx);
+}
+
 // -- editor -------------------------------------------------------------------------------------
 
 function resultsTable(results, channelsById) {
@@ -184,12 +240,15 @@ export async function configEditorView(ctx) {
   const editing = ctx.params.id || null;
   let saved = null;
   if (editing) saved = await get(`${RELEASE}/callbacks/${enc(editing)}`, null, ctx.signal);
-  const projectId = saved ? saved.project_id : ctx.params.project;
+  const projectId = saved ? saved.project_id : ctx.params.project || null;
+  const orgRule = projectId === null; // an organisation rule: no project, admins only
   const projectsById = await projectMap().catch(() => new Map());
   const types = new Map((await channelTypes()).map((info) => [info.type, info]));
+  // The destinations a channel may use instead of inline settings.
+  const destinations = await getAll(orgRule ? `${RELEASE}/destinations` : `${RELEASE}/projects/${enc(projectId)}/destinations`, orgRule ? {} : { include_org: "true" }).catch(() => []);
   if (!ctx.alive()) return;
   const project = projectsById.get(projectId);
-  const title = editing ? t("cfg.edit_title", { name: saved.name }) : t("cfg.new_title");
+  const title = editing ? t("cfg.edit_title", { name: saved.name }) : orgRule ? t("rule.new_title") : t("cfg.new_title");
   document.title = `${title} · Herald`;
 
   const base = saved || {
@@ -200,7 +259,14 @@ export async function configEditorView(ctx) {
     locale: "zh",
     templates: null,
     channels: [{ type: types.has(FIRST_CHANNEL) ? FIRST_CHANNEL : [...types.keys()][0], enabled: true, config: null }],
+    project_labels: null,
   };
+  const fLabels = field(t("rule.labels"), {
+    value: Object.entries(base.project_labels || {}).map(([k, v]) => `${k}=${v}`).join(", "),
+    placeholder: "tier=production",
+    help: t("rule.labels_help"),
+    dataset: { key: "project_labels", testid: "rule-labels" },
+  });
 
   const msg = h("div", { class: "msg", "aria-live": "polite", dataset: { testid: "config-msg" } });
   const fName = field(t("cfg.name"), { value: base.name, required: true, maxlength: 100, dataset: { key: "name", testid: "cfg-name" } });
@@ -248,6 +314,7 @@ export async function configEditorView(ctx) {
       },
       onChange: relabel,
       types,
+      destinations,
     });
     cards.push(card);
     channelsSlot.appendChild(card.card);
@@ -286,11 +353,20 @@ export async function configEditorView(ctx) {
         problems.push({ field: "templates", message: jsonError(fTemplates.input.value, err) });
       }
     }
+    let projectLabels = null;
+    if (orgRule) {
+      try {
+        projectLabels = parseLabels(fLabels.input.value, "project_labels");
+      } catch (err) {
+        problems.push({ field: err.key, message: err.message });
+      }
+    }
     if (problems.length) {
       const err = new ApiError(0, "client", t("cfg.fix_fields"), problems);
       throw err;
     }
     return {
+      ...(orgRule ? { project_labels: Object.keys(projectLabels).length ? projectLabels : null } : {}),
       name: fName.input.value.trim(),
       enabled: fEnabled.input.checked,
       events: gEvents.values(),
@@ -347,7 +423,7 @@ export async function configEditorView(ctx) {
         payload = body();
         const result = editing
           ? await put(`${RELEASE}/callbacks/${enc(editing)}`, payload)
-          : await post(`${RELEASE}/projects/${enc(projectId)}/callbacks`, payload);
+          : await post(orgRule ? `${RELEASE}/rules` : `${RELEASE}/projects/${enc(projectId)}/callbacks`, payload);
         flash = { kind: "ok", text: editing ? t("cfg.saved") : t("cfg.created"), warnings: result.warnings };
         ctx.saved();
         if (editing) ctx.rerender();
@@ -363,6 +439,7 @@ export async function configEditorView(ctx) {
   const previewEvent = field(t("test.event"), { type: "select", options: EVENTS.map((e) => [e, label("event", e)]), value: "canary_started" });
   const previewSlot = h("div");
   const previewCard = section(t("cfg.preview_title"), previewSlot);
+  const canPreview = Boolean(editing) || !orgRule; // an unsaved rule has no project to preview for
   previewCard.hidden = true;
   const previewBtn = button(t("cfg.preview"), {
     testid: "config-preview",
@@ -402,7 +479,7 @@ export async function configEditorView(ctx) {
           await busy(btn, msg, async () => {
             await del(`${RELEASE}/callbacks/${enc(editing)}`);
             ctx.saved();
-            ctx.navigate(`/ui/projects/${enc(projectId)}`);
+            ctx.navigate(orgRule ? "/ui/rules" : `/ui/projects/${enc(projectId)}`);
           });
         },
       })
@@ -413,6 +490,7 @@ export async function configEditorView(ctx) {
       t("cfg.general"),
       h("div", { class: "grid-3" }, fName.wrap, fLocale.wrap, h("div", { class: "align-end" }, fEnabled.wrap)),
       gEvents.wrap,
+      orgRule ? fLabels.wrap : null,
       h("h3", t("cfg.filters")),
       h("p", { class: "help" }, t("cfg.filters_help")),
       h("div", { class: "grid-3" }, gEnv.wrap, gTypes.wrap, gStrategies.wrap),
@@ -425,8 +503,8 @@ export async function configEditorView(ctx) {
           "div",
           { class: "form-actions sticky-actions" },
           saveBtn,
-          h("span", { class: "inline-field" }, previewEvent.wrap, previewBtn),
-          link(project ? `/ui/projects/${enc(projectId)}` : "/ui/callbacks", t("common.cancel")),
+          canPreview ? h("span", { class: "inline-field" }, previewEvent.wrap, previewBtn) : null,
+          link(project ? `/ui/projects/${enc(projectId)}` : orgRule ? "/ui/rules" : "/ui/callbacks", t("common.cancel")),
           deleteBtn,
         )
       : null,
@@ -471,7 +549,7 @@ export async function configEditorView(ctx) {
     h(
       "div",
       h("h1", title),
-      h("p", { class: "subtitle" }, t("task.project"), ": ", project ? link(`/ui/projects/${enc(projectId)}`, project.name) : projectId, editing ? [" · ", link(`/ui/history?config_id=${enc(editing)}`, t("cfg.history_link"))] : null),
+      h("p", { class: "subtitle" }, orgRule ? [link("/ui/rules", t("rule.org")), ": ", t("rule.intro")] : [t("task.project"), ": ", project ? link(`/ui/projects/${enc(projectId)}`, project.name) : projectId], editing ? [" · ", link(`/ui/history?config_id=${enc(editing)}`, t("cfg.history_link"))] : null),
     ),
   );
   const flashNode = flash ? h("div", alertBox(flash.kind, flash.text), flash.warnings ? showWarnings(flash, true) : null) : saved ? showWarnings(saved) : null;

@@ -68,8 +68,10 @@ function helpText(...parts) {
 }
 
 /** One channel's card: type, enabled, per-type fields, rate limit, templates. `types` maps each
- * channel type to its description from the server. */
-export function channelCard(initial, { onRemove, onChange, types }) {
+ * channel type to its description from the server. `destinations` (those the config may use)
+ * adds a choice between inline settings and a destination; `bare` draws only what a destination
+ * holds (type, settings, rate limit). */
+export function channelCard(initial, { onRemove, onChange, types, destinations = [], bare = false }) {
   const state = { id: initial.id || null, type: initial.type || [...types.keys()][0] };
   const card = h("fieldset", { class: "channel-card", dataset: { testid: "channel-card", channelId: state.id || undefined } });
   let inputs = {};
@@ -95,6 +97,14 @@ export function channelCard(initial, { onRemove, onChange, types }) {
     help: t("cfg.templates_help"),
     dataset: { key: "templates" },
   });
+  const fDest = field(t("dest.use"), {
+    type: "select",
+    options: [["", t("dest.inline")], ...destinations.map((d) => [d.id, `${d.name} · ${label("channel", d.type)}${d.project_id ? "" : ` (${t("dest.org_short")})`}`])],
+    value: initial.destination_id || "",
+    help: t("dest.use_help"),
+    dataset: { key: "destination_id", testid: "channel-destination" },
+  });
+  fDest.wrap.hidden = bare || !destinations.length;
   const warningsSlot = h("div");
   if (initial.warnings && initial.warnings.length) {
     mount(warningsSlot, alertBox("warn", h("ul", initial.warnings.map((w) => h("li", w)))));
@@ -166,9 +176,30 @@ export function channelCard(initial, { onRemove, onChange, types }) {
     }
   }
 
-  function setLegend(position) {
-    legend.textContent = `${t("cfg.channel")} ${position + 1} · ${label("channel", state.type)}`;
+  function chosen() {
+    return destinations.find((d) => d.id === fDest.input.value) || null;
   }
+
+  function setLegend(position) {
+    const dest = chosen();
+    const kind = label("channel", dest ? dest.type : state.type);
+    legend.textContent = bare ? kind : `${t("cfg.channel")} ${position + 1} · ${kind}${dest ? ` · ${dest.name}` : ""}`;
+  }
+
+  /** A reference hides what the destination holds: type, settings, rate limit. */
+  function showInline() {
+    const inline = !chosen();
+    fType.wrap.hidden = !inline;
+    fieldsSlot.hidden = !inline;
+    advancedSlot.hidden = !inline;
+    rateRow.hidden = !inline;
+    rateHelp.hidden = !inline;
+    warningsSlot.hidden = !inline;
+  }
+  fDest.input.addEventListener("change", () => {
+    showInline();
+    onChange();
+  });
 
   fType.input.addEventListener("change", () => {
     state.type = fType.input.value;
@@ -176,73 +207,92 @@ export function channelCard(initial, { onRemove, onChange, types }) {
     onChange();
   });
 
+  const removeBtn = bare ? null : button(t("cfg.remove_channel"), { kind: "link-danger", testid: "channel-remove", onClick: () => onRemove(card) });
+  const rateRow = h("div", { class: "grid-2" }, fRateCount.wrap, fRatePer.wrap);
+  const rateHelp = h("p", { class: "help" }, t("cfg.rate_help"));
+  const idTag = bare ? null : state.id ? h("span", { class: "muted mono", title: state.id }, `id ${state.id.slice(0, 8)}…`) : h("span", { class: "tag" }, t("cfg.new_channel"));
+  if (bare) fType.input.disabled = Boolean(initial.type && initial.config); // a destination's type is fixed
   const advanced = h(
     "details",
-    { class: "advanced" },
+    { class: "advanced", open: bare && initial.rate_limit ? true : undefined },
     h("summary", t("cfg.channel_advanced")),
     advancedSlot,
-    h("div", { class: "grid-2" }, fRateCount.wrap, fRatePer.wrap),
-    h("p", { class: "help" }, t("cfg.rate_help")),
-    fTemplates.wrap,
+    rateRow,
+    rateHelp,
+    bare ? null : fTemplates.wrap,
   );
-  const removeBtn = button(t("cfg.remove_channel"), { kind: "link-danger", testid: "channel-remove", onClick: () => onRemove(card) });
-
   card.append(
     legend,
-    h("div", { class: "channel-head" }, fType.wrap, fEnabled.wrap, state.id ? h("span", { class: "muted mono", title: state.id }, `id ${state.id.slice(0, 8)}…`) : h("span", { class: "tag" }, t("cfg.new_channel")), removeBtn),
+    fDest.wrap,
+    h("div", { class: "channel-head" }, fType.wrap, bare ? null : fEnabled.wrap, idTag, removeBtn),
     warningsSlot,
     fieldsSlot,
     advanced,
   );
-  drawFields(initial.config || null);
+  drawFields(initial.destination_id ? null : initial.config || null);
+  showInline();
+
+  function configValue() {
+    const config = {};
+    for (const [key, { spec, input }] of Object.entries(inputs)) {
+      if (spec.kind === "bool") {
+        config[key] = input.checked;
+      } else if (spec.kind === "list") {
+        config[key] = splitList(input.value);
+      } else if (spec.kind === "int") {
+        if (input.value !== "") config[key] = Number(input.value);
+      } else if (spec.kind === "json") {
+        const text = input.value.trim();
+        try {
+          config[key] = text ? JSON.parse(text) : [];
+        } catch (err) {
+          throw { key: `config.${key}`, message: jsonError(text, err) };
+        }
+      } else if (spec.kind === "headers") {
+        const headers = {};
+        for (const line of input.value.split("\n")) {
+          if (!line.trim()) continue;
+          const at = line.indexOf(":");
+          if (at <= 0) throw { key: `config.${key}`, message: t("cfg.header_line_error", { line: line.trim() }) };
+          headers[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+        }
+        config[key] = headers;
+      } else {
+        const text = input.value.trim();
+        if (text !== "" || spec.keepEmpty) config[key] = text;
+      }
+    }
+    return config;
+  }
+
+  function templatesValue() {
+    if (!fTemplates.input.value.trim()) return null;
+    try {
+      return JSON.parse(fTemplates.input.value);
+    } catch (err) {
+      throw { key: "templates", message: jsonError(fTemplates.input.value, err) };
+    }
+  }
 
   return {
     card,
     state,
     setLegend,
-    /** The ChannelIn body, or throws {key, message} for a client-side problem. */
+    /** The ChannelIn body (a reference when a destination is chosen), or with `bare` a
+     * destination's type, settings and rate limit; throws {key, message} for a client-side
+     * problem. */
     value() {
-      const config = {};
-      for (const [key, { spec, input }] of Object.entries(inputs)) {
-        if (spec.kind === "bool") {
-          config[key] = input.checked;
-        } else if (spec.kind === "list") {
-          config[key] = splitList(input.value);
-        } else if (spec.kind === "int") {
-          if (input.value !== "") config[key] = Number(input.value);
-        } else if (spec.kind === "json") {
-          const text = input.value.trim();
-          try {
-            config[key] = text ? JSON.parse(text) : [];
-          } catch (err) {
-            throw { key: `config.${key}`, message: t("cfg.json_error", { message: err.message }) };
-          }
-        } else if (spec.kind === "headers") {
-          const headers = {};
-          for (const line of input.value.split("\n")) {
-            if (!line.trim()) continue;
-            const at = line.indexOf(":");
-            if (at <= 0) throw { key: `config.${key}`, message: t("cfg.header_line_error", { line: line.trim() }) };
-            headers[line.slice(0, at).trim()] = line.slice(at + 1).trim();
-          }
-          config[key] = headers;
-        } else {
-          const text = input.value.trim();
-          if (text !== "" || spec.keepEmpty) config[key] = text;
-        }
-      }
-      let templates = null;
-      if (fTemplates.input.value.trim()) {
-        try {
-          templates = JSON.parse(fTemplates.input.value);
-        } catch (err) {
-          throw { key: "templates", message: jsonError(fTemplates.input.value, err) };
-        }
+      const dest = chosen();
+      if (dest) {
+        const ref = { destination_id: dest.id, enabled: fEnabled.input.checked, templates: templatesValue() };
+        if (state.id) ref.id = state.id;
+        return ref;
       }
       const count = fRateCount.input.value;
       const per = fRatePer.input.value;
       const rateLimit = count === "" && per === "" ? null : { count: Number(count), per_seconds: Number(per) };
-      const body = { type: state.type, enabled: fEnabled.input.checked, config, rate_limit: rateLimit, templates };
+      if (bare) return { type: state.type, config: configValue(), rate_limit: rateLimit };
+      const body = { type: state.type, enabled: fEnabled.input.checked, config: configValue(), rate_limit: rateLimit, templates: templatesValue() };
       if (state.id) body.id = state.id;
       return body;
     },

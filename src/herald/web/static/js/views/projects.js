@@ -1,12 +1,12 @@
 // Projects: the list (and creating one, admin only) and a project's page with its versions,
 // callback configs and recent tasks.
 
-import { ApiError, RELEASE, forgetCaches, get, getAll, post, projectMap, projects } from "../api.js";
+import { ApiError, RELEASE, forgetCaches, get, getAll, post, projectMap, projects, put } from "../api.js";
 import { h, mount } from "../dom.js";
 import { can } from "../session.js";
 import { label, t } from "../i18n.js";
 import { badge, busy, clearInvalid, field, idLink, link, loading, markInvalid, pageHeader, section, showError, table, time } from "../ui.js";
-import { configsTable } from "./callbacks.js";
+import { configsTable, labelsText, parseLabels } from "./callbacks.js";
 import { projectSettings } from "./project_settings.js";
 import { progress } from "./tasks.js";
 
@@ -89,6 +89,65 @@ export async function projectView(ctx) {
   const verSlot = h("div", loading());
   const taskSlot = h("div", loading());
   const verMsg = h("div", { class: "msg" });
+  const rulesSlot = h("div", loading());
+  const labelsMsg = h("div", { class: "msg", "aria-live": "polite" });
+
+  async function loadRules() {
+    const rules = await get(`${RELEASE}/projects/${enc(id)}/rules`, null, ctx.signal);
+    if (!ctx.alive()) return;
+    mount(
+      rulesSlot,
+      table(
+        [
+          { label: t("cfg.name"), cell: (r) => (ctx.isAdmin() ? link(`/ui/callbacks/${enc(r.id)}`, r.name) : r.name) },
+          { label: t("cfg.enabled"), cell: (r) => badge("enabled", r.enabled ? "on" : "off") },
+          { label: t("cfg.events"), class: "wrap", cell: (r) => r.events.map((e) => label("event", e)).join(t("common.list_sep")) },
+          { label: t("rule.reaches"), class: "wrap", cell: (r) => labelsText(r.project_labels) },
+          { label: t("cfg.filter_env"), cell: (r) => (r.filters.environments.length ? r.filters.environments.map((e) => label("env", e)).join(t("common.list_sep")) : t("common.all")) },
+        ],
+        rules,
+        { empty: t("rule.none_here"), testid: "project-rules" },
+      ),
+    );
+  }
+  const fLabels = field(t("project.labels"), {
+    value: Object.entries(project.labels || {}).map(([k, v]) => `${k}=${v}`).join(", "),
+    placeholder: "tier=production, team=payments",
+    help: t("project.labels_help"),
+    dataset: { key: "labels", testid: "project-labels" },
+  });
+  const labelsBtn = h("button", { type: "submit", class: "btn", dataset: { testid: "project-labels-save" } }, t("common.save"));
+  const labelsForm = h(
+    "form",
+    {
+      class: "inline-form",
+      on: {
+        submit: async (ev) => {
+          ev.preventDefault();
+          clearInvalid(labelsForm);
+          await busy(labelsBtn, labelsMsg, async () => {
+            let labels;
+            try {
+              labels = parseLabels(fLabels.input.value, "labels");
+              await put(`${RELEASE}/projects/${enc(id)}/labels`, { labels });
+            } catch (err) {
+              if (err && err.key) markInvalid(fLabels.input, err.message);
+              else markFields(labelsForm, err);
+              throw err;
+            }
+            forgetCaches();
+            await loadRules();
+          });
+        },
+      },
+    },
+    fLabels.wrap,
+    h("div", { class: "align-end" }, labelsBtn),
+  );
+  if (ctx.isAdmin() === false) {
+    fLabels.input.disabled = true;
+    labelsBtn.hidden = true;
+  }
 
   async function loadConfigs() {
     const configs = await getAll(`${RELEASE}/projects/${enc(id)}/callbacks`);
@@ -170,6 +229,9 @@ export async function projectView(ctx) {
   const inbound = link(`/ui/projects/${enc(id)}/inbound`, t("inbound.title"));
   inbound.classList.add("btn");
   inbound.dataset.testid = "project-inbound";
+  const dests = link(`/ui/projects/${enc(id)}/destinations`, t("nav.destinations"));
+  dests.classList.add("btn");
+  dests.dataset.testid = "project-destinations";
 
   mount(
     ctx.main,
@@ -182,15 +244,16 @@ export async function projectView(ctx) {
         h("p", { class: "subtitle" }, project.description || "", " ", h("code", { class: "mono muted" }, project.id)),
         h("p", { class: "subtitle", dataset: { testid: "project-envs" } }, `${t("project.environments")}: `, (project.environments || []).length ? project.environments.join(", ") : t("project.any_environment")),
       ),
-      h("div", { class: "page-actions" }, inbound, ...(can("write", id) ? [newTask, newCfg] : [])),
+      h("div", { class: "page-actions" }, inbound, dests, ...(can("write", id) ? [newTask, newCfg] : [])),
     ),
     section(t("cfg.title_project"), h("p", { class: "help" }, t("cfg.intro")), cfgMsg, cfgSlot),
+    section(t("rule.reaching"), h("p", { class: "help" }, t("rule.reaching_help")), labelsForm, labelsMsg, rulesSlot),
     section(t("task.recent"), taskSlot, h("p", link(`/ui/tasks?project_id=${enc(id)}`, t("task.all_for_project")))),
     section(t("version.title"), verSlot, verMsg, can("write", id) ? verForm : null),
     can("write", id) && projectSettings(ctx, project, { markFields, onSaved: () => ctx.navigate(`/ui/projects/${enc(id)}`) }),
   );
-  const results = await Promise.allSettled([loadConfigs(), loadVersions(), loadTasks()]);
-  const slots = [cfgSlot, verSlot, taskSlot];
+  const results = await Promise.allSettled([loadConfigs(), loadVersions(), loadTasks(), loadRules()]);
+  const slots = [cfgSlot, verSlot, taskSlot, rulesSlot];
   results.forEach((r, i) => {
     if (r.status === "rejected" && ctx.alive()) showError(slots[i], r.reason);
   });
