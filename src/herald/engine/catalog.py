@@ -3,7 +3,7 @@
 Deletion policy: a project with an active task cannot be deleted (409); nor can one with any
 task at all, because a task is release history (events, deliveries, the audit log) and history
 is never deleted. A project without tasks is deleted with its versions and its callback configs
-(their unsent test deliveries are cancelled); audit entries and delivery history of test sends
+(their unsent test deliveries are cancelled), destinations, inbound sources and mute windows; audit entries and delivery history of test sends
 stay, naming the project's id. To retire a project with history, rename it or restrict it.
 """
 

@@ -10,7 +10,14 @@ from sqlalchemy.engine import Connection
 
 from herald.domain.errors import Conflict, missing
 from herald.domain.release import Project, Version
-from herald.store.tables import callback_configs, projects, versions
+from herald.store.tables import (
+    callback_configs,
+    destinations,
+    inbound_sources,
+    mutes,
+    projects,
+    versions,
+)
 
 
 def _project(row: Any) -> Project:
@@ -75,9 +82,12 @@ def project_config_ids(conn: Connection, project_id: str) -> list[str]:
 
 
 def delete_project(conn: Connection, project_id: str) -> None:
-    """Delete the project and its versions. The caller has deleted its callback configs and
-    made sure no task refers to it."""
+    """Delete the project with its versions, destinations, inbound sources and mute windows.
+    The caller has deleted its callback configs and made sure no task refers to it."""
     conn.execute(versions.delete().where(versions.c.project_id == project_id))
+    conn.execute(destinations.delete().where(destinations.c.project_id == project_id))
+    conn.execute(inbound_sources.delete().where(inbound_sources.c.project_id == project_id))
+    conn.execute(mutes.delete().where(mutes.c.project_id == project_id))
     conn.execute(projects.delete().where(projects.c.id == project_id))
 
 

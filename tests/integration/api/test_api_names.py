@@ -221,3 +221,30 @@ def test_a_host_result_reported_twice_is_a_no_op_success(client: TestClient) -> 
         headers=AUTH,
     )
     assert r.status_code == 409
+
+
+def test_deleting_a_project_takes_its_destinations_sources_and_mutes_along(
+    client: TestClient,
+) -> None:
+    project = create_project(client, "short-lived")
+    pid = project["id"]
+    room = {"name": "room", "type": "custom", "config": {"url": "http://127.0.0.1:9/room"}}
+    r = client.post(f"{R}/projects/{pid}/destinations", json=room, headers=AUTH)
+    assert r.status_code == 201, r.text
+    dest = r.json()["id"]
+    config = {"events": ["task_stopped"], "channels": [{"destination_id": dest}]}
+    r = client.post(f"{R}/projects/{pid}/callbacks", json=config, headers=AUTH)
+    assert r.status_code == 201, r.text
+    source = {"kind": "github", "name": "gh"}
+    r = client.post(f"{R}/projects/{pid}/inbound-sources", json=source, headers=AUTH)
+    assert r.status_code == 201, r.text
+    mute = {"scope": {"project_id": pid}, "duration": "1h", "reason": "freeze"}
+    r = client.post("/api/v1/mutes", json=mute, headers=AUTH)
+    assert r.status_code == 201, r.text
+    kept = create_project(client, "kept")
+    mute["scope"] = {"project_id": kept["id"]}
+    assert client.post("/api/v1/mutes", json=mute, headers=AUTH).status_code == 201
+    assert client.delete(f"{R}/projects/{pid}", headers=AUTH).status_code == 204
+    assert client.get(f"{R}/destinations/{dest}", headers=AUTH).status_code == 404
+    windows = client.get("/api/v1/mutes", headers=AUTH).json()
+    assert len(windows) == 1 and all(pid not in (m["scope_id"], m["project_id"]) for m in windows)
