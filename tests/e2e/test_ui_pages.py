@@ -82,6 +82,11 @@ PAGES = [
     UiPage("delivery", "/ui/history/{delivery}", ("resend",), shot="delivery"),
     UiPage("stats", "/ui/stats", shot="stats"),
     UiPage("settings", "/ui/settings", ("token-save",)),
+    UiPage("destinations", "/ui/destinations"),
+    UiPage("project-destinations", "/ui/projects/{project}/destinations"),
+    UiPage("rules", "/ui/rules"),
+    UiPage("mutes", "/ui/mutes"),
+    UiPage("inbound", "/ui/projects/{project}/inbound"),
 ]
 
 # Controls that change something: a viewer must see none of them.

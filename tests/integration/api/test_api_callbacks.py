@@ -283,7 +283,18 @@ def test_channel_types_describe_every_type_with_its_secrets(client: TestClient) 
     r = client.get("/api/v1/channel-types", headers=AUTH)
     assert r.status_code == 200, r.text
     items = {item["type"]: item for item in r.json()["items"]}
-    assert list(items) == ["feishu", "dingtalk", "wechat", "wecom_bot", "custom"]
+    assert list(items) == [
+        "feishu",
+        "dingtalk",
+        "wechat",
+        "wecom_bot",
+        "custom",
+        "slack",
+        "discord",
+        "email",
+        "teams",
+        "apprise",
+    ]
     assert items["wecom_bot"]["label"] == {"zh": "企业微信群机器人", "en": "WeCom robot"}
     secret = {
         kind: sorted(n for n, p in item["config_schema"]["properties"].items() if p.get("secret"))
@@ -295,6 +306,11 @@ def test_channel_types_describe_every_type_with_its_secrets(client: TestClient) 
         "wechat": ["secret"],
         "wecom_bot": ["webhook_url"],
         "custom": ["signing_secret"],
+        "slack": ["webhook_url"],
+        "discord": ["webhook_url"],
+        "email": ["password"],
+        "teams": ["webhook_url"],
+        "apprise": ["url"],
     }
     to_user = next(f for f in items["wechat"]["fields"] if f["name"] == "to_user")
     assert to_user["send_empty"] is True

@@ -292,6 +292,20 @@ SEMANTIC_RULES: list[tuple[str, str]] = [
     (r"^a mute window lasts at most 90 days", "window length"),
     (r"^give a reason of 1 to", "blank reason"),
     (r"^duration .* is not a duration", "duration syntax (days, hours, minutes)"),
+    # A channel is inline (type and config) or a reference to a destination: a cross-field
+    # rule; a destination's type is one of the registered channel types (the registry's list).
+    (
+        r"^(config\.)?channels\.\d+: type and config required, or destination_id",
+        "inline or reference",
+    ),
+    (r"^(channels\.\d+\.)?type: unknown channel type ", "registered channel types"),
+    (
+        r"^(config\.)?channels\.\d+\.destination_id: destination ",
+        "a destination the config may use",
+    ),
+    (r"^type: a destination's type cannot change", "stored data: the destination's type"),
+    # Label keys follow a pattern; OpenAPI 3.0 cannot constrain object keys (propertyNames).
+    (r"^(project_)?labels\.", "label keys and values"),
 ]
 
 

@@ -25,6 +25,7 @@ from herald.api.app import create_app
 from herald.bootstrap import Container
 from herald.domain.release import Environment, Strategy, TaskSpec, TaskType
 from herald.publishing.config_inputs import ConfigIn
+from herald.publishing.destination_inputs import DestinationIn
 from tests.integration.api.helpers import AUTH
 
 NUL = "a\x00b"
@@ -72,6 +73,9 @@ def world(container: Container) -> Iterator[World]:
         "task_id": task.id,
         "token_id": c.tokens.create("victim", Role.VIEWER, [project.id], None).id,
         "delivery_id": "00000000-0000-7000-8000-000000000000",
+        "destination_id": c.destinations.create(
+            project.id, DestinationIn.model_validate(_room("room")), None
+        ).id,
     }
     # A 500 is an answer to report, not an exception to stop the walk at.
     with TestClient(create_app(c), raise_server_exceptions=False) as client:
@@ -142,6 +146,19 @@ def _bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
             "duration": "1h",
             "reason": "migration",
         },
+        ("POST", f"{p}/destinations"): _room("org-room"),
+        ("POST", f"{p}/projects/{{project_id}}/destinations"): _room("project-room"),
+        ("PUT", f"{p}/destinations/{{destination_id}}"): _room("renamed-room"),
+        ("POST", f"{p}/rules"): {**_config(), "project_labels": {"tier": "prod"}},
+        ("PUT", f"{p}/projects/{{project_id}}/labels"): {"labels": {"tier": "prod"}},
+    }
+
+
+def _room(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "custom",
+        "config": {"url": "http://127.0.0.1:9/room", "headers": {"X-Team": "payments"}},
     }
 
 

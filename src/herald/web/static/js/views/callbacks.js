@@ -170,7 +170,12 @@ export async function rulesView(ctx) {
       ),
     );
   }
-  mount(ctx.main, pageHeader(t("nav.rules"), ctx.isAdmin() === false ? null : newLink), h("p", { class: "subtitle" }, t("rule.intro")), msg, listSlot);
+  if (!ctx.isAdmin()) {
+    // Rules are the admin's; a project's page lists the ones that reach it.
+    mount(ctx.main, pageHeader(t("nav.rules")), h("p", { class: "subtitle" }, t("rule.intro")), h("p", { class: "help", dataset: { testid: "rules-admin-only" } }, t("rule.admin_only")));
+    return;
+  }
+  mount(ctx.main, pageHeader(t("nav.rules"), newLink), h("p", { class: "subtitle" }, t("rule.intro")), msg, listSlot);
   await reload().catch((err) => showError(listSlot, err));
 }
 
