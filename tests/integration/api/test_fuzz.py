@@ -295,7 +295,7 @@ SEMANTIC_RULES: list[tuple[str, str]] = [
     # A channel is inline (type and config) or a reference to a destination: a cross-field
     # rule; a destination's type is one of the registered channel types (the registry's list).
     (
-        r"^(config\.)?channels\.\d+: type and config required, or destination_id",
+        r"^(config\.)?channels\.\d+: (type and config|type|config) required, or destination_id",
         "inline or reference",
     ),
     (r"^(channels\.\d+\.)?type: unknown channel type ", "registered channel types"),
